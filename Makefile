@@ -1,0 +1,27 @@
+# One entry point for people and CI. `make up` runs the platform, `make test` the test suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+
+.PHONY: setup up test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@command -v python3 >/dev/null || { echo "error: python3 (3.11+) is required"; exit 1; }
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) pip install --quiet --python $(PY) -e '.[test]'
+	@touch $@
+
+up: setup
+	$(VENV)/bin/feather up
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/run_latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,111 @@
+"""End-to-end latency of a warm sync run through the gateway, alone and under 20 concurrent clients.
+
+    python bench/run_latency.py                      # starts its own platform in a temp folder
+    python bench/run_latency.py --url URL --token T  # measures a running platform
+
+Prints p50/p99 of the whole HTTP call (POST with `Prefer: wait`), the model's own time
+(predict_ms), the platform's share, and runs per second; and checks that every run came back.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import feather  # noqa: E402
+from services.local.platform import LocalPlatform  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+async def one(client: httpx.AsyncClient, ref: str, text: str) -> tuple[float, dict]:
+    start = time.perf_counter()
+    answer = await client.post(f"/v1/models/{ref}/runs", json={"inputs": {"text": text}},
+                               headers={"Prefer": "wait"})
+    elapsed = (time.perf_counter() - start) * 1000
+    return elapsed, answer.json()
+
+
+def report(title: str, results: list[tuple[float, dict]], wall_s: float) -> None:
+    latencies = [ms for ms, _ in results]
+    predict = [run["metrics"]["predict_ms"] or 0.0 for _, run in results]
+    ok = sum(1 for _, run in results if run["status"] == "succeeded")
+    print(f"{title}: {len(results)} runs, {ok} succeeded, {len(results) - ok} not")
+    print(f"  latency  p50 {pct(latencies, 50):7.2f} ms   p99 {pct(latencies, 99):7.2f} ms   "
+          f"mean {statistics.fmean(latencies):7.2f} ms")
+    print(f"  model    p50 {pct(predict, 50):7.3f} ms (predict_ms, the model's own time)")
+    print(f"  platform p50 {pct(latencies, 50) - pct(predict, 50):7.2f} ms (latency minus model time)")
+    print(f"  throughput {len(results) / wall_s:7.1f} runs/s")
+
+
+async def measure(url: str, token: str, sequential: int, clients: int, total: int) -> int:
+    with feather.Client(url, token=token) as sync_client:
+        published = sync_client.publish(str(ROOT / "examples" / "echo" / "app.py"))
+        ref = f"{published['owner']}/{published['name']}"
+        sync_client.wait_ready(ref, published["version"], timeout=600)
+    limits = httpx.Limits(max_connections=clients + 5)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+        for i in range(20):  # warm the workers and the connections
+            await one(client, ref, f"warm-{i}")
+        start = time.perf_counter()
+        seq = [await one(client, ref, f"seq-{i}") for i in range(sequential)]
+        report(f"sequential ({ref})", seq, time.perf_counter() - start)
+
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(total):
+            queue.put_nowait(i)
+        results: list[tuple[float, dict]] = []
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                results.append(await one(client, ref, f"conc-{i}"))
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        report(f"{clients} concurrent clients", results, time.perf_counter() - start)
+
+        ids = [run["id"] for _, run in results]
+        final = [(await client.get(f"/v1/runs/{rid}")).json()["status"] for rid in ids]
+        lost = total - len(set(ids))
+        stuck = sum(1 for s in final if s not in ("succeeded", "failed", "canceled", "timed_out"))
+        print(f"  accounted for: {len(set(ids))}/{total} runs, lost {lost}, not terminal {stuck}")
+        return 0 if lost == 0 and stuck == 0 else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url")
+    parser.add_argument("--token")
+    parser.add_argument("--sequential", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--total", type=int, default=1000)
+    args = parser.parse_args()
+    if args.url:
+        return asyncio.run(measure(args.url, args.token, args.sequential, args.clients, args.total))
+    with tempfile.TemporaryDirectory(prefix="feather-bench-") as tmp:
+        platform = LocalPlatform.on_free_ports(Path(tmp), "ft_" + secrets.token_urlsafe(24))
+        try:
+            platform.start()
+            print(f"platform: Tansu + 5 service processes, gateway {platform.gateway_url}")
+            return asyncio.run(measure(platform.gateway_url, platform.admin_token,
+                                       args.sequential, args.clients, args.total))
+        finally:
+            platform.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""`Model` and `Step`: what an app.py declares.
+
+Every check runs at definition time so mistakes surface as a DefinitionError
+pointing at the app.py line, before anything is uploaded or run.
+"""
+from __future__ import annotations
+
+import inspect
+import posixpath
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from ._components import Component
+from ._errors import DefinitionError, caller_location
+
+_MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+_STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CONTEXT = "context"  # parameter name through which a step receives what `load` returned
+
+
+class Step:
+    """One callable endpoint of a model: a function plus its input/output components."""
+
+    def __init__(self, fn: Callable[..., Any], *, inputs: Sequence[Component] = (),
+                 outputs: Sequence[Component] = (), name: str | None = None,
+                 description: str | None = None) -> None:
+        self._file, self._line = caller_location()
+        self._init(fn, inputs, outputs, name, description)
+
+    def _init(self, fn: Callable[..., Any], inputs: Sequence[Component],
+              outputs: Sequence[Component], name: str | None, description: str | None) -> None:
+        if not callable(fn):
+            self._fail(f"step function must be callable, got {fn!r}")
+        self.fn = fn
+        step_name = name or getattr(fn, "__name__", "")
+        if not isinstance(step_name, str) or not _STEP_NAME.match(step_name):
+            self._fail(f"step name must be a Python identifier, got {step_name!r}")
+        self.name: str = step_name
+        doc = inspect.getdoc(fn) if description is None else description
+        self.description = doc.strip() if doc else None
+        self.inputs = self._components(inputs, "inputs", "can_input")
+        self.outputs = self._components(outputs, "outputs", "can_output")
+        if not self.outputs:
+            self._fail(f"step {self.name!r} has no outputs")
+        self.wants_context = self._check_signature()
+
+    def _components(self, items: Sequence[Component], role: str, ability: str) -> list[Component]:
+        if isinstance(items, Component) or not isinstance(items, (list, tuple)):
+            self._fail(f"step {self.name!r}: {role} must be a list of components, got {items!r}")
+        seen: set[str] = set()
+        for item in items:
+            if not isinstance(item, Component):
+                self._fail(f"step {self.name!r}: {role} contains {item!r}, which is not a "
+                           "feather component (use ft.Text, ft.Number, ft.JSON, ft.Label)")
+            if not getattr(item, ability):
+                self._fail(f"step {self.name!r}: {type(item).__name__} cannot be used in {role}")
+            if item.name in seen:
+                self._fail(f"step {self.name!r}: duplicate {role[:-1]} name {item.name!r}")
+            seen.add(item.name)
+        return list(items)
+
+    def _check_signature(self) -> bool:
+        """Parameters must be exactly the input names (plus an optional `context`)."""
+        try:
+            params = inspect.signature(self.fn).parameters
+        except (TypeError, ValueError):
+            return False  # builtins without a signature: trust the declaration
+        names = {c.name for c in self.inputs}
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        declared = [p for p in params.values() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        for p in params.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL):
+                self._fail(f"step {self.name!r}: parameter {p.name!r} cannot be passed by name")
+        extra = [p.name for p in declared if p.name not in names and p.name != CONTEXT]
+        missing = [] if takes_any else sorted(names - {p.name for p in declared})
+        if extra:
+            self._fail(f"step {self.name!r}: parameter(s) {', '.join(extra)} match no input "
+                       f"(inputs: {', '.join(sorted(names)) or 'none'})")
+        if missing:
+            self._fail(f"step {self.name!r}: input(s) {', '.join(missing)} have no parameter "
+                       "of the same name in the function")
+        return CONTEXT in params and CONTEXT not in names
+
+    def _fail(self, message: str) -> NoReturn:
+        raise DefinitionError(message, self._file, self._line)
+
+    def __repr__(self) -> str:
+        return f"Step({self.name!r})"
+
+
+class Model:
+    """A shareable model: a name, its steps and what it needs to run."""
+
+    def __init__(self, name: str, *, description: str | None = None,
+                 steps: Sequence[Step] = (), requirements: Sequence[str] = (),
+                 files: Sequence[str] = (), load: Callable[[], Any] | None = None) -> None:
+        self._file, self._line = caller_location()
+        if not isinstance(name, str) or not _MODEL_NAME.match(name):
+            self._fail(f"model name {name!r} is invalid: use 1-64 lowercase letters, digits "
+                       "or '-', starting with a letter")
+        if load is not None and not callable(load):
+            self._fail(f"load must be a function, got {load!r}")
+        self.name, self.description, self.load = name, description, load
+        self.requirements = [self._requirement(r) for r in requirements]
+        self.files = [self._file_entry(f) for f in files]
+        self.steps: list[Step] = []
+        for step in steps:
+            self.add_step(step)
+
+    def step(self, *, inputs: Sequence[Component] = (), outputs: Sequence[Component] = (),
+             name: str | None = None, description: str | None = None
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator form of `Step`; returns the function unchanged so it stays testable."""
+        file, line = caller_location()
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            step = Step.__new__(Step)
+            step._file, step._line = file, line
+            step._init(fn, inputs, outputs, name, description)
+            self.add_step(step)
+            return fn
+        return register
+
+    def add_step(self, step: Step) -> None:
+        if not isinstance(step, Step):
+            self._fail(f"steps must contain ft.Step objects, got {step!r}")
+        if any(s.name == step.name for s in self.steps):
+            step._fail(f"duplicate step name {step.name!r} in model {self.name!r}")
+        self.steps.append(step)
+
+    def get_step(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    def manifest(self) -> dict[str, Any]:
+        from ._manifest import build_manifest  # manifest layout lives with its loader
+        return build_manifest(self)
+
+    def _requirement(self, req: Any) -> str:
+        if not isinstance(req, str) or not req.strip() or req.strip().startswith("-"):
+            self._fail(f"requirement {req!r} must be a package spec such as 'numpy>=2'")
+        return req.strip()
+
+    def _file_entry(self, path: Any) -> str:
+        norm = posixpath.normpath(path.replace("\\", "/")) if isinstance(path, str) else ""
+        if not norm or norm == "." or norm.startswith(("/", "../")) or norm == "..":
+            self._fail(f"files entry {path!r} must be a path inside the app folder")
+        return norm
+
+    def _fail(self, message: str) -> NoReturn:
+        raise DefinitionError(message, self._file, self._line)
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r}, steps={[s.name for s in self.steps]})"

@@ -1,0 +1,25 @@
+"""Rules of a build, with no I/O: what identifies an environment, what a build is called."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+BUILD_TIMEOUT_S = 900
+
+
+def env_key(requirements: list[str], python: str) -> str:
+    """Environments are shared by every version with the same requirements and Python."""
+    normal = sorted({r.strip() for r in requirements if r.strip()})
+    blob = json.dumps({"python": python, "requirements": normal}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def python_for(wanted: str) -> str:
+    """The interpreter to build with: this one when it is the version asked for."""
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return sys.executable if wanted in ("", here) else wanted
+
+
+def build_id(model_id: str, version: int) -> str:
+    return f"{model_id}@{version}"

@@ -1,0 +1,109 @@
+"""The builder turns each published version into a runnable runtime, once."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from services.builder import domain
+from services.builder.local_env import LocalEnvironments, unpack_code
+from services.contracts import topics
+from services.contracts.envelope import Envelope, stable_id
+from services.contracts.events import BuildFailed, BuildStarted, ImageBuilt, ModelPublished
+from services.kit.runtime import ServiceContext
+from services.kit.store import Conflict, Query
+
+log = logging.getLogger("feather.builder")
+
+
+class Builder:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.envs = LocalEnvironments(ctx.settings.data_dir, timeout_s=domain.BUILD_TIMEOUT_S)
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def on_model(self, envelope: Envelope) -> None:
+        event = envelope.event
+        if not isinstance(event, ModelPublished):
+            return
+        bid = domain.build_id(event.model_id, event.version)
+        if await self.ctx.store.get("builds", bid) is None:
+            started = BuildStarted(model_id=event.model_id, version=event.version, build_id=bid)
+            try:
+                await self.ctx.save("builds", bid, {"status": "building",
+                                                    "request": event.model_dump(mode="json")},
+                                    expected_version=None,
+                                    events=[self.ctx.outbox(started, event_id=stable_id(bid, "started"))])
+            except Conflict:
+                return  # a redelivery raced us; the first one builds
+        self.schedule(bid)
+
+    def schedule(self, bid: str) -> None:
+        if bid not in self.tasks or self.tasks[bid].done():
+            self.tasks[bid] = asyncio.create_task(self.build(bid), name=f"build {bid}")
+
+    async def resume(self) -> None:
+        """Builds interrupted by a restart are done again from the start."""
+        cursor = None
+        while True:
+            page = await self.ctx.store.find("builds", _query({"status": "building"}, cursor))
+            for doc in page.items:
+                self.schedule(doc["_id"])
+            if not (cursor := page.next_cursor):
+                return
+
+    async def build(self, bid: str) -> None:
+        doc = await self.ctx.store.get("builds", bid)
+        if doc is None or doc["status"] != "building":
+            return
+        request = ModelPublished.model_validate(doc["request"])
+        lines: list[str] = []
+        started = time.perf_counter()
+        runtime: dict[str, Any] | None = None
+        error = ""
+        try:
+            bundle = await self.ctx.blobs.get(request.bundle.key)
+            code_dir = self.ctx.settings.data_dir / "code" / request.owner / request.model_name / str(request.version)
+            code_dir.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(unpack_code, bundle, code_dir)
+            lines.append(f"code unpacked to {code_dir}")
+            key = domain.env_key(request.requirements, request.python)
+            env = await self.envs.ensure(key, request.requirements, request.python, lines.append)
+            runtime = {"backend": "local", "python": str(env.python), "app_dir": str(code_dir),
+                       "env_key": key, "reused": env.reused}
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = str(exc) or type(exc).__name__
+            lines.append(f"build failed: {error}")
+        duration_ms = (time.perf_counter() - started) * 1000
+        lines.append(f"{'built' if runtime else 'failed'} in {duration_ms / 1000:.1f}s")
+        log_ref = await self.ctx.blobs.put(f"builds/{request.model_id}/{request.version}/log.txt",
+                                           ("\n".join(lines) + "\n").encode(), "text/plain")
+        if runtime is not None:
+            outcome = ImageBuilt(model_id=request.model_id, version=request.version, build_id=bid,
+                                 runtime=runtime, log=log_ref, duration_ms=duration_ms,
+                                 reused=bool(runtime["reused"]))
+        else:
+            outcome = BuildFailed(model_id=request.model_id, version=request.version, build_id=bid,
+                                  error=error, log=log_ref)
+        await self.ctx.save("builds", bid, {**_strip(doc), "status": "ready" if runtime else "failed",
+                                            "runtime": runtime, "error": error or None},
+                            expected_version=doc["_v"],
+                            events=[self.ctx.outbox(outcome, event_id=stable_id(bid, "outcome"))])
+        log.info("build %s: %s in %.0f ms", bid, "ready" if runtime else f"failed ({error})", duration_ms)
+
+
+def _strip(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in ("_id", "_v")}
+
+
+def _query(where: dict[str, Any], cursor: str | None) -> Query:
+    return Query(where=where, limit=100, cursor=cursor)
+
+
+def subscribe(ctx: ServiceContext) -> None:
+    builder = Builder(ctx)
+    ctx.state["builder"] = builder
+    ctx.bus.subscribe(topics.MODELS, builder.on_model)

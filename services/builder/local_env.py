@@ -1,0 +1,102 @@
+"""Local runtimes: a uv virtual environment per distinct set of requirements, plus the code.
+
+Environments are built in a temporary folder and renamed into place when complete, so a failed
+or interrupted build never leaves a half-made environment that a later build would trust.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from uv import find_uv_bin
+
+from services.builder.domain import python_for
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Environment:
+    path: Path
+    python: Path
+    reused: bool
+
+
+class LocalEnvironments:
+    def __init__(self, root: Path, *, timeout_s: float) -> None:
+        self.root = root
+        self.timeout_s = timeout_s
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._uv = find_uv_bin()
+
+    async def ensure(self, key: str, requirements: list[str], python: str,
+                     log: Callable[[str], None]) -> Environment:
+        final = self.root / "envs" / key
+        # concurrent builds of one environment do the work once
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            if (final / ".ready").exists():
+                log(f"reusing environment {key}")
+                return Environment(final, final / "bin" / "python", reused=True)
+            tmp = self.root / "envs" / f".{key}.{os.getpid()}.{time.monotonic_ns()}"
+            try:
+                await self._run([self._uv, "venv", "--quiet", "--python", python_for(python), str(tmp)], log)
+                if requirements:
+                    req_file = tmp / "requirements.in"
+                    req_file.write_text("\n".join(requirements) + "\n")
+                    await self._run([self._uv, "pip", "install", "--python", str(tmp / "bin" / "python"),
+                                     "-r", str(req_file)], log)
+                (tmp / ".ready").write_text(key)
+                if final.exists():
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+        # only bin/python is used from the environment, and it finds its site-packages next to
+        # pyvenv.cfg, so the rename does not break it (console-script shebangs would break)
+        return Environment(final, final / "bin" / "python", reused=False)
+
+    async def _run(self, argv: list[str], log: Callable[[str], None]) -> None:
+        log("$ " + " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv)))
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "NO_COLOR": "1", "UV_NO_PROGRESS": "1"})
+        assert proc.stdout is not None
+
+        async def pump() -> None:
+            async for line in proc.stdout:  # type: ignore[union-attr]
+                log(line.decode(errors="replace").rstrip())
+
+        try:
+            await asyncio.wait_for(asyncio.gather(pump(), proc.wait()), timeout=self.timeout_s)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise BuildError(f"build step timed out after {self.timeout_s:.0f}s") from None
+        if proc.returncode != 0:
+            raise BuildError(f"{Path(argv[0]).name} {argv[1]} failed with exit code {proc.returncode}")
+
+
+def unpack_code(bundle: bytes, dest: Path) -> Path:
+    """Extract a version's bundle once; the folder is never changed afterwards."""
+    if (dest / "app.py").exists():
+        return dest
+    tmp = dest.with_name(f".{dest.name}.{time.monotonic_ns()}")
+    tmp.mkdir(parents=True)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
+            tar.extractall(tmp, filter="data")
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest

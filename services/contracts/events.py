@@ -1,0 +1,167 @@
+"""The event catalogue: what services say to each other on the bus.
+
+Each event is a small pydantic model with a CloudEvents type, a schema version and a topic.
+Within a version only optional fields are added; consumers ignore fields they do not know.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.contracts import topics
+from services.contracts.blobs import BlobRef
+
+TERMINAL_STATUSES = ("succeeded", "failed", "canceled", "timed_out")
+RunStatus = Literal["queued", "running", "succeeded", "failed", "canceled", "timed_out"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str]
+
+    @classmethod
+    def ce_type(cls) -> str:
+        return f"feather.{cls.name}.v{cls.schema_version}"
+
+    def key(self) -> str:
+        raise NotImplementedError
+
+
+class ModelEvent(Event):
+    topic: ClassVar[str] = topics.MODELS
+    model_id: str  # "owner/name"
+
+    def key(self) -> str:
+        return self.model_id
+
+
+class ModelPublished(ModelEvent):
+    name: ClassVar[str] = "model.published"
+    owner: str
+    model_name: str
+    version: int
+    description: str = ""
+    manifest: dict[str, Any]
+    bundle: BlobRef
+    requirements: list[str] = Field(default_factory=list)
+    python: str = "3.11"
+    published_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelUpdated(ModelEvent):
+    name: ClassVar[str] = "model.updated"
+    description: str | None = None
+    visibility: Literal["public", "unlisted", "private"] | None = None
+
+
+class ModelDeleted(ModelEvent):
+    name: ClassVar[str] = "model.deleted"
+
+
+class BuildEvent(Event):
+    topic: ClassVar[str] = topics.BUILDS
+    model_id: str
+    version: int
+    build_id: str
+
+    def key(self) -> str:
+        return self.model_id
+
+
+class BuildStarted(BuildEvent):
+    name: ClassVar[str] = "build.started"
+    started_at: datetime = Field(default_factory=utcnow)
+
+
+class ImageBuilt(BuildEvent):
+    name: ClassVar[str] = "build.image_built"
+    runtime: dict[str, Any]  # backend-specific: {"backend": "local", "python": ..., "app_dir": ...}
+    log: BlobRef | None = None
+    duration_ms: float = 0.0
+    reused: bool = False
+
+
+class BuildFailed(BuildEvent):
+    name: ClassVar[str] = "build.failed"
+    error: str
+    log: BlobRef | None = None
+
+
+class RunEvent(Event):
+    topic: ClassVar[str] = topics.RUNS
+    run_id: str
+
+    def key(self) -> str:
+        return self.run_id
+
+
+class RunRequested(RunEvent):
+    name: ClassVar[str] = "run.requested"
+    model_id: str
+    version: int
+    step: str
+    inputs: dict[str, Any]
+    owner: str | None = None  # who asked; None for anonymous callers
+    requested_at: datetime = Field(default_factory=utcnow)
+    deadline_s: float = 300.0
+
+
+class RunStarted(RunEvent):
+    name: ClassVar[str] = "run.started"
+    model_id: str
+    version: int
+    started_at: datetime = Field(default_factory=utcnow)
+
+
+class RunProgress(RunEvent):
+    name: ClassVar[str] = "run.progress"
+    fraction: float | None = None
+    message: str = ""
+
+
+class RunCompleted(RunEvent):
+    name: ClassVar[str] = "run.completed"
+    model_id: str
+    version: int
+    step: str
+    status: RunStatus
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    logs: str = ""
+    requested_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime = Field(default_factory=utcnow)
+    queue_ms: float = 0.0
+    predict_ms: float = 0.0
+
+
+class RunCancelRequested(RunEvent):
+    name: ClassVar[str] = "run.cancel_requested"
+
+
+class FeedbackGiven(Event):
+    name: ClassVar[str] = "feedback.given"
+    topic: ClassVar[str] = topics.FEEDBACK
+    run_id: str
+    rating: int | None = None
+    comment: str = ""
+
+    def key(self) -> str:
+        return self.run_id
+
+
+CATALOGUE: tuple[type[Event], ...] = (
+    ModelPublished, ModelUpdated, ModelDeleted,
+    BuildStarted, ImageBuilt, BuildFailed,
+    RunRequested, RunStarted, RunProgress, RunCompleted, RunCancelRequested,
+    FeedbackGiven,
+)

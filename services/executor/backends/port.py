@@ -1,0 +1,35 @@
+"""The execution backend port: run one step of one version, get its outcome."""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StepCall:
+    run_id: str
+    model_id: str
+    version: int
+    step: str
+    inputs: dict[str, Any]
+    runtime: dict[str, Any]
+    deadline_s: float
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: str  # succeeded | failed | timed_out
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    logs: str = ""
+    predict_ms: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(abc.ABC):
+    @abc.abstractmethod
+    async def run(self, call: StepCall) -> StepOutcome: ...
+
+    async def close(self) -> None:
+        return None

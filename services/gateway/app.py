@@ -1,0 +1,49 @@
+"""The gateway: public API, identity, input validation, and the wait for run results."""
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.contracts import topics
+from services.gateway.api import router
+from services.gateway.auth import ensure_user
+from services.gateway.domain import RequestError
+from services.gateway.projections import Projections
+from services.gateway.replies import Replies
+from services.kit.runtime import ServiceContext, create_service
+from services.kit.settings import Settings
+
+DEFAULT_PORT = 8080
+
+
+def _subscribe(ctx: ServiceContext) -> None:
+    projections = Projections(ctx.store)
+    replies = Replies(projections)
+    ctx.state.update(projections=projections, replies=replies)
+    ctx.bus.subscribe(topics.MODELS, projections.on_model)
+    ctx.bus.subscribe(topics.BUILDS, projections.on_build)
+    ctx.bus.subscribe(topics.RUNS, projections.on_run)
+    ctx.bus.subscribe(topics.RUNS, replies.on_run, group=f"feather-gateway-replies-{ctx.settings.instance_id}",
+                      from_latest=True)
+
+
+async def _start(ctx: ServiceContext) -> None:
+    ctx.state["http"] = httpx.AsyncClient()
+    if ctx.settings.admin_token:
+        await ensure_user(ctx, ctx.settings.admin_user, ctx.settings.admin_token, token_name="feather up")
+
+
+async def _stop(ctx: ServiceContext) -> None:
+    await ctx.state["http"].aclose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = create_service("gateway", settings or Settings(), router=router, subscribe=_subscribe,
+                         on_start=_start, on_stop=_stop)
+
+    @app.exception_handler(RequestError)
+    async def refused(_: Request, exc: RequestError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    return app

@@ -1,0 +1,84 @@
+"""The gateway's read models: models and versions (to validate and route runs) and runs.
+
+Every update is one idempotent store write keyed by the event id, so redelivery is harmless.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from services.contracts.envelope import Envelope
+from services.contracts.events import (BuildFailed, BuildStarted, ImageBuilt, ModelDeleted,
+                                       ModelPublished, ModelUpdated, RunCompleted, RunStarted)
+from services.kit.store import Store
+
+_STATUS_RANK = {"building": 0, "ready": 1, "failed": 1}
+
+
+class Projections:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._seen: dict[str, asyncio.Event] = {}
+
+    def seen(self, key: str) -> asyncio.Event:
+        """Set once the version ``owner/name@N`` is in the projection (read-your-writes)."""
+        return self._seen.setdefault(key, asyncio.Event())
+
+    async def on_model(self, envelope: Envelope) -> None:
+        event = envelope.event
+        if isinstance(event, ModelPublished):
+            key = f"{event.model_id}@{event.version}"
+            await self.store.apply("versions", key, {"manifest": event.manifest}, event_id=envelope.id,
+                                   on_create={"model_id": event.model_id, "version": event.version,
+                                              "status": "building", "created_at": event.published_at.isoformat()})
+            await self.store.apply("models", event.model_id, {
+                "description": event.description, "latest_version": event.version,
+                "updated_at": event.published_at.isoformat()}, event_id=envelope.id,
+                on_create={"owner": event.owner, "name": event.model_name, "visibility": "public",
+                           "created_at": event.published_at.isoformat()})
+            self.seen(key).set()
+        elif isinstance(event, ModelUpdated):
+            changes = {k: v for k, v in (("description", event.description), ("visibility", event.visibility)) if v is not None}
+            await self.store.apply("models", event.model_id, changes, event_id=envelope.id)
+        elif isinstance(event, ModelDeleted):
+            await self.store.delete("models", event.model_id)
+
+    async def on_build(self, envelope: Envelope) -> None:
+        event = envelope.event
+        changes: dict[str, Any]
+        if isinstance(event, BuildStarted):
+            status, changes = "building", {}
+        elif isinstance(event, ImageBuilt):
+            status, changes = "ready", {"error": None, "build_log": _ref(event.log), "build_ms": event.duration_ms}
+        elif isinstance(event, BuildFailed):
+            status, changes = "failed", {"error": event.error, "build_log": _ref(event.log)}
+        else:
+            return
+        key = f"{event.model_id}@{event.version}"
+        current = await self.store.get("versions", key)
+        if current is None or _STATUS_RANK[status] >= _STATUS_RANK.get(current.get("status", "building"), 0):
+            changes["status"] = status
+        await self.store.apply("versions", key, changes, event_id=envelope.id,
+                               on_create={"model_id": event.model_id, "version": event.version})
+
+    async def on_run(self, envelope: Envelope) -> None:
+        event = envelope.event
+        if isinstance(event, RunStarted):
+            await self.store.apply("runs", event.run_id, {"status": "running",
+                                                          "started_at": event.started_at.isoformat()},
+                                   event_id=envelope.id)
+        elif isinstance(event, RunCompleted):
+            await self.store.apply("runs", event.run_id, completed_fields(event), event_id=envelope.id)
+
+
+def completed_fields(event: RunCompleted) -> dict[str, Any]:
+    total_ms = (event.completed_at - event.requested_at).total_seconds() * 1000
+    return {"status": event.status, "outputs": event.outputs, "error": event.error, "logs": event.logs,
+            "completed_at": event.completed_at.isoformat(),
+            "started_at": event.started_at.isoformat() if event.started_at else None,
+            "metrics": {"queue_ms": round(event.queue_ms, 3), "predict_ms": round(event.predict_ms, 3),
+                        "total_ms": round(total_ms, 3)}}
+
+
+def _ref(ref: Any) -> dict[str, Any] | None:
+    return ref.model_dump() if ref is not None else None

@@ -1,0 +1,38 @@
+"""The reply path: a request waiting for its run learns the outcome from the bus, not by polling.
+
+Each gateway replica reads ``feather.runs`` in a consumer group of its own, so every replica
+sees every RunCompleted and wakes the requests it holds.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from services.contracts.envelope import Envelope
+from services.contracts.events import RunCompleted
+from services.gateway.projections import Projections
+
+
+class Replies:
+    def __init__(self, projections: Projections) -> None:
+        self.projections = projections
+        self.waiting: dict[str, asyncio.Future[RunCompleted]] = {}
+
+    def expect(self, run_id: str) -> asyncio.Future[RunCompleted]:
+        future: asyncio.Future[RunCompleted] = asyncio.get_running_loop().create_future()
+        self.waiting[run_id] = future
+        return future
+
+    def forget(self, run_id: str) -> None:
+        self.waiting.pop(run_id, None)
+
+    async def on_run(self, envelope: Envelope) -> None:
+        event = envelope.event
+        if not isinstance(event, RunCompleted):
+            return
+        future = self.waiting.get(event.run_id)
+        if future is None:
+            return
+        # record it first, so the answer and a later GET /v1/runs/{id} agree
+        await self.projections.on_run(envelope)
+        if not future.done():
+            future.set_result(event)

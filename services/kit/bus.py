@@ -1,0 +1,171 @@
+"""The bus: FastStream's KafkaBroker with feather's delivery rules.
+
+- Producer: acks=all (and idempotence where the broker supports it).
+- Consumers: one group per service, commit after the handler returns.
+- A handler that keeps failing is retried a bounded number of times, then the message goes to
+  ``<topic>.dlq`` with the error in its headers and is committed, so a partition never stalls.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from services.contracts import topics
+from services.contracts.envelope import Codec, Envelope, UnknownEvent, codec as default_codec
+from services.contracts.events import Event
+from services.kit.settings import Settings
+
+log = logging.getLogger("feather.bus")
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+class Bus:
+    def __init__(self, settings: Settings, service: str, *, codec: Codec = default_codec) -> None:
+        self.settings = settings
+        self.service = service
+        self.codec = codec
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=settings.kafka_idempotence,
+            linger_ms=0,
+            client_id=f"feather-{service}",
+            logger=None,
+            graceful_timeout=10.0,
+            request_timeout_ms=10_000,
+        )
+
+    def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
+                  from_latest: bool = False) -> None:
+        retries = self.settings.handler_retries
+
+        async def consume(message: KafkaMessage) -> None:
+            headers = dict(message.headers)
+            try:
+                envelope = self.codec.decode(headers, message.body)
+            except (UnknownEvent, ValueError) as exc:
+                await self._dead_letter(topic, message, f"undecodable: {exc}")
+                return
+            for attempt in range(1, retries + 1):
+                try:
+                    await handler(envelope)
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the handler's own failure: retry, then dead-letter
+                    log.warning("%s: %s failed (attempt %d/%d): %s", self.service, envelope.type, attempt, retries, exc)
+                    if attempt == retries:
+                        await self._dead_letter(topic, message, f"{type(exc).__name__}: {exc}")
+                        return
+                    await asyncio.sleep(0.05 * 2**attempt)
+
+        self.broker.subscriber(
+            topic,
+            group_id=group or f"feather-{self.service}",
+            ack_policy=AckPolicy.ACK,
+            auto_offset_reset="latest" if from_latest else "earliest",
+            fetch_max_wait_ms=self.settings.kafka_fetch_wait_ms,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+        )(consume)
+
+    async def _dead_letter(self, topic: str, message: KafkaMessage, error: str) -> None:
+        headers = {k: v for k, v in dict(message.headers).items() if isinstance(v, str)}
+        headers.update({"dlq_error": error[:1000], "dlq_topic": topic,
+                        "dlq_group": f"feather-{self.service}"})
+        log.error("%s: dead-lettering a message from %s: %s", self.service, topic, error)
+        raw = message.raw_message
+        await self.broker.publish(message.body, topics.dead_letter(topic),
+                                  key=getattr(raw, "key", None), headers=headers)
+
+    async def publish(self, event: Event, *, event_id: str | None = None) -> None:
+        headers, body = self.codec.encode(event, source=self.service, event_id=event_id)
+        await self.publish_raw(event.topic, event.key(), headers, body)
+
+    async def publish_raw(self, topic: str, key: str, headers: dict[str, str], body: bytes) -> None:
+        await self.broker.publish(body, topic, key=key.encode(), headers=dict(headers))
+
+    async def ensure_topics(self) -> None:
+        """Create the catalogue's topics (and their dead-letter topics) if they are missing."""
+        wanted = [*topics.ALL, *(topics.dead_letter(t) for t in topics.ALL)]
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            new = [NewTopic(t, self.settings.kafka_partitions, 1) for t in wanted if t not in existing]
+            if new:
+                try:
+                    await admin.create_topics(new)
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            await admin.close()
+
+    async def _topics(self) -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=2000)
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    async def _watch(self) -> None:
+        """Stop consuming while the broker is away; rejoin from scratch when it is back.
+
+        A broker that restarts empty (the embedded one keeps everything in memory) has lost the
+        topics and the committed offsets. A consumer that kept its old in-memory positions would
+        skip the first records of the new topics and commit past them, so consumers are stopped
+        as soon as the broker is unreachable and started fresh once it answers again: they resume
+        from the committed offsets on a durable broker, or from the start of the new topics on an
+        emptied one. Every handler is idempotent, so reading something twice is harmless.
+        """
+        away = False
+        while True:
+            await asyncio.sleep(self.settings.bus_watch_s)
+            try:
+                present = await asyncio.wait_for(self._topics(), 5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if not away:
+                    log.warning("%s: the broker is unreachable; pausing consumers", self.service)
+                    away = True
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(self.broker.stop(), 15.0)
+                continue
+            if away or not set(topics.ALL) <= present:
+                log.warning("%s: the broker is back; recreating topics and rejoining", self.service)
+                try:
+                    await self.ensure_topics()
+                    if not away:
+                        await self.broker.stop()
+                    await self.broker.start()
+                    away = False
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("%s: rejoining failed, will retry: %s", self.service, exc)
+
+    async def start(self) -> None:
+        await self.ensure_topics()
+        await self.broker.start()
+        self._watcher = asyncio.create_task(self._watch(), name=f"{self.service}-bus-watch")
+
+    async def stop(self) -> None:
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
+            watcher.cancel()
+            try:
+                await watcher
+            except asyncio.CancelledError:
+                pass
+        await self.broker.stop()

@@ -1,0 +1,63 @@
+"""Configuration: environment variables with the FEATHER_ prefix, nothing else."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FEATHER_", extra="ignore")
+
+    # where the service listens
+    host: str = "127.0.0.1"
+    port: int = 0  # each service's __main__ supplies its own default
+
+    # the bus
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # Idempotent producers need InitProducerId; the embedded Tansu broker's memory engine does
+    # not implement it, so `feather up` turns this off. Consumers dedupe by event id either way.
+    kafka_idempotence: bool = True
+    # Tansu answers a fetch only when its wait runs out, so a short wait is what keeps the
+    # run path fast; a real Kafka broker answers as soon as data arrives.
+    kafka_fetch_wait_ms: int = 5
+    kafka_partitions: int = 3
+    handler_retries: int = 3
+    bus_watch_s: float = 0.5  # how often the bus checks that the broker still has its topics
+
+    # storage
+    data_dir: Path = Path.home() / ".feather" / "data"
+    mongo_url: str | None = None
+    store_url: str | None = None  # overrides the derived store location
+    s3_bucket: str | None = None
+    s3_endpoint: str | None = None
+
+    # other services, for the few synchronous calls the gateway forwards
+    registry_url: str = "http://127.0.0.1:8081"
+    telemetry_url: str = "http://127.0.0.1:8084"
+
+    # identity bootstrap: the gateway makes sure this user and token exist at start
+    admin_user: str = "local"
+    admin_token: str | None = None
+
+    # executor
+    workers_per_version: int = 2
+
+    instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    outbox_poll_s: float = 1.0
+
+    def store_location(self, service: str) -> str:
+        if self.store_url:
+            return self.store_url
+        if self.mongo_url:
+            # one database per service: services share no state
+            parts = urlsplit(self.mongo_url)
+            return urlunsplit(parts._replace(path=f"/feather_{service}"))
+        return f"sqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"

@@ -1,0 +1,301 @@
+"""The embedded Store: one SQLite file in WAL mode, driven through aiosqlite.
+
+Every write is one transaction run as one call on the writer connection's thread, so writes are
+serialized by that thread, take one thread hop each, and run to completion even when the caller
+is cancelled (no transaction is ever left open). Reads use a second connection: they see only
+committed data and do not queue behind writes.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from services.kit.store.port import Conflict, OutboxRecord, Page, Query, Store
+
+T = TypeVar("T")
+RESERVED = frozenset({"_id", "_v", "_applied"})
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs(collection TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,
+    body TEXT NOT NULL, PRIMARY KEY(collection, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS applied(collection TEXT NOT NULL, key TEXT NOT NULL, event_id TEXT NOT NULL,
+    PRIMARY KEY(collection, key, event_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
+    key TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(seq) WHERE sent = 0;
+"""
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000")
+
+
+# Rules both adapters share (mongo.py imports them), so that both accept and refuse the
+# same calls and page the same way.
+
+def check_field(name: str) -> str:
+    # Only plain top-level names: a dot would mean nesting to MongoDB but not to json_extract.
+    if not name or "." in name or '"' in name or name.startswith("$"):
+        raise ValueError(f"not a top-level field name: {name!r}")
+    return name
+
+
+def check_collection(name: str) -> str:
+    # Names starting with "_" are kept for the stores' own bookkeeping (MongoDB's outbox).
+    if not name or name.startswith(("_", "system.")) or "$" in name or "\0" in name:
+        raise ValueError(f"invalid collection name: {name!r}")
+    return name
+
+
+def check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"a page holds at least one document, not {limit}")
+
+
+def check_apply(changes: Mapping[str, Any], increments: Mapping[str, Any]) -> None:
+    """Reject updates MongoDB would refuse, so both stores accept exactly the same calls."""
+    for name in (*changes, *increments):
+        check_field(name)
+        if name in RESERVED:
+            raise ValueError(f"{name!r} is managed by the store")
+    if both := changes.keys() & increments.keys():
+        raise ValueError(f"fields both set and incremented: {sorted(both)}")
+
+
+def initial(on_create: Mapping[str, Any] | None, changes: Mapping[str, Any],
+            increments: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a new document starts from: ``changes`` and ``increments`` win over ``on_create``."""
+    return {check_field(k): v for k, v in (on_create or {}).items()
+            if k not in changes and k not in increments and k not in RESERVED}
+
+
+def encode_cursor(value: Any, key: str) -> str:
+    return base64.urlsafe_b64encode(_dumps([value, key]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[Any, str]:
+    try:
+        value, key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("malformed cursor") from exc
+    return value, key
+
+
+# SQLite only.
+
+def _dumps(value: Any) -> str:
+    # NaN is not JSON: SQLite's json functions would fail on it later, so refuse it now.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _body(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in RESERVED}
+
+
+def _out(key: str, version: int, body: str) -> dict[str, Any]:
+    return {"_id": key, **json.loads(body), "_v": version}
+
+
+def _path(name: str) -> str:
+    return f'$."{check_field(name)}"'
+
+
+def _column(name: str) -> tuple[str, list[Any]]:
+    """The SQL expression for a field, and the parameters it needs."""
+    if name == "_id":
+        return "key", []
+    if name == "_v":
+        return "version", []
+    return "json_extract(body, ?)", [_path(name)]
+
+
+def _equals(name: str, value: Any) -> tuple[str, list[Any]]:
+    # json_extract alone would make true == 1 and '"a"' match a string: check the JSON type too.
+    col, args = _column(name)
+    if value is None:
+        return f"{col} IS NULL", args
+    if name in ("_id", "_v"):
+        return f"{col} = ?", [value]
+    path = _path(name)
+    if isinstance(value, bool):
+        return "json_type(body, ?) = ?", [path, "true" if value else "false"]
+    if isinstance(value, (int, float)):
+        return f"json_type(body, ?) IN ('integer', 'real') AND {col} = ?", [path, *args, value]
+    if isinstance(value, str):
+        return f"json_type(body, ?) = 'text' AND {col} = ?", [path, *args, value]
+    raise TypeError(f"filter values must be str, int, float, bool or None, not {type(value).__name__}")
+
+
+def _after(col: str, args: list[Any], value: Any, key: str, desc: bool) -> tuple[str, list[Any]]:
+    """Rows strictly after (value, key) in the sort order; NULL sorts lowest, as in MongoDB."""
+    op = "<" if desc else ">"
+    if value is None:
+        if desc:
+            return f"({col} IS NULL AND key < ?)", [*args, key]
+        return f"(({col} IS NULL AND key > ?) OR {col} IS NOT NULL)", [*args, key, *args]
+    sql, params = f"{col} {op} ? OR ({col} = ? AND key {op} ?)", [*args, value, *args, value, key]
+    if desc:  # NULLs come last when descending, and "< value" never matches them
+        sql, params = f"{sql} OR {col} IS NULL", [*params, *args]
+    return f"({sql})", params
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+
+    async def start(self) -> None:
+        if self._db is not None:
+            return
+        db = await aiosqlite.connect(self.path, isolation_level=None)  # we issue BEGIN ourselves
+        for pragma in PRAGMAS:
+            await db.execute(pragma)
+        await db.executescript(SCHEMA)
+        reader = db
+        if self.path != ":memory:":  # a second connection to :memory: would be another database
+            reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await reader.execute("PRAGMA busy_timeout=5000")
+            await reader.execute("PRAGMA query_only=1")
+        self._db, self._reader = db, reader
+
+    async def close(self) -> None:
+        db, reader, self._db, self._reader = self._db, self._reader, None, None
+        if reader is not None and reader is not db:
+            await reader.close()
+        if db is not None:
+            await db.close()
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
+        conn = self._db if write else self._reader
+        if conn is None:
+            raise RuntimeError("SqliteStore used before start()")
+        # aiosqlite runs one call at a time on the connection's own thread. Handing it a whole
+        # transaction as one call costs one thread hop (~90 us here) instead of one per
+        # statement. aiosqlite has no public API for that, hence its private _execute/_conn
+        # (as of 0.22); every contract test goes through them, so a change there shows at once.
+        if not write:
+            return await conn._execute(lambda: fn(conn._conn))
+
+        def transaction() -> T:
+            db = conn._conn
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(db)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            return result
+
+        return await conn._execute(transaction)
+
+    async def get(self, collection: str, key: str) -> dict[str, Any] | None:
+        check_collection(collection)
+
+        def read(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute("SELECT version, body FROM docs WHERE collection = ? AND key = ?",
+                             (collection, key)).fetchone()
+            return None if row is None else _out(key, *row)
+
+        return await self._run(read, write=False)
+
+    async def save(self, collection: str, key: str, doc: Mapping[str, Any], *,
+                   expected_version: int | None, events: Sequence[OutboxRecord] = ()) -> int:
+        check_collection(collection)
+        body = _dumps(_body(doc))
+        outbox = [(e.topic, e.key, _dumps(dict(e.headers)), bytes(e.body)) for e in events]
+
+        def write(db: sqlite3.Connection) -> int:
+            if expected_version is None:
+                try:
+                    db.execute("INSERT INTO docs VALUES (?, ?, 1, ?)", (collection, key, body))
+                except sqlite3.IntegrityError:
+                    raise Conflict(f"{collection}/{key} already exists") from None
+                version = 1
+            else:
+                version = expected_version + 1
+                cur = db.execute("UPDATE docs SET version = ?, body = ? "
+                                 "WHERE collection = ? AND key = ? AND version = ?",
+                                 (version, body, collection, key, expected_version))
+                if cur.rowcount != 1:
+                    raise Conflict(f"{collection}/{key} is not at version {expected_version}")
+            db.executemany("INSERT INTO outbox(topic, key, headers, body) VALUES (?, ?, ?, ?)", outbox)
+            return version
+
+        return await self._run(write, write=True)
+
+    async def apply(self, collection: str, key: str, changes: Mapping[str, Any], *, event_id: str,
+                    on_create: Mapping[str, Any] | None = None,
+                    increments: Mapping[str, int | float] | None = None) -> bool:
+        changes, increments = dict(changes), dict(increments or {})
+        check_collection(collection)
+        check_apply(changes, increments)
+        fresh = initial(on_create, changes, increments)
+
+        def write(db: sqlite3.Connection) -> bool:
+            if db.execute("INSERT OR IGNORE INTO applied VALUES (?, ?, ?)",
+                          (collection, key, event_id)).rowcount == 0:
+                return False
+            row = db.execute("SELECT version, body FROM docs WHERE collection = ? AND key = ?",
+                             (collection, key)).fetchone()
+            version, body = (row[0], json.loads(row[1])) if row else (0, fresh)
+            body.update(changes)
+            for name, amount in increments.items():
+                body[name] = body.get(name, 0) + amount
+            db.execute("INSERT INTO docs VALUES (?, ?, ?, ?) ON CONFLICT(collection, key) "
+                       "DO UPDATE SET version = excluded.version, body = excluded.body",
+                       (collection, key, version + 1, _dumps(body)))
+            return True
+
+        return await self._run(write, write=True)
+
+    async def find(self, collection: str, query: Query = Query()) -> Page:
+        check_limit(query.limit)
+        where, params = ["collection = ?"], [check_collection(collection)]
+        for name, value in query.where.items():
+            sql, args = _equals(name, value)
+            where.append(sql)
+            params += args
+        field, desc = query.order.field, query.order.descending
+        col, col_args = _column(field)
+        if query.cursor is not None:
+            sql, args = _after(col, col_args, *decode_cursor(query.cursor), desc)
+            where.append(sql)
+            params += args
+        direction = "DESC" if desc else "ASC"
+        sql = (f"SELECT key, version, body FROM docs WHERE {' AND '.join(where)} "
+               f"ORDER BY {col} {direction}, key {direction} LIMIT ?")
+        # One row more than asked tells whether there is a next page.
+        params += [*col_args, query.limit + 1]
+        rows = await self._run(lambda db: db.execute(sql, params).fetchall(), write=False)
+        items = [_out(*row) for row in rows[: query.limit]]
+        cursor = None
+        if len(rows) > query.limit and items:
+            cursor = encode_cursor(items[-1].get(field), items[-1]["_id"])
+        return Page(items, cursor)
+
+    async def delete(self, collection: str, key: str) -> bool:
+        check_collection(collection)
+        def write(db: sqlite3.Connection) -> bool:
+            cur = db.execute("DELETE FROM docs WHERE collection = ? AND key = ?", (collection, key))
+            db.execute("DELETE FROM applied WHERE collection = ? AND key = ?", (collection, key))
+            return cur.rowcount == 1
+
+        return await self._run(write, write=True)
+
+    async def outbox_pending(self, limit: int = 100) -> list[OutboxRecord]:
+        rows = await self._run(lambda db: db.execute(
+            "SELECT seq, topic, key, headers, body FROM outbox WHERE sent = 0 ORDER BY seq LIMIT ?",
+            (limit,)).fetchall(), write=False)
+        return [OutboxRecord(topic, key, json.loads(headers), bytes(body), seq)
+                for seq, topic, key, headers, body in rows]
+
+    async def outbox_mark_sent(self, seqs: Sequence[int]) -> None:
+        marks = [(int(seq),) for seq in seqs]
+        if marks:
+            await self._run(lambda db: db.executemany(
+                "UPDATE outbox SET sent = 1 WHERE seq = ?", marks).close(), write=True)

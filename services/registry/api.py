@@ -1,0 +1,76 @@
+"""The registry's HTTP API. The gateway forwards publish calls here with the caller's identity."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Depends, Header, HTTPException, UploadFile
+
+from services.contracts.events import ModelPublished
+from services.kit.runtime import ServiceContext, context
+from services.kit.store import Conflict
+from services.registry import domain
+
+router = APIRouter()
+
+
+def _invalid(exc: domain.InvalidBundle) -> HTTPException:
+    return HTTPException(422, detail=[{"loc": ["body", *exc.field.split(".")], "msg": exc.reason,
+                                       "type": "invalid_bundle"}])
+
+
+@router.post("/internal/models", status_code=201)
+async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
+                  ctx: ServiceContext = Depends(context)) -> dict:
+    data = await bundle.read()
+    try:
+        parsed = domain.read_bundle(data)
+    except domain.InvalidBundle as exc:
+        raise _invalid(exc) from None
+    owner, name = x_feather_user, parsed.name
+    model_id = f"{owner}/{name}"
+    sha = hashlib.sha256(data).hexdigest()
+    for _ in range(5):  # optimistic concurrency: two publishes of one model race for a version
+        model = await ctx.store.get("models", model_id)
+        latest = model["latest_version"] if model else None
+        if model and model.get("latest_sha256") == sha:
+            current = await ctx.store.get("versions", domain.version_key(model_id, latest))
+            return _answer(owner, name, latest, current["status"] if current else "building", created=False)
+        version = domain.next_version(latest)
+        ref = await ctx.blobs.put(f"bundles/{owner}/{name}/{version}.tar.gz", data, "application/gzip")
+        event = ModelPublished(model_id=model_id, owner=owner, model_name=name, version=version,
+                               description=parsed.manifest.get("description", ""),
+                               manifest=parsed.manifest, bundle=ref,
+                               requirements=parsed.requirements,
+                               python=parsed.manifest.get("python", "3.11"))
+        now = datetime.now(timezone.utc).isoformat()
+        doc = {**(model or {"owner": owner, "name": name, "created_at": now, "visibility": "public"}),
+               "description": event.description, "latest_version": version,
+               "latest_sha256": sha, "updated_at": now}
+        doc.pop("_id", None)
+        doc.pop("_v", None)
+        try:
+            await ctx.save("models", model_id, doc, expected_version=model["_v"] if model else None,
+                           events=[ctx.outbox(event)])
+        except Conflict:
+            continue
+        await ctx.store.apply("versions", domain.version_key(model_id, version),
+                              {}, event_id=f"published:{version}",
+                              on_create={"model_id": model_id, "version": version, "status": "building",
+                                         "bundle": ref.model_dump(), "manifest": parsed.manifest,
+                                         "created_at": now})
+        return _answer(owner, name, version, "building", created=True)
+    raise HTTPException(409, detail="the model is being published concurrently; try again")
+
+
+def _answer(owner: str, name: str, version: int, status: str, *, created: bool) -> dict:
+    return {"owner": owner, "name": name, "version": version, "status": status,
+            "created": created, "url": f"/v1/models/{owner}/{name}"}
+
+
+@router.get("/internal/models/{owner}/{name}")
+async def get_model(owner: str, name: str, ctx: ServiceContext = Depends(context)) -> dict:
+    model = await ctx.store.get("models", f"{owner}/{name}")
+    if model is None:
+        raise HTTPException(404, detail=f"no model {owner}/{name}")
+    return model

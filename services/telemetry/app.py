@@ -1,0 +1,15 @@
+"""Telemetry: run records and per-model metrics."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.kit.runtime import create_service
+from services.kit.settings import Settings
+from services.telemetry.api import router
+from services.telemetry.handlers import subscribe
+
+DEFAULT_PORT = 8084
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service("telemetry", settings or Settings(), router=router, subscribe=subscribe)

@@ -1,0 +1,49 @@
+"""The platform as it runs for a user: Tansu and the five services as separate processes."""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import feather
+from services.local.platform import LocalPlatform
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = Path(__file__).resolve().parent / "models"
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+    data_dir = tmp_path_factory.mktemp("feather-data")
+    local = LocalPlatform.on_free_ports(data_dir, "ft_" + secrets.token_urlsafe(24))
+    try:
+        local.start()
+    except Exception:
+        local.stop()
+        raise
+    print(f"\nplatform: Tansu broker + 5 service processes, gateway {local.gateway_url}, data in {data_dir}")
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def client(platform: LocalPlatform) -> Iterator[feather.Client]:
+    with feather.Client(platform.gateway_url, token=platform.admin_token) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def http(platform: LocalPlatform) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=platform.gateway_url, timeout=60,
+                      headers={"Authorization": f"Bearer {platform.admin_token}"}) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def hello(client: feather.Client) -> str:
+    answer = client.publish(str(ROOT / "examples" / "hello" / "app.py"))
+    client.wait_ready(f"{answer['owner']}/{answer['name']}", answer["version"], timeout=300)
+    return f"{answer['owner']}/{answer['name']}"

@@ -1,0 +1,88 @@
+import pytest
+
+from services.gateway.domain import (RequestError, check_inputs, new_run_id, parse_prefer_wait,
+                                     pick_step, pick_version)
+
+STEP = {
+    "name": "greet",
+    "inputs": [{"name": "name", "default": None}, {"name": "times", "default": 1}],
+    "input_schema": {
+        "type": "object",
+        "properties": {"name": {"type": "string", "maxLength": 5},
+                       "times": {"type": "integer", "minimum": 1, "maximum": 3}},
+        "required": ["name"],
+        "additionalProperties": False,
+    },
+}
+
+
+def fields(exc: RequestError) -> dict[str, str]:
+    return {e["loc"][-1]: e["msg"] for e in exc.detail}
+
+
+def test_valid_inputs_get_their_defaults():
+    assert check_inputs(STEP, {"name": "Bo"}) == {"name": "Bo", "times": 1}
+
+
+@pytest.mark.parametrize("inputs, field, words", [
+    ({}, "name", "required"),
+    ({"name": 3}, "name", "not of type 'string'"),
+    ({"name": "too long"}, "name", "too long"),
+    ({"name": "Bo", "times": 9}, "times", "maximum"),
+])
+def test_each_problem_names_its_field(inputs, field, words):
+    with pytest.raises(RequestError) as caught:
+        check_inputs(STEP, inputs)
+    assert caught.value.status == 422
+    assert field in fields(caught.value)
+    assert words in fields(caught.value)[field]
+
+
+def test_unexpected_inputs_are_refused():
+    with pytest.raises(RequestError) as caught:
+        check_inputs(STEP, {"name": "Bo", "colour": "red"})
+    assert "colour" in caught.value.detail[0]["msg"]
+
+
+def test_steps_are_found_by_name():
+    manifest = {"steps": [STEP, {**STEP, "name": "second"}]}
+    assert pick_step(manifest, None)["name"] == "greet"
+    assert pick_step(manifest, "second")["name"] == "second"
+    with pytest.raises(RequestError) as caught:
+        pick_step(manifest, "third")
+    assert caught.value.status == 422 and "greet, second" in caught.value.detail[0]["msg"]
+
+
+def test_the_newest_ready_version_is_chosen():
+    model = {"_id": "a/b", "latest_version": 3}
+    versions = [{"version": 1, "status": "ready"}, {"version": 2, "status": "ready"},
+                {"version": 3, "status": "building"}]
+    assert pick_version(model, versions, None)["version"] == 2
+    assert pick_version(model, versions, 1)["version"] == 1
+
+
+@pytest.mark.parametrize("versions, wanted, status", [
+    ([{"version": 1, "status": "building"}], None, 409),
+    ([{"version": 1, "status": "failed"}], None, 409),
+    ([{"version": 1, "status": "ready"}], 7, 404),
+    ([], None, 404),
+])
+def test_versions_that_cannot_run_are_refused(versions, wanted, status):
+    with pytest.raises(RequestError) as caught:
+        pick_version({"_id": "a/b", "latest_version": 1}, versions, wanted)
+    assert caught.value.status == status
+
+
+def test_prefer_wait():
+    assert parse_prefer_wait(None) == 0
+    assert parse_prefer_wait("wait") == 60
+    assert parse_prefer_wait("respond-async, wait=5") == 5
+    assert parse_prefer_wait("wait=500") == 60
+    with pytest.raises(RequestError):
+        parse_prefer_wait("wait=soon")
+
+
+def test_run_ids_are_unique_and_time_ordered():
+    ids = [new_run_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(len(i) == 28 for i in ids)
