@@ -230,3 +230,7 @@ def _print_run(result: Run, as_json: bool) -> None:
 
 def main() -> None:
     app(prog_name="feather")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -28,6 +29,12 @@ log = logging.getLogger("feather.bus")
 Handler = Callable[[Envelope], Awaitable[None]]
 
 
+@dataclass
+class _Group:
+    from_latest: bool
+    handlers: dict[str, list[Handler]] = field(default_factory=dict)
+
+
 class Bus:
     def __init__(self, settings: Settings, service: str, *, codec: Codec = default_codec) -> None:
         self.settings = settings
@@ -43,40 +50,62 @@ class Bus:
             graceful_timeout=10.0,
             request_timeout_ms=10_000,
         )
+        self._groups: dict[str, _Group] = {}
+        self._registered = False
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
                   from_latest: bool = False) -> None:
+        """Call ``handler`` for every event on ``topic``; call before ``start``.
+
+        All subscriptions of one group share one consumer: several consumers in one group with
+        different topics would make every join rebalance the others.
+        """
+        group_id = group or f"feather-{self.service}"
+        spec = self._groups.setdefault(group_id, _Group(from_latest))
+        spec.handlers.setdefault(topic, []).append(handler)
+
+    def register(self) -> None:
+        """Turn the subscriptions into consumers (``start`` does it; in-memory tests call it)."""
+        if self._registered:
+            return
+        for group_id, spec in self._groups.items():
+            self.broker.subscriber(
+                *spec.handlers,
+                group_id=group_id,
+                ack_policy=AckPolicy.ACK,
+                auto_offset_reset="latest" if spec.from_latest else "earliest",
+                fetch_max_wait_ms=self.settings.kafka_fetch_wait_ms,
+                session_timeout_ms=self.settings.kafka_session_timeout_ms,
+                heartbeat_interval_ms=max(100, self.settings.kafka_session_timeout_ms // 6),
+            )(self._consumer(spec))
+        self._registered = True
+
+    def _consumer(self, spec: "_Group") -> Callable[[KafkaMessage], Awaitable[None]]:
         retries = self.settings.handler_retries
 
         async def consume(message: KafkaMessage) -> None:
-            headers = dict(message.headers)
+            topic = message.raw_message.topic
             try:
-                envelope = self.codec.decode(headers, message.body)
+                envelope = self.codec.decode(dict(message.headers), message.body)
             except (UnknownEvent, ValueError) as exc:
                 await self._dead_letter(topic, message, f"undecodable: {exc}")
                 return
-            for attempt in range(1, retries + 1):
-                try:
-                    await handler(envelope)
-                    return
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the handler's own failure: retry, then dead-letter
-                    log.warning("%s: %s failed (attempt %d/%d): %s", self.service, envelope.type, attempt, retries, exc)
-                    if attempt == retries:
-                        await self._dead_letter(topic, message, f"{type(exc).__name__}: {exc}")
-                        return
-                    await asyncio.sleep(0.05 * 2**attempt)
+            for handler in spec.handlers.get(topic, ()):
+                for attempt in range(1, retries + 1):
+                    try:
+                        await handler(envelope)
+                        break
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # the handler's own failure: retry, then dead-letter
+                        log.warning("%s: %s failed (attempt %d/%d): %s", self.service, envelope.type,
+                                    attempt, retries, exc)
+                        if attempt == retries:
+                            await self._dead_letter(topic, message, f"{type(exc).__name__}: {exc}")
+                            return
+                        await asyncio.sleep(0.05 * 2**attempt)
 
-        self.broker.subscriber(
-            topic,
-            group_id=group or f"feather-{self.service}",
-            ack_policy=AckPolicy.ACK,
-            auto_offset_reset="latest" if from_latest else "earliest",
-            fetch_max_wait_ms=self.settings.kafka_fetch_wait_ms,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000,
-        )(consume)
+        return consume
 
     async def _dead_letter(self, topic: str, message: KafkaMessage, error: str) -> None:
         headers = {k: v for k, v in dict(message.headers).items() if isinstance(v, str)}
@@ -156,6 +185,7 @@ class Bus:
                     log.warning("%s: rejoining failed, will retry: %s", self.service, exc)
 
     async def start(self) -> None:
+        self.register()
         await self.ensure_topics()
         await self.broker.start()
         self._watcher = asyncio.create_task(self._watch(), name=f"{self.service}-bus-watch")

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # run path fast; a real Kafka broker answers as soon as data arrives.
     kafka_fetch_wait_ms: int = 5
     kafka_partitions: int = 3
+    # Tansu holds a group join for about half the session timeout, so the embedded platform
+    # uses a short one to start in seconds
+    kafka_session_timeout_ms: int = 10_000
     handler_retries: int = 3
     bus_watch_s: float = 0.5  # how often the bus checks that the broker still has its topics
 

