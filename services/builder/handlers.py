@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from services.builder import domain
+from services.builder.build_log import BuildLog
 from services.builder.local_env import LocalEnvironments, unpack_code
 from services.contracts import topics
 from services.contracts.envelope import Envelope, stable_id
@@ -58,29 +59,30 @@ class Builder:
         if doc is None or doc["status"] != "building":
             return
         request = ModelPublished.model_validate(doc["request"])
-        lines: list[str] = []
         started = time.perf_counter()
         runtime: dict[str, Any] | None = None
         error = ""
-        try:
-            bundle = await self.ctx.blobs.get(request.bundle.key)
-            code_dir = self.ctx.settings.data_dir / "code" / request.owner / request.model_name / str(request.version)
-            code_dir.parent.mkdir(parents=True, exist_ok=True)
-            await asyncio.to_thread(unpack_code, bundle, code_dir)
-            lines.append(f"code unpacked to {code_dir}")
-            key = domain.env_key(request.requirements, request.python)
-            env = await self.envs.ensure(key, request.requirements, request.python, lines.append)
-            runtime = {"backend": "local", "python": str(env.python), "app_dir": str(code_dir),
-                       "env_key": key, "reused": env.reused}
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            error = str(exc) or type(exc).__name__
-            lines.append(f"build failed: {error}")
-        duration_ms = (time.perf_counter() - started) * 1000
-        lines.append(f"{'built' if runtime else 'failed'} in {duration_ms / 1000:.1f}s")
-        log_ref = await self.ctx.blobs.put(f"builds/{request.model_id}/{request.version}/log.txt",
-                                           ("\n".join(lines) + "\n").encode(), "text/plain")
+        log_key = f"builds/{request.model_id}/{request.version}/log.txt"
+        async with BuildLog(self.ctx.blobs, log_key) as lines:
+            lines(f"building {bid} (python {request.python}, {len(request.requirements)} requirements)")
+            try:
+                bundle = await self.ctx.blobs.get(request.bundle.key)
+                code_dir = self.ctx.settings.data_dir / "code" / request.owner / request.model_name / str(request.version)
+                code_dir.parent.mkdir(parents=True, exist_ok=True)
+                await asyncio.to_thread(unpack_code, bundle, code_dir)
+                lines(f"code unpacked to {code_dir}")
+                key = domain.env_key(request.requirements, request.python)
+                env = await self.envs.ensure(key, request.requirements, request.python, lines)
+                runtime = {"backend": "local", "python": str(env.python), "app_dir": str(code_dir),
+                           "env_key": key, "reused": env.reused}
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = str(exc) or type(exc).__name__
+                lines(f"build failed: {error}")
+            duration_ms = (time.perf_counter() - started) * 1000
+            lines(f"{'built' if runtime else 'failed'} in {duration_ms / 1000:.1f}s")
+        log_ref = await lines.flush()  # after the follower stopped, so this write is the last
         if runtime is not None:
             outcome = ImageBuilt(model_id=request.model_id, version=request.version, build_id=bid,
                                  runtime=runtime, log=log_ref, duration_ms=duration_ms,

@@ -113,6 +113,10 @@ class RunRequested(RunEvent):
     owner: str | None = None  # who asked; None for anonymous callers
     requested_at: datetime = Field(default_factory=utcnow)
     deadline_s: float = 300.0
+    # a whole multi-step chain in one run: the steps in order, each with its input names,
+    # and the caller's choices for the interactive inputs of later steps
+    chain: list[dict[str, Any]] | None = None
+    choices: dict[str, dict[str, Any]] | None = None
 
 
 class RunStarted(RunEvent):
@@ -135,7 +139,9 @@ class RunCompleted(RunEvent):
     step: str
     status: RunStatus
     outputs: dict[str, Any] | None = None
+    steps: list[dict[str, Any]] | None = None  # every step's outputs, for a chain
     error: str | None = None
+    traceback: str = ""
     logs: str = ""
     requested_at: datetime
     started_at: datetime | None = None

@@ -6,21 +6,28 @@ and the job runs in the background; a restart resumes jobs that had not finished
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Any
 
 from services.contracts import topics
 from services.contracts.envelope import Envelope, stable_id
-from services.contracts.events import ImageBuilt, RunCompleted, RunRequested
+from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunProgress,
+                                       RunRequested, RunStarted)
+from services.contracts.steps import carry
 from services.executor.backends.local import LocalBackend
 from services.executor.backends.port import Backend, StepCall, StepOutcome
+from services.executor.files import RunFiles
 from services.kit.runtime import ServiceContext
 from services.kit.store import Conflict, Query
 
 log = logging.getLogger("feather.executor")
 RUNTIME_WAIT_S = 60.0
 MAX_ATTEMPTS = 2  # a job interrupted by an executor crash is tried once more, then failed
+STARTED_AFTER_S = 0.25  # runs that end sooner than this never announce RunStarted
+PROGRESS_EVERY_S = 0.1
 
 
 class Executor:
@@ -28,7 +35,8 @@ class Executor:
         self.ctx = ctx
         self.backend = backend
         self.slots = asyncio.Semaphore(max_concurrent)
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.canceling: set[str] = set()
         self.runtime_ready: dict[str, asyncio.Event] = {}
 
     async def on_build(self, envelope: Envelope) -> None:
@@ -40,6 +48,8 @@ class Executor:
 
     async def on_run(self, envelope: Envelope) -> None:
         event = envelope.event
+        if isinstance(event, RunCancelRequested):
+            await self.cancel(event.run_id)
         if not isinstance(event, RunRequested):
             return
         job = {"status": "queued", "attempts": 0, "request": event.model_dump(mode="json")}
@@ -51,8 +61,14 @@ class Executor:
 
     def schedule(self, run_id: str) -> None:
         task = asyncio.create_task(self.execute(run_id), name=f"run {run_id}")
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.tasks[run_id] = task
+        task.add_done_callback(lambda _: self.tasks.pop(run_id, None))
+
+    async def cancel(self, run_id: str) -> None:
+        task = self.tasks.get(run_id)
+        if task is not None and not task.done():
+            self.canceling.add(run_id)
+            task.cancel()
 
     async def resume(self) -> None:
         for status in ("queued", "running"):
@@ -70,63 +86,124 @@ class Executor:
         doc = await self.ctx.store.get("runtimes", key)
         if doc is None:
             # the build event may still be on its way: runs and builds are separate topics
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(ready.wait(), RUNTIME_WAIT_S)
-            except asyncio.TimeoutError:
-                return None
             doc = await self.ctx.store.get("runtimes", key)
         return doc["runtime"] if doc else None
 
     async def execute(self, run_id: str) -> None:
-        async with self.slots:
-            job = await self.ctx.store.get("jobs", run_id)
-            if job is None or job["status"] not in ("queued", "running"):
-                return
-            request = RunRequested.model_validate(job["request"])
-            started_at = datetime.now(timezone.utc)
-            if job["attempts"] >= MAX_ATTEMPTS:
-                outcome = StepOutcome("failed", error="the executor stopped during this run, twice")
-            else:
-                job = {**_fields(job), "status": "running", "attempts": job["attempts"] + 1,
-                       "_v": await self.ctx.store.save(
-                           "jobs", run_id, {**_fields(job), "status": "running", "attempts": job["attempts"] + 1},
-                           expected_version=job["_v"])}
-                outcome = await self._run(request)
-            await self._complete(run_id, job, request, outcome, started_at)
+        job = await self.ctx.store.get("jobs", run_id)
+        if job is None or job["status"] not in ("queued", "running"):
+            return
+        request = RunRequested.model_validate(job["request"])
+        steps: list[dict[str, Any]] | None = None
+        started_at = datetime.now(timezone.utc)
+        try:
+            async with self.slots:
+                started_at = datetime.now(timezone.utc)
+                if job["attempts"] >= MAX_ATTEMPTS:
+                    outcome = StepOutcome("failed", error="the executor stopped during this run, twice")
+                else:
+                    fields = {**_fields(job), "status": "running", "attempts": job["attempts"] + 1}
+                    job = {**fields, "_v": await self.ctx.store.save("jobs", run_id, fields, expected_version=job["_v"])}
+                    outcome, steps = await self._run(request)
+        except asyncio.CancelledError:
+            if run_id not in self.canceling:
+                raise  # shutting down: the job stays recorded and is resumed on the next start
+            outcome = StepOutcome("canceled", error="the run was canceled")
+        self.canceling.discard(run_id)
+        await self._complete(run_id, job, request, outcome, started_at, steps)
 
-    async def _run(self, request: RunRequested) -> StepOutcome:
+    async def _run(self, request: RunRequested) -> tuple[StepOutcome, list[dict[str, Any]] | None]:
         runtime = await self._runtime(request.model_id, request.version)
         if runtime is None:
-            return StepOutcome("failed", error=f"version {request.version} of {request.model_id} has no runtime")
-        call = StepCall(request.run_id, request.model_id, request.version, request.step,
-                        request.inputs, runtime, request.deadline_s)
+            return StepOutcome("failed", error=f"version {request.version} of {request.model_id} has no runtime"), None
+        files = RunFiles(self.ctx.settings.data_dir / "runs", request.run_id)
+        announce = asyncio.get_running_loop().call_later(STARTED_AFTER_S, self._announce, request)
         try:
-            return await self.backend.run(call)
-        except Exception as exc:  # a backend bug must still end the run
-            log.exception("run %s: backend error", request.run_id)
-            return StepOutcome("failed", error=f"internal error: {exc}")
+            chain = request.chain or [{"step": request.step, "inputs": list(request.inputs)}]
+            carried: dict[str, Any] = {}
+            done: list[dict[str, Any]] = []
+            outcome = StepOutcome("failed", error="no step ran")
+            predict_ms = 0.0
+            for i, link in enumerate(chain):
+                inputs = request.inputs if i == 0 else carry(
+                    link["inputs"], carried, (request.choices or {}).get(link["step"], {}))
+                inputs = await files.materialize(self.ctx.blobs, _copy(inputs))
+                call = StepCall(request.run_id, request.model_id, request.version, link["step"], inputs, runtime,
+                                request.deadline_s, output_dir=str(files.outputs), on_progress=self._reporter(request))
+                outcome = await self.backend.run(call)
+                predict_ms += outcome.predict_ms
+                if outcome.status != "succeeded":
+                    break
+                outputs = await files.store_outputs(self.ctx.blobs, outcome.outputs or {})
+                outcome = StepOutcome("succeeded", outputs=outputs, logs=outcome.logs, predict_ms=predict_ms)
+                carried.update(files.strip_paths(inputs))
+                carried.update(outputs)
+                done.append({"step": link["step"], "outputs": outputs})
+            return outcome, (done if request.chain else None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug here must still end the run
+            log.exception("run %s: executor error", request.run_id)
+            return StepOutcome("failed", error=f"internal error: {exc}"), None
+        finally:
+            announce.cancel()
+            files.remove()
 
-    async def _complete(self, run_id: str, job: dict[str, Any], request: RunRequested,
-                        outcome: StepOutcome, started_at: datetime) -> None:
+    def _announce(self, request: RunRequested) -> None:
+        self._fire(RunStarted(run_id=request.run_id, model_id=request.model_id, version=request.version))
+
+    def _reporter(self, request: RunRequested):
+        last = [0.0]
+
+        def report(fraction: float | None, message: str) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY_S or fraction == 1.0:
+                last[0] = now
+                self._fire(RunProgress(run_id=request.run_id, fraction=fraction, message=message[:500]))
+        return report
+
+    def _fire(self, event: RunStarted | RunProgress) -> None:
+        """Progress is advisory: sent straight to the bus, and dropped if the broker is away."""
+        async def send() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ctx.bus.publish(event), 5.0)
+        if self.ctx.bus_ready.is_set():
+            asyncio.get_running_loop().create_task(send())
+
+    async def _complete(self, run_id: str, job: dict[str, Any], request: RunRequested, outcome: StepOutcome,
+                        started_at: datetime, steps: list[dict[str, Any]] | None) -> None:
         completed = RunCompleted(
             run_id=run_id, model_id=request.model_id, version=request.version, step=request.step,
-            status=outcome.status, outputs=outcome.outputs, error=outcome.error, logs=outcome.logs[-65536:],
+            status=outcome.status, outputs=outcome.outputs, steps=steps, error=outcome.error,
+            traceback=str(outcome.details.get("traceback", ""))[-65536:], logs=outcome.logs[-65536:],
             requested_at=request.requested_at, started_at=started_at,
             queue_ms=max(0.0, (started_at - request.requested_at).total_seconds() * 1000),
             predict_ms=outcome.predict_ms)
-        doc = {**_fields(job), "status": outcome.status, "error": outcome.error}
-        await self.ctx.save("jobs", run_id, doc, expected_version=job["_v"],
+        current = await self.ctx.store.get("jobs", run_id)
+        doc = {**_fields(current or job), "status": outcome.status, "error": outcome.error}
+        await self.ctx.save("jobs", run_id, doc, expected_version=current["_v"] if current else None,
                             events=[self.ctx.outbox(completed, event_id=stable_id(run_id, "completed"))])
 
     async def close(self) -> None:
-        for task in list(self.tasks):
+        tasks = list(self.tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.backend.close()
 
 
 def _fields(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in ("_id", "_v")}
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def subscribe(ctx: ServiceContext) -> None:

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.contracts import topics
-from services.gateway.api import router
+from services.gateway.routes import router
 from services.gateway.auth import ensure_user
 from services.gateway.domain import RequestError
 from services.gateway.projections import Projections

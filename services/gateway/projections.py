@@ -9,7 +9,8 @@ from typing import Any
 
 from services.contracts.envelope import Envelope
 from services.contracts.events import (BuildFailed, BuildStarted, ImageBuilt, ModelDeleted,
-                                       ModelPublished, ModelUpdated, RunCompleted, RunStarted)
+                                       ModelPublished, ModelUpdated, RunCompleted, RunProgress,
+                                       RunStarted)
 from services.kit.store import Store
 
 _STATUS_RANK = {"building": 0, "ready": 1, "failed": 1}
@@ -32,7 +33,7 @@ class Projections:
                                    on_create={"model_id": event.model_id, "version": event.version,
                                               "status": "building", "created_at": event.published_at.isoformat()})
             await self.store.apply("models", event.model_id, {
-                "description": event.description, "latest_version": event.version,
+                "description": event.description, "latest_version": event.version, "deleted": False,
                 "updated_at": event.published_at.isoformat()}, event_id=envelope.id,
                 on_create={"owner": event.owner, "name": event.model_name, "visibility": "public",
                            "created_at": event.published_at.isoformat()})
@@ -41,7 +42,7 @@ class Projections:
             changes = {k: v for k, v in (("description", event.description), ("visibility", event.visibility)) if v is not None}
             await self.store.apply("models", event.model_id, changes, event_id=envelope.id)
         elif isinstance(event, ModelDeleted):
-            await self.store.delete("models", event.model_id)
+            await self.store.apply("models", event.model_id, {"deleted": True}, event_id=envelope.id)
 
     async def on_build(self, envelope: Envelope) -> None:
         event = envelope.event
@@ -63,17 +64,25 @@ class Projections:
 
     async def on_run(self, envelope: Envelope) -> None:
         event = envelope.event
-        if isinstance(event, RunStarted):
-            await self.store.apply("runs", event.run_id, {"status": "running",
-                                                          "started_at": event.started_at.isoformat()},
-                                   event_id=envelope.id)
+        if isinstance(event, (RunStarted, RunProgress)):
+            # these travel outside the outbox and may overtake the completion: never undo it
+            current = await self.store.get("runs", event.run_id)
+            if current is None or current.get("status") not in ("queued", "running"):
+                return
+            changes: dict[str, Any] = {"status": "running"}
+            if isinstance(event, RunStarted):
+                changes["started_at"] = event.started_at.isoformat()
+            else:
+                changes["progress"] = {"fraction": event.fraction, "message": event.message}
+            await self.store.apply("runs", event.run_id, changes, event_id=envelope.id)
         elif isinstance(event, RunCompleted):
             await self.store.apply("runs", event.run_id, completed_fields(event), event_id=envelope.id)
 
 
 def completed_fields(event: RunCompleted) -> dict[str, Any]:
     total_ms = (event.completed_at - event.requested_at).total_seconds() * 1000
-    return {"status": event.status, "outputs": event.outputs, "error": event.error, "logs": event.logs,
+    return {"status": event.status, "outputs": event.outputs, "steps": event.steps, "error": event.error,
+            "logs": event.logs, "traceback": event.traceback or None,
             "completed_at": event.completed_at.isoformat(),
             "started_at": event.started_at.isoformat() if event.started_at else None,
             "metrics": {"queue_ms": round(event.queue_ms, 3), "predict_ms": round(event.predict_ms, 3),

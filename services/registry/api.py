@@ -4,9 +4,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, Depends, Header, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, Header, HTTPException, Response, UploadFile
 
-from services.contracts.events import ModelPublished
+from services.contracts.events import ModelDeleted, ModelPublished
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Conflict
 from services.registry import domain
@@ -33,7 +33,7 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
     for _ in range(5):  # optimistic concurrency: two publishes of one model race for a version
         model = await ctx.store.get("models", model_id)
         latest = model["latest_version"] if model else None
-        if model and model.get("latest_sha256") == sha:
+        if model and not model.get("deleted") and model.get("latest_sha256") == sha:
             current = await ctx.store.get("versions", domain.version_key(model_id, latest))
             return _answer(owner, name, latest, current["status"] if current else "building", created=False)
         version = domain.next_version(latest)
@@ -46,7 +46,7 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
         now = datetime.now(timezone.utc).isoformat()
         doc = {**(model or {"owner": owner, "name": name, "created_at": now, "visibility": "public"}),
                "description": event.description, "latest_version": version,
-               "latest_sha256": sha, "updated_at": now}
+               "latest_sha256": sha, "updated_at": now, "deleted": False}
         doc.pop("_id", None)
         doc.pop("_v", None)
         try:
@@ -71,6 +71,27 @@ def _answer(owner: str, name: str, version: int, status: str, *, created: bool) 
 @router.get("/internal/models/{owner}/{name}")
 async def get_model(owner: str, name: str, ctx: ServiceContext = Depends(context)) -> dict:
     model = await ctx.store.get("models", f"{owner}/{name}")
-    if model is None:
+    if model is None or model.get("deleted"):
         raise HTTPException(404, detail=f"no model {owner}/{name}")
     return model
+
+
+@router.delete("/internal/models/{owner}/{name}", status_code=204)
+async def delete_model(owner: str, name: str, x_feather_user: str = Header(...),
+                       ctx: ServiceContext = Depends(context)) -> Response:
+    model_id = f"{owner}/{name}"
+    if x_feather_user != owner:
+        raise HTTPException(403, detail=f"only {owner} can delete {model_id}")
+    for _ in range(5):
+        model = await ctx.store.get("models", model_id)
+        if model is None or model.get("deleted"):
+            raise HTTPException(404, detail=f"no model {model_id}")
+        # a tombstone, not a removal: version numbers keep counting if the name is published again
+        doc = {k: v for k, v in model.items() if k not in ("_id", "_v")}
+        try:
+            await ctx.save("models", model_id, {**doc, "deleted": True}, expected_version=model["_v"],
+                           events=[ctx.outbox(ModelDeleted(model_id=model_id))])
+            return Response(status_code=204)
+        except Conflict:
+            continue
+    raise HTTPException(409, detail="the model is changing concurrently; try again")

@@ -57,10 +57,16 @@ class Worker:
 
     async def call(self, call: StepCall) -> dict[str, Any]:
         assert self.proc.stdin is not None
-        request = {"id": call.run_id, "step": call.step, "inputs": call.inputs}
+        request = {"id": call.run_id, "step": call.step, "inputs": call.inputs, "output_dir": call.output_dir}
         self.proc.stdin.write(json.dumps(request).encode() + b"\n")
         await self.proc.stdin.drain()
-        return await self._read()
+        while True:
+            message = await self._read()
+            if message.get("type") == "progress":
+                if call.on_progress is not None:
+                    call.on_progress(message.get("fraction"), str(message.get("message", "")))
+                continue
+            return message
 
     @property
     def alive(self) -> bool:
@@ -129,6 +135,9 @@ class LocalBackend(Backend):
         except (WorkerDied, BrokenPipeError, ConnectionResetError) as exc:
             await worker.kill()
             return StepOutcome("failed", error=f"the model's worker crashed: {exc}")
+        except asyncio.CancelledError:
+            await worker.kill()  # canceled mid-step: its answer would arrive for the wrong run
+            raise
         finally:
             await pool.release(worker)
         if reply.get("ok"):

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+ProgressCallback = Callable[[float | None, str], None]
 
 
 @dataclass(frozen=True)
@@ -15,11 +18,13 @@ class StepCall:
     inputs: dict[str, Any]
     runtime: dict[str, Any]
     deadline_s: float
+    output_dir: str | None = None
+    on_progress: ProgressCallback | None = None
 
 
 @dataclass(frozen=True)
 class StepOutcome:
-    status: str  # succeeded | failed | timed_out
+    status: str  # succeeded | failed | timed_out | canceled
     outputs: dict[str, Any] | None = None
     error: str | None = None
     logs: str = ""

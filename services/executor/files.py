@@ -1,0 +1,57 @@
+"""A run's files: stored inputs copied next to the run, produced outputs stored as blobs."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from services.contracts.files import SCHEME, blob_key, content_type_of, file_id, file_values, new_file_id
+from services.kit.blobs import BlobStore
+
+
+class RunFiles:
+    def __init__(self, root: Path, run_id: str) -> None:
+        self.dir = root / run_id
+        self.inputs = self.dir / "in"
+        self.outputs = self.dir / "out"
+
+    async def materialize(self, blobs: BlobStore, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Give each stored input file a local ``path``; the runtime never fetches anything."""
+        self.inputs.mkdir(parents=True, exist_ok=True)
+        self.outputs.mkdir(parents=True, exist_ok=True)
+        for value in file_values(inputs):
+            fid = file_id(value["url"])
+            if fid is None:
+                continue
+            local = self.inputs / fid.replace("/", "-")
+            if not local.exists():
+                local.write_bytes(await blobs.get(blob_key(fid)))
+            value["path"] = str(local)
+        return inputs
+
+    async def store_outputs(self, blobs: BlobStore, outputs: dict[str, Any]) -> dict[str, Any]:
+        """Replace each produced file's ``path`` with a ``feather:files/`` URL."""
+        root = self.outputs.resolve()
+        for value in file_values(outputs):
+            path = value.get("path")
+            if not path:
+                continue
+            local = Path(path).resolve()
+            if root not in local.parents or not local.is_file():
+                raise ValueError(f"output file {path!r} is not in the run's output folder")
+            fid = new_file_id(value.get("name") or local.name)
+            data = local.read_bytes()
+            content_type = value.get("content_type") or content_type_of(local.name)
+            await blobs.put(blob_key(fid), data, content_type)
+            value.pop("path")
+            value.update(url=SCHEME + fid, size=len(data), content_type=content_type,
+                         name=value.get("name") or local.name)
+        return outputs
+
+    def strip_paths(self, values: dict[str, Any]) -> dict[str, Any]:
+        for value in file_values(values):
+            value.pop("path", None)
+        return values
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,76 @@
+"""Preparing a run's inputs: check every file value and fetch linked files."""
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from services.contracts.files import (DATA_URL_LIMIT, FETCH_LIMIT, SCHEME, blob_key, content_type_of,
+                                      data_url_size, file_id, new_file_id)
+from services.gateway.domain import RequestError
+from services.kit.runtime import ServiceContext
+
+
+def _problem(path: list[str], msg: str) -> RequestError:
+    return RequestError(422, [{"loc": ["body", "inputs", *path], "msg": msg, "type": "file"}])
+
+
+async def resolve_files(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Check every file value; copy linked files into the blob store so runs never fetch."""
+    for name, value in inputs.items():
+        await _resolve(ctx, value, [name])
+    return inputs
+
+
+async def _resolve(ctx: ServiceContext, value: Any, path: list[str]) -> None:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            await _resolve(ctx, item, [*path, str(i)])
+        return
+    if not isinstance(value, dict):
+        return
+    url = value.get("url")
+    if isinstance(url, str):
+        await _resolve_one(ctx, value, url, path)
+    for key, item in value.items():
+        if key != "url" and isinstance(item, (dict, list)):
+            await _resolve(ctx, item, [*path, key])
+
+
+async def _resolve_one(ctx: ServiceContext, value: dict[str, Any], url: str, path: list[str]) -> None:
+    if url.startswith("data:"):
+        try:
+            size = data_url_size(url)
+        except ValueError as exc:
+            raise _problem(path, str(exc)) from None
+        if size > DATA_URL_LIMIT:
+            raise _problem(path, f"inline files are limited to {DATA_URL_LIMIT // 1024} KiB; "
+                                 "upload it with POST /v1/files and send the url it returns")
+    elif url.startswith(SCHEME):
+        fid = file_id(url)
+        if fid is None or not await ctx.blobs.exists(blob_key(fid)):
+            raise _problem(path, f"no uploaded file {url}")
+    elif url.startswith(("http://", "https://")):
+        value["url"] = await _fetch(ctx, url, value.get("name"), path)
+        value.setdefault("name", value["url"].rsplit("/", 1)[-1])
+    else:
+        raise _problem(path, "a file url must be data:, feather:files/ or http(s)://")
+
+
+async def _fetch(ctx: ServiceContext, url: str, name: str | None, path: list[str]) -> str:
+    http: httpx.AsyncClient = ctx.state["http"]
+    try:
+        async with http.stream("GET", url, timeout=30, follow_redirects=True) as answer:
+            if answer.status_code >= 400:
+                raise _problem(path, f"fetching {url} answered {answer.status_code}")
+            data = bytearray()
+            async for chunk in answer.aiter_bytes():
+                data.extend(chunk)
+                if len(data) > FETCH_LIMIT:
+                    raise _problem(path, f"{url} is larger than {FETCH_LIMIT // 2**20} MiB")
+            content_type = answer.headers.get("content-type", "").split(";")[0]
+    except httpx.HTTPError as exc:
+        raise _problem(path, f"cannot fetch {url}: {exc}") from None
+    fid = new_file_id(name or url.split("?")[0].rsplit("/", 1)[-1])
+    await ctx.blobs.put(blob_key(fid), bytes(data), content_type or content_type_of(fid))
+    return SCHEME + fid

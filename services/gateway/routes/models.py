@@ -1,0 +1,132 @@
+"""Models: publish (forwarded to the registry), browse, build logs, delete, per-model OpenAPI."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Query as Q, Request, Response, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from services.gateway.auth import optional_user, required_user
+from services.gateway.openapi import model_openapi
+from services.gateway.views import model_or_404, model_view
+from services.kit.blobs import BlobNotFound
+from services.kit.runtime import ServiceContext, context
+from services.kit.store import Order, Query
+
+router = APIRouter()
+PUBLISH_VISIBLE_S = 10.0
+
+
+def _http(ctx: ServiceContext) -> httpx.AsyncClient:
+    return ctx.state["http"]
+
+
+@router.post("/v1/models", status_code=201)
+async def publish(bundle: UploadFile, response: Response, user: str = Depends(required_user),
+                  ctx: ServiceContext = Depends(context)) -> Any:
+    data = await bundle.read()
+    try:
+        answer = await _http(ctx).post(f"{ctx.settings.registry_url}/internal/models",
+                                       files={"bundle": ("bundle.tar.gz", data, "application/gzip")},
+                                       headers={"X-Feather-User": user}, timeout=120)
+    except httpx.HTTPError as exc:
+        raise HTTPException(503, detail=f"the registry is unavailable: {exc}") from None
+    body = answer.json()
+    if answer.status_code >= 400:
+        return JSONResponse(body, status_code=answer.status_code)
+    # answer once this gateway can serve the new version, so the caller's next GET finds it
+    key = f"{body['owner']}/{body['name']}@{body['version']}"
+    if not await ctx.store.get("versions", key):
+        try:
+            await asyncio.wait_for(ctx.state["projections"].seen(key).wait(), PUBLISH_VISIBLE_S)
+        except asyncio.TimeoutError:
+            pass
+    response.status_code = 201 if body.get("created") else 200
+    return body
+
+
+@router.get("/v1/models")
+async def list_models(limit: int = Q(50, ge=1, le=200), cursor: str | None = None,
+                      ctx: ServiceContext = Depends(context)) -> dict:
+    page = await ctx.store.find("models", Query(where={"visibility": "public"},
+                                                order=Order("updated_at", descending=True),
+                                                limit=limit, cursor=cursor))
+    shown = [m for m in page.items if not m.get("deleted")]
+    return {"items": [await model_view(ctx, m) for m in shown], "next_cursor": page.next_cursor}
+
+
+@router.get("/v1/models/{owner}/{name}")
+async def get_model(owner: str, name: str, user: str | None = Depends(optional_user),
+                    ctx: ServiceContext = Depends(context)) -> dict:
+    return await model_view(ctx, await model_or_404(ctx, owner, name, user), full=True)
+
+
+@router.delete("/v1/models/{owner}/{name}", status_code=204)
+async def delete_model(owner: str, name: str, user: str = Depends(required_user),
+                       ctx: ServiceContext = Depends(context)) -> Response:
+    await model_or_404(ctx, owner, name, user)
+    if user != owner:
+        raise HTTPException(403, detail=f"only {owner} can delete {owner}/{name}")
+    try:
+        answer = await _http(ctx).delete(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
+                                         headers={"X-Feather-User": user}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise HTTPException(503, detail=f"the registry is unavailable: {exc}") from None
+    if answer.status_code >= 400:
+        return JSONResponse(answer.json(), status_code=answer.status_code)
+    # the ModelDeleted event will say the same; hide it now so the caller sees the delete at once
+    await ctx.store.apply("models", f"{owner}/{name}", {"deleted": True}, event_id=f"api-delete:{uuid.uuid4()}")
+    return Response(status_code=204)
+
+
+@router.get("/v1/models/{owner}/{name}/versions/{version}/build-log", response_class=PlainTextResponse)
+async def build_log(owner: str, name: str, version: int, offset: int = Q(0, ge=0),
+                    user: str | None = Depends(optional_user), ctx: ServiceContext = Depends(context)) -> Response:
+    await model_or_404(ctx, owner, name, user)
+    doc = await ctx.store.get("versions", f"{owner}/{name}@{version}")
+    if doc is None:
+        raise HTTPException(404, detail=f"{owner}/{name} has no version {version}")
+    # the builder rewrites this blob as the build goes, so the log can be followed live
+    key = (doc.get("build_log") or {}).get("key") or f"builds/{owner}/{name}/{version}/log.txt"
+    try:
+        data = await ctx.blobs.get(key)
+    except BlobNotFound:
+        data = b""
+    return Response(data[offset:], media_type="text/plain; charset=utf-8",
+                    headers={"X-Build-Status": str(doc.get("status")), "X-Log-Size": str(len(data))})
+
+
+@router.get("/v1/models/{owner}/{name}/openapi.json")
+async def openapi(owner: str, name: str, request: Request, user: str | None = Depends(optional_user),
+                  ctx: ServiceContext = Depends(context)) -> dict:
+    model = await model_or_404(ctx, owner, name, user)
+    view = await model_view(ctx, model, full=True)
+    if not view.get("manifest"):
+        raise HTTPException(409, detail=f"{owner}/{name} has no built version yet")
+    return model_openapi(view, server=str(request.base_url).rstrip("/"))
+
+
+async def _forward(ctx: ServiceContext, request: Request, path: str) -> Response:
+    try:
+        answer = await _http(ctx).get(f"{ctx.settings.telemetry_url}{path}", params=request.query_params, timeout=30)
+    except httpx.HTTPError as exc:
+        raise HTTPException(503, detail=f"telemetry is unavailable: {exc}") from None
+    return Response(answer.content, status_code=answer.status_code,
+                    media_type=answer.headers.get("content-type", "application/json"))
+
+
+@router.get("/v1/models/{owner}/{name}/metrics")
+async def metrics(owner: str, name: str, request: Request, user: str | None = Depends(optional_user),
+                  ctx: ServiceContext = Depends(context)) -> Response:
+    await model_or_404(ctx, owner, name, user)
+    return await _forward(ctx, request, f"/v1/models/{owner}/{name}/metrics")
+
+
+@router.get("/v1/models/{owner}/{name}/runs")
+async def recent_runs(owner: str, name: str, request: Request, user: str | None = Depends(optional_user),
+                      ctx: ServiceContext = Depends(context)) -> Response:
+    await model_or_404(ctx, owner, name, user)
+    return await _forward(ctx, request, f"/v1/models/{owner}/{name}/runs")

@@ -1,0 +1,137 @@
+"""Runs: create (one step, the next step of a previous run, or a whole chain), read, cancel, list."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Response
+from pydantic import BaseModel, Field
+
+from services.contracts.envelope import stable_id
+from services.contracts.events import TERMINAL_STATUSES, RunCancelRequested, RunRequested
+from services.gateway import domain
+from services.gateway.auth import optional_user, required_user
+from services.contracts.steps import carry
+from services.gateway.inputs import resolve_files
+from services.gateway.views import model_or_404, run_view, versions_of
+from services.kit.runtime import ServiceContext, context
+from services.kit.store import Conflict, Order, Query
+
+router = APIRouter()
+
+
+class RunBody(BaseModel):
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    version: int | None = Field(None, ge=1)
+    step: str | None = None
+    previous_run: str | None = None
+    chain: bool = False
+    choices: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    deadline_s: float = Field(300.0, gt=0, le=900)
+
+
+async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, user: str | None) -> RunRequested:
+    version = domain.pick_version(model, await versions_of(ctx, model["_id"]), body.version)
+    manifest = version["manifest"]
+    given = body.inputs
+    if body.previous_run:
+        previous = await ctx.store.get("runs", body.previous_run)
+        if previous is None or previous["model_id"] != model["_id"]:
+            raise domain.RequestError(422, [{"loc": ["body", "previous_run"], "msg": "no such run of this model",
+                                             "type": "value_error"}])
+        if previous["status"] != "succeeded":
+            raise domain.RequestError(409, f"run {body.previous_run} did not succeed")
+        version = next(v for v in await versions_of(ctx, model["_id"]) if v["version"] == previous["version"])
+        manifest = version["manifest"]
+        names = [s["name"] for s in manifest["steps"]]
+        following = names[names.index(previous["step"]) + 1] if previous["step"] in names[:-1] else None
+        step = domain.pick_step(manifest, body.step or following)
+        given = carry([i["name"] for i in step.get("inputs", [])],
+                      {**(previous.get("inputs") or {}), **(previous.get("outputs") or {})}, body.inputs)
+    else:
+        step = domain.pick_step(manifest, body.step)
+    inputs = domain.check_inputs(step, await resolve_files(ctx, dict(given)))
+    chain = None
+    if body.chain:
+        steps = manifest["steps"]
+        start = [s["name"] for s in steps].index(step["name"])
+        chain = [{"step": s["name"], "inputs": [i["name"] for i in s.get("inputs", [])]} for s in steps[start:]]
+        unknown = set(body.choices) - {c["step"] for c in chain}
+        if unknown:
+            raise domain.RequestError(422, [{"loc": ["body", "choices", sorted(unknown)[0]],
+                                             "msg": "not a later step of this model", "type": "value_error"}])
+        for choice in body.choices.values():
+            await resolve_files(ctx, choice)
+    return RunRequested(run_id=domain.new_run_id(), model_id=model["_id"], version=version["version"],
+                        step=step["name"], inputs=inputs, owner=user, deadline_s=body.deadline_s,
+                        chain=chain, choices=body.choices or None)
+
+
+@router.post("/v1/models/{owner}/{name}/runs", status_code=201)
+async def create_run(owner: str, name: str, body: RunBody, response: Response,
+                     prefer: str | None = Header(None), user: str | None = Depends(optional_user),
+                     ctx: ServiceContext = Depends(context)) -> dict:
+    model = await model_or_404(ctx, owner, name, user)
+    event = await _prepare(ctx, model, body, user)
+    wait_s = domain.parse_prefer_wait(prefer)
+    run_id = event.run_id
+    doc = {"model_id": model["_id"], "version": event.version, "step": event.step, "inputs": event.inputs,
+           "status": "queued", "created_by": user, "created_at": event.requested_at.isoformat(),
+           "outputs": None, "error": None, "metrics": None, "completed_at": None}
+    replies = ctx.state["replies"]
+    waiter = replies.expect(run_id) if wait_s else None
+    try:
+        await ctx.save("runs", run_id, doc, expected_version=None,
+                       events=[ctx.outbox(event, event_id=stable_id(run_id, "requested"))])
+        if waiter is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), wait_s)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        replies.forget(run_id)
+    run = run_view(await ctx.store.get("runs", run_id) or {"_id": run_id, **doc}, viewer=user)
+    response.status_code = 201 if run["status"] in TERMINAL_STATUSES else 202
+    response.headers["Location"] = run["urls"]["get"]
+    return run
+
+
+@router.get("/v1/runs/{run_id}")
+async def get_run(run_id: str, user: str | None = Depends(optional_user), ctx: ServiceContext = Depends(context)) -> dict:
+    doc = await ctx.store.get("runs", run_id)
+    if doc is None:
+        raise HTTPException(404, detail=f"no run {run_id}")
+    return run_view(doc, viewer=user)
+
+
+@router.post("/v1/runs/{run_id}/cancel", status_code=202)
+async def cancel_run(run_id: str, user: str | None = Depends(optional_user),
+                     ctx: ServiceContext = Depends(context)) -> dict:
+    doc = await ctx.store.get("runs", run_id)
+    if doc is None:
+        raise HTTPException(404, detail=f"no run {run_id}")
+    if doc.get("created_by") and doc["created_by"] != user and doc["model_id"].split("/")[0] != user:
+        raise HTTPException(403, detail="only whoever started a run, or the model's owner, can cancel it")
+    event = RunCancelRequested(run_id=run_id)
+    for _ in range(5):  # the run's own completion may be written meanwhile
+        if doc["status"] in TERMINAL_STATUSES:
+            raise HTTPException(409, detail=f"run {run_id} already ended: {doc['status']}")
+        try:
+            await ctx.save("runs", run_id, {**{k: v for k, v in doc.items() if k not in ("_id", "_v")},
+                                            "cancel_requested": True}, expected_version=doc["_v"],
+                           events=[ctx.outbox(event, event_id=stable_id(run_id, "cancel"))])
+            break
+        except Conflict:
+            doc = await ctx.store.get("runs", run_id) or doc
+    return run_view(await ctx.store.get("runs", run_id) or doc, viewer=user)
+
+
+@router.get("/v1/runs")
+async def my_runs(model: str | None = None, limit: int = Q(20, ge=1, le=200), cursor: str | None = None,
+                  user: str = Depends(required_user), ctx: ServiceContext = Depends(context)) -> dict:
+    where: dict[str, Any] = {"created_by": user}
+    if model:
+        where["model_id"] = model
+    page = await ctx.store.find("runs", Query(where=where, order=Order("created_at", descending=True),
+                                              limit=limit, cursor=cursor))
+    return {"items": [run_view(d, viewer=user) for d in page.items], "next_cursor": page.next_cursor}

@@ -1,0 +1,55 @@
+"""Shapes of what the API answers, built from the gateway's read models."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException
+
+from services.kit.runtime import ServiceContext
+from services.kit.store import Order, Query
+
+
+async def versions_of(ctx: ServiceContext, model_id: str) -> list[dict[str, Any]]:
+    page = await ctx.store.find("versions", Query(where={"model_id": model_id}, order=Order("version"), limit=1000))
+    return page.items
+
+
+async def model_or_404(ctx: ServiceContext, owner: str, name: str, user: str | None = None) -> dict[str, Any]:
+    model = await ctx.store.get("models", f"{owner}/{name}")
+    if model is None or model.get("deleted"):
+        raise HTTPException(404, detail=f"no model {owner}/{name}")
+    if model.get("visibility") == "private" and user != model.get("owner"):
+        raise HTTPException(404, detail=f"no model {owner}/{name}")
+    return model
+
+
+async def model_view(ctx: ServiceContext, model: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
+    versions = await versions_of(ctx, model["_id"])
+    latest = next((v for v in versions if v["version"] == model.get("latest_version")), None)
+    ready = [v for v in versions if v.get("status") == "ready"]
+    shown = max(ready, key=lambda v: v["version"]) if ready else latest
+    view = {"id": model["_id"], "owner": model["owner"], "name": model["name"],
+            "description": model.get("description", ""), "visibility": model.get("visibility", "public"),
+            "latest_version": model.get("latest_version"),
+            "status": latest.get("status") if latest else "unknown",
+            "created_at": model.get("created_at"), "updated_at": model.get("updated_at")}
+    if full:
+        view["manifest"] = shown.get("manifest") if shown else None
+        view["versions"] = [{"version": v["version"], "status": v.get("status"), "error": v.get("error"),
+                             "created_at": v.get("created_at"), "build_ms": v.get("build_ms")}
+                            for v in versions]
+    return view
+
+
+def run_view(doc: dict[str, Any], *, viewer: str | None = None) -> dict[str, Any]:
+    owner = doc["model_id"].split("/", 1)[0]
+    private = viewer is not None and viewer == owner  # logs and tracebacks are the owner's
+    return {"id": doc["_id"], "model": doc["model_id"], "version": doc["version"], "step": doc["step"],
+            "status": doc["status"], "inputs": doc.get("inputs"), "outputs": doc.get("outputs"),
+            "steps": doc.get("steps"), "error": doc.get("error"),
+            "logs": doc.get("logs", "") if private else None,
+            "traceback": doc.get("traceback") if private else None,
+            "progress": doc.get("progress"),
+            "metrics": doc.get("metrics") or {"queue_ms": None, "predict_ms": None, "total_ms": None},
+            "created_at": doc.get("created_at"), "completed_at": doc.get("completed_at"),
+            "urls": {"get": f"/v1/runs/{doc['_id']}", "cancel": f"/v1/runs/{doc['_id']}/cancel"}}

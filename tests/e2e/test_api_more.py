@@ -1,0 +1,114 @@
+"""Files, cancel, multi-step, per-model OpenAPI, the caller's runs, build logs and deleting a model."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+import feather
+
+pytestmark = pytest.mark.e2e
+MODELS = Path(__file__).resolve().parent / "models"
+
+
+def publish(client: feather.Client, folder: str) -> str:
+    answer = client.publish(str(MODELS / folder / "app.py"))
+    ref = f"{answer['owner']}/{answer['name']}"
+    client.wait_ready(ref, answer["version"], timeout=300)
+    return ref
+
+
+def test_files_upload_and_download(http: httpx.Client):
+    uploaded = http.post("/v1/files", files={"file": ("notes.txt", b"hello file", "text/plain")})
+    assert uploaded.status_code == 201
+    value = uploaded.json()
+    assert value["url"].startswith("feather:files/") and value["url"].endswith("/notes.txt")
+    assert value["size"] == 10 and value["content_type"] == "text/plain"
+    fid = value["url"].removeprefix("feather:files/")
+    got = http.get(f"/v1/files/{fid}")
+    assert got.status_code == 200 and got.content == b"hello file"
+    assert got.headers["content-type"].startswith("text/plain")
+    assert http.get("/v1/files/0000/none.txt").status_code == 404
+    assert http.get("/v1/files/../../etc/passwd").status_code == 404
+
+
+def test_a_long_run_can_be_canceled_within_a_second(client: feather.Client, http: httpx.Client):
+    ref = publish(client, "slow")
+    run = http.post(f"/v1/models/{ref}/runs", json={"inputs": {"seconds": 30}}).json()
+    time.sleep(1.0)  # let it start
+    asked = time.monotonic()
+    answer = http.post(f"/v1/runs/{run['id']}/cancel")
+    assert answer.status_code == 202
+    while time.monotonic() - asked < 5:
+        status = http.get(f"/v1/runs/{run['id']}").json()["status"]
+        if status != "queued" and status != "running":
+            break
+        time.sleep(0.05)
+    took = time.monotonic() - asked
+    assert status == "canceled"
+    assert took < 1.5, f"cancel took {took:.2f}s"
+    assert http.post(f"/v1/runs/{run['id']}/cancel").status_code == 409
+    # the pool healed: the same model still answers
+    again = http.post(f"/v1/models/{ref}/runs", json={"inputs": {"seconds": 0}}, headers={"Prefer": "wait"}).json()
+    assert again["status"] == "succeeded"
+
+
+def test_multi_step_one_step_at_a_time_and_as_a_chain(client: feather.Client, http: httpx.Client):
+    ref = publish(client, "two-steps")
+    first = http.post(f"/v1/models/{ref}/runs", json={"inputs": {"text": "hi"}}, headers={"Prefer": "wait"}).json()
+    assert first["step"] == "shout" and first["outputs"] == {"shout": "HI"}
+    second = http.post(f"/v1/models/{ref}/runs", headers={"Prefer": "wait"},
+                       json={"previous_run": first["id"], "inputs": {"times": 3}}).json()
+    assert second["step"] == "repeat", second
+    assert second["outputs"] == {"result": "HI HI HI", "length": 8}
+
+    chain = http.post(f"/v1/models/{ref}/runs", headers={"Prefer": "wait"},
+                      json={"inputs": {"text": "yo"}, "chain": True, "choices": {"repeat": {"times": 2}}}).json()
+    assert chain["status"] == "succeeded", chain
+    assert chain["outputs"] == {"result": "YO YO", "length": 5}
+    assert [s["step"] for s in chain["steps"]] == ["shout", "repeat"]
+
+    bad = http.post(f"/v1/models/{ref}/runs", json={"inputs": {"text": "x"}, "chain": True,
+                                                    "choices": {"nonsense": {}}})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "choices", "nonsense"]
+    unknown_prev = http.post(f"/v1/models/{ref}/runs", json={"previous_run": "nope", "inputs": {}})
+    assert unknown_prev.status_code == 422
+
+
+def test_model_openapi_describes_its_steps(hello: str, http: httpx.Client):
+    doc = http.get(f"/v1/models/{hello}/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    body = doc["paths"][f"/v1/models/{hello}/runs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["oneOf"][0]["properties"]["inputs"]["required"] == ["name"]
+
+
+def test_my_runs_and_the_owner_sees_logs(hello: str, http: httpx.Client, platform):
+    mine = http.post(f"/v1/models/{hello}/runs", json={"inputs": {"name": "me"}}, headers={"Prefer": "wait"}).json()
+    listed = http.get("/v1/runs", params={"model": hello, "limit": 200}).json()["items"]
+    assert mine["id"] in [r["id"] for r in listed]
+    assert mine["logs"] is not None  # the owner sees logs
+    anonymous = httpx.get(f"{platform.gateway_url}/v1/runs/{mine['id']}").json()
+    assert anonymous["logs"] is None and anonymous["traceback"] is None
+    assert httpx.get(f"{platform.gateway_url}/v1/runs").status_code == 401
+
+
+def test_build_log_can_be_followed_with_an_offset(hello: str, http: httpx.Client):
+    full = http.get(f"/v1/models/{hello}/versions/1/build-log")
+    assert full.headers["x-build-status"] == "ready" and "built in" in full.text
+    tail = http.get(f"/v1/models/{hello}/versions/1/build-log", params={"offset": 10})
+    assert tail.content == full.content[10:]
+
+
+def test_delete_hides_the_model_and_publishing_again_continues_the_versions(client: feather.Client,
+                                                                             http: httpx.Client, platform):
+    ref = publish(client, "slow")
+    before = http.get(f"/v1/models/{ref}").json()["latest_version"]
+    assert httpx.delete(f"{platform.gateway_url}/v1/models/{ref}").status_code == 401
+    assert http.delete(f"/v1/models/{ref}").status_code == 204
+    assert http.get(f"/v1/models/{ref}").status_code == 404
+    assert ref not in [m["id"] for m in http.get("/v1/models").json()["items"]]
+    assert http.post(f"/v1/models/{ref}/runs", json={"inputs": {"seconds": 0}}).status_code == 404
+    again = publish(client, "slow")
+    assert http.get(f"/v1/models/{again}").json()["latest_version"] == before + 1
