@@ -3,9 +3,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 
-.PHONY: setup up test bench clean
+.PHONY: setup system up test bench clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed system
+
+# bubblewrap sandboxes model workers; without it they run unsandboxed (with a warning)
+system:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
+	  else echo "note: install bubblewrap (apt-get install bubblewrap) to sandbox model workers"; fi; }
 
 $(VENV)/.installed: pyproject.toml
 	@command -v python3 >/dev/null || { echo "error: python3 (3.11+) is required"; exit 1; }

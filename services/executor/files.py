@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,11 @@ class RunFiles:
         self.inputs = self.dir / "in"
         self.outputs = self.dir / "out"
 
-    async def materialize(self, blobs: BlobStore, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Give each stored input file a local ``path``; the runtime never fetches anything."""
+    async def materialize(self, blobs: BlobStore, inputs: dict[str, Any],
+                          inside: Callable[[Path], str] = str) -> dict[str, Any]:
+        """Give each stored input file a local ``path`` (as the worker sees it); the runtime never
+        fetches anything. Works on a copy: the run's recorded inputs keep only their URLs."""
+        inputs = _copy(inputs)
         self.inputs.mkdir(parents=True, exist_ok=True)
         self.outputs.mkdir(parents=True, exist_ok=True)
         for value in file_values(inputs):
@@ -26,17 +30,18 @@ class RunFiles:
             local = self.inputs / fid.replace("/", "-")
             if not local.exists():
                 local.write_bytes(await blobs.get(blob_key(fid)))
-            value["path"] = str(local)
+            value["path"] = inside(local)
         return inputs
 
-    async def store_outputs(self, blobs: BlobStore, outputs: dict[str, Any]) -> dict[str, Any]:
+    async def store_outputs(self, blobs: BlobStore, outputs: dict[str, Any],
+                            outside: Callable[[str], Path] = Path) -> dict[str, Any]:
         """Replace each produced file's ``path`` with a ``feather:files/`` URL."""
         root = self.outputs.resolve()
         for value in file_values(outputs):
             path = value.get("path")
             if not path:
                 continue
-            local = Path(path).resolve()
+            local = outside(path).resolve()
             if root not in local.parents or not local.is_file():
                 raise ValueError(f"output file {path!r} is not in the run's output folder")
             fid = new_file_id(value.get("name") or local.name)
@@ -48,10 +53,13 @@ class RunFiles:
                          name=value.get("name") or local.name)
         return outputs
 
-    def strip_paths(self, values: dict[str, Any]) -> dict[str, Any]:
-        for value in file_values(values):
-            value.pop("path", None)
-        return values
-
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

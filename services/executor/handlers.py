@@ -17,9 +17,9 @@ from services.contracts.envelope import Envelope, stable_id
 from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunProgress,
                                        RunRequested, RunStarted)
 from services.contracts.steps import carry
-from services.executor.backends.local import LocalBackend
+from services.executor.backends.local import LocalBackend, PoolConfig
 from services.executor.backends.port import Backend, StepCall, StepOutcome
-from services.executor.files import RunFiles
+from services.executor.sandbox import Limits, Sandbox
 from services.kit.runtime import ServiceContext
 from services.kit.store import Conflict, Query
 
@@ -45,6 +45,9 @@ class Executor:
             key = f"{event.model_id}@{event.version}"
             await self.ctx.store.apply("runtimes", key, {"runtime": event.runtime}, event_id=envelope.id)
             self.runtime_ready.setdefault(key, asyncio.Event()).set()
+            prestart = getattr(self.backend, "prestart", None)
+            if prestart is not None and event.runtime.get("backend") == "local":
+                asyncio.create_task(prestart(event.model_id, event.version, event.runtime))
 
     async def on_run(self, envelope: Envelope) -> None:
         event = envelope.event
@@ -118,7 +121,6 @@ class Executor:
         runtime = await self._runtime(request.model_id, request.version)
         if runtime is None:
             return StepOutcome("failed", error=f"version {request.version} of {request.model_id} has no runtime"), None
-        files = RunFiles(self.ctx.settings.data_dir / "runs", request.run_id)
         announce = asyncio.get_running_loop().call_later(STARTED_AFTER_S, self._announce, request)
         try:
             chain = request.chain or [{"step": request.step, "inputs": list(request.inputs)}]
@@ -129,16 +131,15 @@ class Executor:
             for i, link in enumerate(chain):
                 inputs = request.inputs if i == 0 else carry(
                     link["inputs"], carried, (request.choices or {}).get(link["step"], {}))
-                inputs = await files.materialize(self.ctx.blobs, _copy(inputs))
                 call = StepCall(request.run_id, request.model_id, request.version, link["step"], inputs, runtime,
-                                request.deadline_s, output_dir=str(files.outputs), on_progress=self._reporter(request))
+                                request.deadline_s, on_progress=self._reporter(request))
                 outcome = await self.backend.run(call)
                 predict_ms += outcome.predict_ms
                 if outcome.status != "succeeded":
                     break
-                outputs = await files.store_outputs(self.ctx.blobs, outcome.outputs or {})
+                outputs = outcome.outputs or {}
                 outcome = StepOutcome("succeeded", outputs=outputs, logs=outcome.logs, predict_ms=predict_ms)
-                carried.update(files.strip_paths(inputs))
+                carried.update(inputs)
                 carried.update(outputs)
                 done.append({"step": link["step"], "outputs": outputs})
             return outcome, (done if request.chain else None)
@@ -149,7 +150,6 @@ class Executor:
             return StepOutcome("failed", error=f"internal error: {exc}"), None
         finally:
             announce.cancel()
-            files.remove()
 
     def _announce(self, request: RunRequested) -> None:
         self._fire(RunStarted(run_id=request.run_id, model_id=request.model_id, version=request.version))
@@ -198,16 +198,15 @@ def _fields(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in ("_id", "_v")}
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
-
 def subscribe(ctx: ServiceContext) -> None:
-    executor = Executor(ctx, LocalBackend(max_workers_per_version=ctx.settings.workers_per_version))
+    settings = ctx.settings
+    sandbox = Sandbox(settings.data_dir / "sandbox", Limits(memory_mb=settings.worker_memory_mb,
+                                                            pids=settings.worker_pids, tmp_mb=settings.worker_tmp_mb,
+                                                            file_mb=settings.worker_file_mb),
+                      mode=settings.sandbox)
+    config = PoolConfig(min_workers=settings.workers_min, max_workers=settings.workers_per_version,
+                        max_total=settings.workers_total, idle_s=settings.worker_idle_s)
+    executor = Executor(ctx, LocalBackend(ctx.blobs, sandbox, config))
     ctx.state["executor"] = executor
     ctx.bus.subscribe(topics.BUILDS, executor.on_build)
     ctx.bus.subscribe(topics.RUNS, executor.on_run)

@@ -48,6 +48,14 @@ class Settings(BaseSettings):
 
     # executor
     workers_per_version: int = 2
+    workers_min: int = 0  # started as soon as a version is ready
+    workers_total: int = 8  # across all versions; with worker_memory_mb, the memory budget
+    worker_idle_s: float = 600.0
+    sandbox: str = "auto"  # auto | required | off
+    worker_memory_mb: int = 1024
+    worker_pids: int = 64
+    worker_tmp_mb: int = 128
+    worker_file_mb: int = 256
 
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     outbox_poll_s: float = 1.0

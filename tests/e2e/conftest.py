@@ -18,13 +18,16 @@ MODELS = Path(__file__).resolve().parent / "models"
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     data_dir = tmp_path_factory.mktemp("feather-data")
-    local = LocalPlatform.on_free_ports(data_dir, "ft_" + secrets.token_urlsafe(24))
+    # the sandbox must really be there: a missing bubblewrap fails the tests, not silently weakens them
+    local = LocalPlatform.on_free_ports(data_dir, "ft_" + secrets.token_urlsafe(24),
+                                        extra_env={"FEATHER_SANDBOX": "required", "FEATHER_WORKER_MEMORY_MB": "512"})
     try:
         local.start()
     except Exception:
         local.stop()
         raise
-    print(f"\nplatform: Tansu broker + 5 service processes, gateway {local.gateway_url}, data in {data_dir}")
+    print(f"\nplatform: Tansu broker + 5 service processes (workers sandboxed with bubblewrap), "
+          f"gateway {local.gateway_url}, data in {data_dir}")
     yield local
     local.stop()
 

@@ -1,134 +1,138 @@
-"""Local backend: warm worker processes per model version, fed over pipes.
+"""Local backend: pools of warm, sandboxed worker processes per model version.
 
-Each worker is ``python -m feather.runtime.worker`` started with the version's own environment;
-it loads the model once and then answers one JSON line per request. A pool keeps up to
-``max_workers`` of them per version; runs beyond that wait in order for a free worker.
+A pool keeps between ``min_workers`` and ``max_workers`` workers of one version; a run waits in
+order for a free worker and is never turned away as "busy". Across all pools the total number of
+workers is capped (each has a memory limit, so this is the memory budget): when a new worker is
+needed at the cap, the least recently used idle worker of another version is stopped. Idle
+workers are reaped after ``idle_s``.
 """
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import os
+import contextlib
+import time
 from collections import deque
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import feather
-
 from services.executor.backends.port import Backend, StepCall, StepOutcome
-
-log = logging.getLogger("feather.executor.local")
-SDK_PATH = str(Path(feather.__file__).resolve().parent.parent)
-READY_TIMEOUT_S = 120.0
-
-
-class WorkerDied(RuntimeError):
-    pass
+from services.executor.backends.worker import Worker, WorkerDied
+from services.executor.files import RunFiles
+from services.executor.sandbox import Sandbox
+from services.kit.blobs import BlobStore
 
 
-class Worker:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-
-    @classmethod
-    async def start(cls, runtime: dict[str, Any]) -> "Worker":
-        app_dir = runtime["app_dir"]
-        env = {**os.environ, "PYTHONPATH": SDK_PATH, "PYTHONUNBUFFERED": "1",
-               "PYTHONDONTWRITEBYTECODE": "1"}
-        proc = await asyncio.create_subprocess_exec(
-            runtime["python"], "-m", "feather.runtime.worker", "--app", str(Path(app_dir) / "app.py"),
-            cwd=app_dir, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL, limit=64 * 2**20)
-        worker = cls(proc)
-        hello = await asyncio.wait_for(worker._read(), READY_TIMEOUT_S)
-        if hello.get("type") != "ready":
-            await worker.kill()
-            raise WorkerDied(f"model failed to load: {hello.get('error', hello)}")
-        return worker
-
-    async def _read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = await self.proc.stdout.readline()
-        if not line:
-            code = await self.proc.wait()
-            raise WorkerDied(f"worker exited with code {code}")
-        return json.loads(line)
-
-    async def call(self, call: StepCall) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        request = {"id": call.run_id, "step": call.step, "inputs": call.inputs, "output_dir": call.output_dir}
-        self.proc.stdin.write(json.dumps(request).encode() + b"\n")
-        await self.proc.stdin.drain()
-        while True:
-            message = await self._read()
-            if message.get("type") == "progress":
-                if call.on_progress is not None:
-                    call.on_progress(message.get("fraction"), str(message.get("message", "")))
-                continue
-            return message
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.returncode is None
-
-    async def kill(self) -> None:
-        if self.alive:
-            self.proc.kill()
-        await self.proc.wait()
+@dataclass(frozen=True)
+class PoolConfig:
+    min_workers: int = 0
+    max_workers: int = 2
+    max_total: int = 8
+    idle_s: float = 300.0
 
 
 class Pool:
-    """Warm workers of one version. Waiting callers are served first come, first served."""
-
-    def __init__(self, runtime: dict[str, Any], max_workers: int) -> None:
+    def __init__(self, runtime: dict[str, Any], backend: "LocalBackend") -> None:
         self.runtime = runtime
-        self.max_workers = max_workers
+        self.backend = backend
         self.idle: deque[Worker] = deque()
         self.size = 0
-        self._free = asyncio.Condition()
+        self.waiting = 0
 
     async def acquire(self) -> Worker:
-        async with self._free:
-            while not self.idle and self.size >= self.max_workers:
-                await self._free.wait()
+        free = self.backend.free
+        async with free:
+            self.waiting += 1
+            try:
+                while not self.idle and not (self.size < self.backend.config.max_workers
+                                             and await self.backend.make_room(self)):
+                    await free.wait()
+            finally:
+                self.waiting -= 1
             if self.idle:
                 return self.idle.pop()
             self.size += 1
+            self.backend.total += 1
         try:
-            return await Worker.start(self.runtime)
+            return await Worker.start(self.runtime, self.backend.sandbox)
         except BaseException:
-            async with self._free:
-                self.size -= 1
-                self._free.notify()
+            await self.forget()
             raise
 
-    async def release(self, worker: Worker) -> None:
-        async with self._free:
-            if worker.alive:
-                self.idle.append(worker)
-            else:
-                self.size -= 1
-            self._free.notify()
+    async def forget(self) -> None:
+        async with self.backend.free:
+            self.size -= 1
+            self.backend.total -= 1
+            self.backend.free.notify_all()
 
-    async def close(self) -> None:
-        while self.idle:
-            await self.idle.pop().kill()
+    async def release(self, worker: Worker) -> None:
+        if not worker.alive:
+            await worker.kill()
+            await self.forget()
+            return
+        worker.last_used = time.monotonic()
+        async with self.backend.free:
+            self.idle.append(worker)
+            self.backend.free.notify_all()
 
 
 class LocalBackend(Backend):
-    def __init__(self, *, max_workers_per_version: int = 2) -> None:
-        self.max_workers = max_workers_per_version
+    def __init__(self, blobs: BlobStore, sandbox: Sandbox, config: PoolConfig = PoolConfig()) -> None:
+        self.blobs = blobs
+        self.sandbox = sandbox
+        self.config = config
         self.pools: dict[tuple[str, int], Pool] = {}
+        self.free = asyncio.Condition()
+        self.total = 0
+        self._reaper: asyncio.Task[None] | None = None
+
+    def pool(self, call_or_key: StepCall | tuple[str, int], runtime: dict[str, Any]) -> Pool:
+        key = call_or_key if isinstance(call_or_key, tuple) else (call_or_key.model_id, call_or_key.version)
+        if key not in self.pools:
+            self.pools[key] = Pool(runtime, self)
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap())
+        return self.pools[key]
+
+    async def make_room(self, wanting: Pool) -> bool:
+        """Called holding ``free``: True when one more worker may start for ``wanting``."""
+        if self.total < self.config.max_total:
+            return True
+        idle = [(w.last_used, w, p) for p in self.pools.values() if p is not wanting for w in p.idle]
+        if not idle:
+            return False
+        _, victim, pool = min(idle, key=lambda item: item[0])
+        pool.idle.remove(victim)
+        pool.size -= 1
+        self.total -= 1
+        asyncio.create_task(victim.kill())
+        return True
+
+    async def prestart(self, model_id: str, version: int, runtime: dict[str, Any]) -> None:
+        pool = self.pool((model_id, version), runtime)
+        for _ in range(max(0, self.config.min_workers - pool.size)):
+            with contextlib.suppress(WorkerDied, OSError):
+                await pool.release(await pool.acquire())
 
     async def run(self, call: StepCall) -> StepOutcome:
-        pool = self.pools.setdefault((call.model_id, call.version), Pool(call.runtime, self.max_workers))
+        pool = self.pool(call, call.runtime)
         try:
             worker = await pool.acquire()
-        except (WorkerDied, asyncio.TimeoutError, OSError) as exc:
+        except (WorkerDied, OSError) as exc:
             return StepOutcome("failed", error=str(exc) or "the model's worker could not start")
+        files = RunFiles(worker.scratch / "runs", call.run_id)
         try:
-            reply = await asyncio.wait_for(worker.call(call), timeout=call.deadline_s)
+            inputs = await files.materialize(self.blobs, call.inputs,
+                                             inside=lambda p: self.sandbox.inside(p, worker.scratch))
+            reply = await asyncio.wait_for(worker.call(call, inputs, self.sandbox.inside(files.outputs, worker.scratch)),
+                                           timeout=call.deadline_s)
+            if reply.get("ok"):
+                outputs = await files.store_outputs(self.blobs, reply.get("outputs") or {},
+                                                    outside=lambda p: self.sandbox.outside(p, worker.scratch))
+                return StepOutcome("succeeded", outputs=outputs, logs=reply.get("logs", ""),
+                                   predict_ms=reply.get("predict_ms", 0.0))
+            return StepOutcome("failed", error=reply.get("error") or "the step failed", logs=reply.get("logs", ""),
+                               predict_ms=reply.get("predict_ms", 0.0),
+                               details={"traceback": reply.get("traceback", "")})
         except asyncio.TimeoutError:
             await worker.kill()  # a worker past its deadline may hold anything: replace it
             return StepOutcome("timed_out", error=f"the run exceeded its deadline of {call.deadline_s:g}s")
@@ -139,14 +143,26 @@ class LocalBackend(Backend):
             await worker.kill()  # canceled mid-step: its answer would arrive for the wrong run
             raise
         finally:
+            files.remove()
             await pool.release(worker)
-        if reply.get("ok"):
-            return StepOutcome("succeeded", outputs=reply.get("outputs") or {},
-                               logs=reply.get("logs", ""), predict_ms=reply.get("predict_ms", 0.0))
-        return StepOutcome("failed", error=reply.get("error") or "the step failed",
-                           logs=reply.get("logs", ""), predict_ms=reply.get("predict_ms", 0.0),
-                           details={"traceback": reply.get("traceback", "")})
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(min(30.0, self.config.idle_s / 2))
+            now = time.monotonic()
+            async with self.free:
+                for pool in self.pools.values():
+                    keep = max(self.config.min_workers, 0)
+                    while len(pool.idle) > 0 and pool.size > keep and now - pool.idle[0].last_used > self.config.idle_s:
+                        victim = pool.idle.popleft()
+                        pool.size -= 1
+                        self.total -= 1
+                        asyncio.create_task(victim.kill())
+                self.free.notify_all()
 
     async def close(self) -> None:
+        if self._reaper:
+            self._reaper.cancel()
         for pool in self.pools.values():
-            await pool.close()
+            while pool.idle:
+                await pool.idle.pop().kill()

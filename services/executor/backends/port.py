@@ -18,7 +18,6 @@ class StepCall:
     inputs: dict[str, Any]
     runtime: dict[str, Any]
     deadline_s: float
-    output_dir: str | None = None
     on_progress: ProgressCallback | None = None
 
 

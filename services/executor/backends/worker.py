@@ -1,0 +1,101 @@
+"""One warm worker: ``python -m feather.runtime.worker`` in the model's environment, in a sandbox.
+
+Requests and answers are JSON lines over the worker's stdin and stdout.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import feather
+
+from services.executor.backends.port import StepCall
+from services.executor.sandbox import Sandbox
+
+SDK_PATH = str(Path(feather.__file__).resolve().parent.parent)
+READY_TIMEOUT_S = 120.0
+_ids = itertools.count(1)
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+class Worker:
+    def __init__(self, proc: asyncio.subprocess.Process, worker_id: str, scratch: Path, sandbox: Sandbox) -> None:
+        self.proc = proc
+        self.id = worker_id
+        self.scratch = scratch
+        self.sandbox = sandbox
+        self.last_used = time.monotonic()
+        self.runs = 0
+
+    @classmethod
+    async def start(cls, runtime: dict[str, Any], sandbox: Sandbox) -> "Worker":
+        worker_id = f"w{os.getpid()}-{next(_ids)}"
+        scratch = sandbox.scratch(worker_id)
+        app_dir = runtime["app_dir"]
+        argv = sandbox.command([runtime["python"], "-m", "feather.runtime.worker", "--app", str(Path(app_dir) / "app.py")],
+                               python=runtime["python"], app_dir=app_dir, sdk_dir=SDK_PATH, scratch=scratch)
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": SDK_PATH, "PYTHONUNBUFFERED": "1",
+               "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(scratch / "tmp"), "TMPDIR": str(scratch / "tmp"),
+               "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # host-specific BLAS fixes still apply
+            if name in os.environ:
+                env[name] = os.environ[name]
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=app_dir, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL, limit=64 * 2**20, preexec_fn=sandbox.preexec(worker_id))
+        worker = cls(proc, worker_id, scratch, sandbox)
+        try:
+            hello = await asyncio.wait_for(worker._read(), READY_TIMEOUT_S)
+        except (WorkerDied, asyncio.TimeoutError) as exc:
+            await worker.kill()
+            raise WorkerDied(f"the model's worker did not start: {exc}") from None
+        if hello.get("type") != "ready":
+            await worker.kill()
+            raise WorkerDied(f"the model failed to load: {hello.get('error', hello)}")
+        return worker
+
+    async def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = await self.proc.stdout.readline()
+        if not line:
+            code = await self.proc.wait()
+            raise WorkerDied(self._exit_reason(code))
+        return json.loads(line)
+
+    def _exit_reason(self, code: int) -> str:
+        if self.sandbox.out_of_memory(self.id):
+            return f"it ran out of memory (limit {self.sandbox.limits.memory_mb} MB)"
+        if code < 0:
+            return f"it was killed by signal {-code}"
+        return f"it exited with code {code}"
+
+    async def call(self, call: StepCall, inputs: dict[str, Any], output_dir: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        request = {"id": call.run_id, "step": call.step, "inputs": inputs, "output_dir": output_dir}
+        self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+        await self.proc.stdin.drain()
+        while True:
+            message = await self._read()
+            if message.get("type") == "progress":
+                if call.on_progress is not None:
+                    call.on_progress(message.get("fraction"), str(message.get("message", "")))
+                continue
+            return message
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    async def kill(self) -> None:
+        if self.alive:
+            self.proc.kill()
+        await self.proc.wait()
+        self.sandbox.release(self.id)
