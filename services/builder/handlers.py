@@ -71,8 +71,9 @@ class Builder:
                 code_dir.parent.mkdir(parents=True, exist_ok=True)
                 await asyncio.to_thread(unpack_code, bundle, code_dir)
                 lines(f"code unpacked to {code_dir}")
-                key = domain.env_key(request.requirements, request.python)
-                env = await self.envs.ensure(key, request.requirements, request.python, lines)
+                locked = await self.envs.lock(request.requirements, request.python, lines)
+                key = domain.env_key(locked.splitlines(), request.python)
+                env = await self.envs.ensure(key, locked, request.python, lines)
                 runtime = {"backend": "local", "python": str(env.python), "app_dir": str(code_dir),
                            "env_key": key, "reused": env.reused}
             except asyncio.CancelledError:

@@ -6,12 +6,14 @@ or interrupted build never leaves a half-made environment that a later build wou
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import io
 import os
 import shutil
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,22 +40,41 @@ class LocalEnvironments:
         self._locks: dict[str, asyncio.Lock] = {}
         self._uv = find_uv_bin()
 
-    async def ensure(self, key: str, requirements: list[str], python: str,
-                     log: Callable[[str], None]) -> Environment:
+    async def lock(self, requirements: list[str], python: str, log: Callable[[str], None]) -> str:
+        """Resolve the requirements to exact pins: equal locks share one environment."""
+        if not requirements:
+            return ""
+        work = self.root / "locks"
+        work.mkdir(parents=True, exist_ok=True)
+        source = work / f"{os.getpid()}-{time.monotonic_ns()}.in"
+        source.write_text("\n".join(requirements) + "\n")
+        try:
+            await self._run([self._uv, "pip", "compile", str(source), "--quiet", "--no-header", "--no-annotate",
+                             "--python-version", python or "3.11", "--output-file", str(source.with_suffix(".lock"))],
+                            log)
+            locked = source.with_suffix(".lock").read_text()
+        finally:
+            for path in (source, source.with_suffix(".lock")):
+                path.unlink(missing_ok=True)
+        log(f"locked {len(locked.splitlines())} packages")
+        return locked
+
+    async def ensure(self, key: str, locked: str, python: str, log: Callable[[str], None]) -> Environment:
         final = self.root / "envs" / key
-        # concurrent builds of one environment do the work once
-        async with self._locks.setdefault(key, asyncio.Lock()):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # concurrent builds of one environment do the work once: in this process (asyncio lock)
+        # and across builder processes sharing the folder (a file lock)
+        async with self._locks.setdefault(key, asyncio.Lock()), _file_lock(final.with_name(f".{key}.lock")):
             if (final / ".ready").exists():
                 log(f"reusing environment {key}")
                 return Environment(final, final / "bin" / "python", reused=True)
             tmp = self.root / "envs" / f".{key}.{os.getpid()}.{time.monotonic_ns()}"
             try:
                 await self._run([self._uv, "venv", "--quiet", "--python", python_for(python), str(tmp)], log)
-                if requirements:
-                    req_file = tmp / "requirements.in"
-                    req_file.write_text("\n".join(requirements) + "\n")
-                    await self._run([self._uv, "pip", "install", "--python", str(tmp / "bin" / "python"),
-                                     "-r", str(req_file)], log)
+                if locked:
+                    (tmp / "requirements.lock").write_text(locked)
+                    await self._run([self._uv, "pip", "sync", "--python", str(tmp / "bin" / "python"),
+                                     str(tmp / "requirements.lock")], log)
                 (tmp / ".ready").write_text(key)
                 if final.exists():
                     shutil.rmtree(final)
@@ -84,6 +105,22 @@ class LocalEnvironments:
             raise BuildError(f"build step timed out after {self.timeout_s:.0f}s") from None
         if proc.returncode != 0:
             raise BuildError(f"{Path(argv[0]).name} {argv[1]} failed with exit code {proc.returncode}")
+
+
+@contextlib.asynccontextmanager
+async def _file_lock(path: Path) -> AsyncIterator[None]:
+    handle = open(path, "a+")
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(0.2)
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def unpack_code(bundle: bytes, dest: Path) -> Path:

@@ -209,4 +209,4 @@ def subscribe(ctx: ServiceContext) -> None:
     executor = Executor(ctx, LocalBackend(ctx.blobs, sandbox, config))
     ctx.state["executor"] = executor
     ctx.bus.subscribe(topics.BUILDS, executor.on_build)
-    ctx.bus.subscribe(topics.RUNS, executor.on_run)
+    ctx.bus.subscribe(topics.RUNS, executor.on_run, urgent=True)

@@ -54,6 +54,17 @@ class Sandbox:
             log.warning("bubblewrap is not usable here: model workers run WITHOUT a sandbox")
         self.cgroups = self.enabled and os.access(CGROUP_ROOT / "pids", os.W_OK) \
             and os.access(CGROUP_ROOT / "memory", os.W_OK)
+        self.sweep()
+
+    def sweep(self) -> None:
+        """Remove what workers of a dead executor left: their /tmp mounts, folders and cgroups."""
+        if not self.root.exists():
+            return
+        for scratch in self.root.iterdir():
+            owner = scratch.name[1:].split("-", 1)[0]
+            if owner.isdigit() and (int(owner) == os.getpid() or Path(f"/proc/{owner}").exists()):
+                continue
+            self.release(scratch.name)
 
     def _works(self) -> bool:
         try:

@@ -25,7 +25,7 @@ def _subscribe(ctx: ServiceContext) -> None:
     ctx.bus.subscribe(topics.BUILDS, projections.on_build)
     ctx.bus.subscribe(topics.RUNS, projections.on_run)
     ctx.bus.subscribe(topics.RUNS, replies.on_run, group=f"feather-gateway-replies-{ctx.settings.instance_id}",
-                      from_latest=True)
+                      from_latest=True, urgent=True)
 
 
 async def _start(ctx: ServiceContext) -> None:

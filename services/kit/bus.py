@@ -32,6 +32,7 @@ Handler = Callable[[Envelope], Awaitable[None]]
 @dataclass
 class _Group:
     from_latest: bool
+    urgent: bool = False
     handlers: dict[str, list[Handler]] = field(default_factory=dict)
 
 
@@ -54,7 +55,7 @@ class Bus:
         self._registered = False
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
-                  from_latest: bool = False) -> None:
+                  from_latest: bool = False, urgent: bool = False) -> None:
         """Call ``handler`` for every event on ``topic``; call before ``start``.
 
         All subscriptions of one group share one consumer: several consumers in one group with
@@ -63,6 +64,7 @@ class Bus:
         group_id = group or f"feather-{self.service}"
         spec = self._groups.setdefault(group_id, _Group(from_latest))
         spec.handlers.setdefault(topic, []).append(handler)
+        spec.urgent = spec.urgent or urgent
 
     def register(self) -> None:
         """Turn the subscriptions into consumers (``start`` does it; in-memory tests call it)."""
@@ -74,7 +76,9 @@ class Bus:
                 group_id=group_id,
                 ack_policy=AckPolicy.ACK,
                 auto_offset_reset="latest" if spec.from_latest else "earliest",
-                fetch_max_wait_ms=self.settings.kafka_fetch_wait_ms,
+                # a short fetch wait costs broker CPU, so only groups on a request's path use it
+                fetch_max_wait_ms=self.settings.kafka_fetch_wait_ms if spec.urgent
+                else self.settings.kafka_background_fetch_wait_ms,
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
                 heartbeat_interval_ms=max(100, self.settings.kafka_session_timeout_ms // 6),
             )(self._consumer(spec))
