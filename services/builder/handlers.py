@@ -23,6 +23,13 @@ class Builder:
         self.ctx = ctx
         self.envs = LocalEnvironments(ctx.settings.data_dir, timeout_s=domain.BUILD_TIMEOUT_S)
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.lambda_images = None
+        if ctx.settings.runtime_backend == "lambda":
+            from services.builder.lambda_image import LambdaImageBuilder
+            s = ctx.settings
+            self.lambda_images = LambdaImageBuilder(
+                role_arn=s.lambda_role_arn or "", region=s.aws_region, endpoint_url=s.aws_endpoint,
+                memory_mb=s.lambda_memory_mb, timeout_s=s.lambda_timeout_s, architecture=s.lambda_architecture)
 
     async def on_model(self, envelope: Envelope) -> None:
         event = envelope.event
@@ -67,15 +74,11 @@ class Builder:
             lines(f"building {bid} (python {request.python}, {len(request.requirements)} requirements)")
             try:
                 bundle = await self.ctx.blobs.get(request.bundle.key)
-                code_dir = self.ctx.settings.data_dir / "code" / request.owner / request.model_name / str(request.version)
-                code_dir.parent.mkdir(parents=True, exist_ok=True)
-                await asyncio.to_thread(unpack_code, bundle, code_dir)
-                lines(f"code unpacked to {code_dir}")
-                locked = await self.envs.lock(request.requirements, request.python, lines)
-                key = domain.env_key(locked.splitlines(), request.python)
-                env = await self.envs.ensure(key, locked, request.python, lines)
-                runtime = {"backend": "local", "python": str(env.python), "app_dir": str(code_dir),
-                           "env_key": key, "reused": env.reused}
+                if self.lambda_images is not None:
+                    runtime = await self.lambda_images.build(request.model_id, request.version, bundle,
+                                                             request.requirements, request.python, lines)
+                else:
+                    runtime = await self._local(request, bundle, lines)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -84,10 +87,25 @@ class Builder:
             duration_ms = (time.perf_counter() - started) * 1000
             lines(f"{'built' if runtime else 'failed'} in {duration_ms / 1000:.1f}s")
         log_ref = await lines.flush()  # after the follower stopped, so this write is the last
+        await self._finish(bid, doc, request, runtime, error, log_ref, duration_ms)
+
+    async def _local(self, request: ModelPublished, bundle: bytes, lines: BuildLog) -> dict[str, Any]:
+        code_dir = self.ctx.settings.data_dir / "code" / request.owner / request.model_name / str(request.version)
+        code_dir.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(unpack_code, bundle, code_dir)
+        lines(f"code unpacked to {code_dir}")
+        locked = await self.envs.lock(request.requirements, request.python, lines)
+        key = domain.env_key(locked.splitlines(), request.python)
+        env = await self.envs.ensure(key, locked, request.python, lines)
+        return {"backend": "local", "python": str(env.python), "app_dir": str(code_dir),
+                "env_key": key, "reused": env.reused}
+
+    async def _finish(self, bid: str, doc: dict[str, Any], request: ModelPublished, runtime: dict[str, Any] | None,
+                      error: str, log_ref: Any, duration_ms: float) -> None:
         if runtime is not None:
             outcome = ImageBuilt(model_id=request.model_id, version=request.version, build_id=bid,
                                  runtime=runtime, log=log_ref, duration_ms=duration_ms,
-                                 reused=bool(runtime["reused"]))
+                                 reused=bool(runtime.get("reused", False)))
         else:
             outcome = BuildFailed(model_id=request.model_id, version=request.version, build_id=bid,
                                   error=error, log=log_ref)

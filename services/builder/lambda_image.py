@@ -72,6 +72,7 @@ def render_dockerfile(python: str, requirements: list[str]) -> str:
 
 def write_context(root: Path, bundle: bytes, requirements: list[str], python: str) -> Path:
     """The folder `docker buildx build` is given: Dockerfile, requirements, SDK, handler, app."""
+    root.mkdir(parents=True, exist_ok=True)
     (root / "Dockerfile").write_text(render_dockerfile(python, requirements))
     (root / "requirements.txt").write_text("".join(f"{r}\n" for r in clean_requirements(requirements)))
     shutil.copytree(SDK_DIR, root / "feather", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -110,12 +111,11 @@ class LambdaImageBuilder:
         self.role_arn, self.memory_mb, self.timeout_s = role_arn, memory_mb, timeout_s
         self.docker = docker
         self.build_timeout_s = build_timeout_s
-        self.deploy = self.aws.deploy  # (function_name, image_uri, role_arn, memory_mb, timeout_s, log)
 
     async def build(self, model_id: str, version: int, bundle_bytes: bytes, requirements: list[str],
                     python: str, log: Log) -> dict[str, Any]:
         """Build and push the image, then `publish` it; returns ImageBuilt.runtime."""
-        lambda_python(python)  # a Python Lambda cannot run fails before anything else is done
+        lambda_python(python)  # refuse a Python that Lambda cannot run before touching Docker or AWS
         if not await self._succeeds(self.docker, "info"):
             raise BuildError("no Docker engine to build the Lambda image")
         if not await self._succeeds(self.docker, "buildx", "version"):
@@ -139,8 +139,13 @@ class LambdaImageBuilder:
     async def publish(self, model_id: str, image_digest: str, log: Log) -> dict[str, Any]:
         """Point the model's Lambda function at an image already in ECR, by digest."""
         repository = await self.aws.ensure_repository(repository_name(model_id), log)
-        return await self.aws.deploy(function_name(model_id), f"{repository}@{image_digest}",
-                                          self.role_arn, self.memory_mb, self.timeout_s, log)
+        return await self.deploy(function_name(model_id), f"{repository}@{image_digest}",
+                                 self.role_arn, self.memory_mb, self.timeout_s, log)
+
+    async def deploy(self, function_name: str, image_uri: str, role_arn: str, memory_mb: int,
+                     timeout_s: int, log: Log) -> dict[str, Any]:
+        """Create or update the function and publish a version of it (see LambdaDeployer.deploy)."""
+        return await self.aws.deploy(function_name, image_uri, role_arn, memory_mb, timeout_s, log)
 
     async def _succeeds(self, *argv: str) -> bool:
         try:
@@ -160,6 +165,7 @@ class LambdaImageBuilder:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        tail: list[str] = []  # the last lines say why a step failed; the whole output is in the log
 
         async def pump() -> None:
             if stdin is not None and proc.stdin is not None:
@@ -167,15 +173,18 @@ class LambdaImageBuilder:
                 await proc.stdin.drain()
                 proc.stdin.close()
             async for line in proc.stdout:  # type: ignore[union-attr]
-                log(line.decode(errors="replace").rstrip())
+                text = line.decode(errors="replace").rstrip()
+                log(text)
+                tail[:] = [*tail[-2:], text] if text else tail
 
         try:
             await asyncio.wait_for(asyncio.gather(pump(), proc.wait()), timeout=self.build_timeout_s)
         except asyncio.TimeoutError:
-            raise BuildError(f"{argv[1]} timed out after {self.build_timeout_s:.0f}s") from None
+            raise BuildError(f"docker {argv[1]} timed out after {self.build_timeout_s:.0f}s") from None
         finally:
             if proc.returncode is None:  # timed out or canceled: leave no build running
                 proc.kill()
                 await proc.wait()
         if proc.returncode != 0:
-            raise BuildError(f"docker {argv[1]} failed with exit code {proc.returncode}")
+            raise BuildError(f"docker {argv[1]} failed with exit code {proc.returncode}"
+                             + (": " + " / ".join(tail) if tail else ""))

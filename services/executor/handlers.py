@@ -17,6 +17,7 @@ from services.contracts.envelope import Envelope, stable_id
 from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunProgress,
                                        RunRequested, RunStarted)
 from services.contracts.steps import carry
+from services.executor.backends.by_runtime import ByRuntime
 from services.executor.backends.local import LocalBackend, PoolConfig
 from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.executor.sandbox import Limits, Sandbox
@@ -46,7 +47,7 @@ class Executor:
             await self.ctx.store.apply("runtimes", key, {"runtime": event.runtime}, event_id=envelope.id)
             self.runtime_ready.setdefault(key, asyncio.Event()).set()
             prestart = getattr(self.backend, "prestart", None)
-            if prestart is not None and event.runtime.get("backend") == "local":
+            if prestart is not None:
                 asyncio.create_task(prestart(event.model_id, event.version, event.runtime))
 
     async def on_run(self, envelope: Envelope) -> None:
@@ -206,7 +207,12 @@ def subscribe(ctx: ServiceContext) -> None:
                       mode=settings.sandbox)
     config = PoolConfig(min_workers=settings.workers_min, max_workers=settings.workers_per_version,
                         max_total=settings.workers_total, idle_s=settings.worker_idle_s)
-    executor = Executor(ctx, LocalBackend(ctx.blobs, sandbox, config))
+    backends: dict[str, Backend] = {"local": LocalBackend(ctx.blobs, sandbox, config)}
+    if settings.runtime_backend == "lambda":
+        from services.executor.backends.aws_lambda import LambdaBackend
+        backends["lambda"] = LambdaBackend(ctx.blobs, region=settings.aws_region, endpoint_url=settings.aws_endpoint,
+                                           payload_bucket=settings.s3_bucket, s3_endpoint_url=settings.s3_endpoint)
+    executor = Executor(ctx, ByRuntime(backends))
     ctx.state["executor"] = executor
     ctx.bus.subscribe(topics.BUILDS, executor.on_build)
     ctx.bus.subscribe(topics.RUNS, executor.on_run, urgent=True)

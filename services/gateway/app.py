@@ -9,6 +9,7 @@ from services.contracts import topics
 from services.gateway.routes import router
 from services.gateway.auth import ensure_user
 from services.gateway.domain import RequestError
+from services.gateway.portal import mount_portal
 from services.gateway.projections import Projections
 from services.gateway.replies import Replies
 from services.kit.runtime import ServiceContext, create_service
@@ -41,6 +42,8 @@ async def _stop(ctx: ServiceContext) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service("gateway", settings or Settings(), router=router, subscribe=_subscribe,
                          on_start=_start, on_stop=_stop)
+
+    mount_portal(app)  # last: it answers every path the API does not
 
     @app.exception_handler(RequestError)
     async def refused(_: Request, exc: RequestError) -> JSONResponse:

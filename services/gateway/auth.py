@@ -1,14 +1,24 @@
-"""API tokens. Only a token's SHA-256 is stored, so a leaked store leaks no usable token."""
+"""Who is calling: an API token (``Authorization: Bearer``) or a browser session cookie.
+
+Only hashes are stored: SHA-256 of tokens and session ids (they are long random strings),
+argon2 of passwords. A request authenticated by its session cookie must also carry the
+session's CSRF token in ``X-CSRF-Token`` when it changes anything.
+"""
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from datetime import datetime, timezone
 
-from fastapi import Depends, Header, HTTPException
+from fastapi import Depends, Header, HTTPException, Request
 
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Conflict
+
+SESSION_COOKIE = "feather_session"
+CSRF_COOKIE = "feather_csrf"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def new_token() -> str:
@@ -19,26 +29,50 @@ def token_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def ensure_user(ctx: ServiceContext, username: str, token: str | None = None, *, token_name: str = "default") -> None:
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+async def ensure_user(ctx: ServiceContext, username: str, token: str | None = None, *,
+                      token_name: str = "default") -> None:
     """Create ``username`` (and register ``token`` for it) unless they already exist."""
-    now = datetime.now(timezone.utc).isoformat()
     try:
-        await ctx.store.save("users", username, {"username": username, "created_at": now}, expected_version=None)
+        await ctx.store.save("users", username, {"username": username, "created_at": now_iso()},
+                             expected_version=None)
     except Conflict:
         pass
     if token:
-        try:
-            await ctx.store.save("tokens", token_key(token),
-                                 {"username": username, "name": token_name, "created_at": now},
-                                 expected_version=None)
-        except Conflict:
-            pass
+        await add_token(ctx, username, token_name, token)
 
 
-async def optional_user(authorization: str | None = Header(None),
+async def add_token(ctx: ServiceContext, username: str, name: str, token: str | None = None) -> dict:
+    token = token or new_token()
+    doc = {"id": os.urandom(8).hex(), "username": username, "name": name, "created_at": now_iso()}
+    try:
+        await ctx.store.save("tokens", token_key(token), doc, expected_version=None)
+    except Conflict:
+        pass
+    return {**doc, "token": token}
+
+
+async def _from_session(request: Request, ctx: ServiceContext) -> str | None:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        return None
+    session = await ctx.store.get("sessions", token_key(session_id))
+    if session is None or session.get("expires_at", "") < now_iso():
+        raise HTTPException(401, detail="your session has expired; log in again")
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get("x-csrf-token", "")
+        if not secrets.compare_digest(sent, session.get("csrf", "")):
+            raise HTTPException(403, detail="missing or wrong X-CSRF-Token header")
+    return session["username"]
+
+
+async def optional_user(request: Request, authorization: str | None = Header(None),
                         ctx: ServiceContext = Depends(context)) -> str | None:
     if not authorization:
-        return None
+        return await _from_session(request, ctx)
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(401, detail="Authorization must be 'Bearer <token>'",
@@ -51,6 +85,6 @@ async def optional_user(authorization: str | None = Header(None),
 
 async def required_user(user: str | None = Depends(optional_user)) -> str:
     if user is None:
-        raise HTTPException(401, detail="this call needs an API token: Authorization: Bearer <token>",
+        raise HTTPException(401, detail="this call needs an API token (Authorization: Bearer <token>) or a login",
                             headers={"WWW-Authenticate": "Bearer"})
     return user

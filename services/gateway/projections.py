@@ -77,6 +77,8 @@ class Projections:
             await self.store.apply("runs", event.run_id, changes, event_id=envelope.id)
         elif isinstance(event, RunCompleted):
             await self.store.apply("runs", event.run_id, completed_fields(event), event_id=envelope.id)
+            await self.store.apply("models", event.model_id, {}, event_id=envelope.id, increments={"runs": 1},
+                                   on_create={"owner": event.model_id.split("/")[0], "deleted": True})
 
 
 def completed_fields(event: RunCompleted) -> dict[str, Any]:

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     worker_tmp_mb: int = 128
     worker_file_mb: int = 256
 
+    # AWS Lambda runtimes: built and run when runtime_backend is "lambda"
+    runtime_backend: str = "local"  # local | lambda
+    aws_region: str = "us-east-1"
+    aws_endpoint: str | None = None  # an AWS stand-in (moto, LocalStack); unset for AWS itself
+    lambda_role_arn: str | None = None  # the functions' execution role: CloudWatch logs only
+    lambda_memory_mb: int = 2048
+    lambda_timeout_s: int = 300  # keep >= the longest run deadline
+    lambda_architecture: str = "x86_64"
+
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     outbox_poll_s: float = 1.0
 

@@ -130,6 +130,9 @@ class LocalPlatform:
         for name in reversed(SERVICES):
             self.stop_process(name)
         self.stop_process("broker")
+        # workers killed with their executor cannot unmount their private /tmp themselves
+        for tmp in (self.data_dir / "sandbox").glob("*/tmp"):
+            subprocess.run(["umount", str(tmp)], capture_output=True)
 
 
 def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response, UploadFile
+from pydantic import BaseModel, Field
 
-from services.contracts.events import ModelDeleted, ModelPublished
+from services.contracts.events import ModelDeleted, ModelPublished, ModelUpdated
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Conflict
 from services.registry import domain
@@ -92,6 +94,32 @@ async def delete_model(owner: str, name: str, x_feather_user: str = Header(...),
             await ctx.save("models", model_id, {**doc, "deleted": True}, expected_version=model["_v"],
                            events=[ctx.outbox(ModelDeleted(model_id=model_id))])
             return Response(status_code=204)
+        except Conflict:
+            continue
+    raise HTTPException(409, detail="the model is changing concurrently; try again")
+
+
+class ModelChanges(BaseModel):
+    description: str | None = Field(None, max_length=2000)
+    visibility: Literal["public", "unlisted", "private"] | None = None
+
+
+@router.patch("/internal/models/{owner}/{name}")
+async def update_model(owner: str, name: str, changes: ModelChanges, x_feather_user: str = Header(...),
+                       ctx: ServiceContext = Depends(context)) -> dict:
+    model_id = f"{owner}/{name}"
+    if x_feather_user != owner:
+        raise HTTPException(403, detail=f"only {owner} can change {model_id}")
+    body = changes.model_dump(exclude_none=True)
+    for _ in range(5):
+        model = await ctx.store.get("models", model_id)
+        if model is None or model.get("deleted"):
+            raise HTTPException(404, detail=f"no model {model_id}")
+        doc = {**{k: v for k, v in model.items() if k not in ("_id", "_v")}, **body}
+        try:
+            await ctx.save("models", model_id, doc, expected_version=model["_v"],
+                           events=[ctx.outbox(ModelUpdated(model_id=model_id, **body))])
+            return {"id": model_id, **doc}
         except Conflict:
             continue
     raise HTTPException(409, detail="the model is changing concurrently; try again")

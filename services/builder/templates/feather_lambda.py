@@ -30,20 +30,25 @@ import feather.runtime
 from feather.runtime import StepError
 
 SYNC_LIMIT = 6 * 1024 * 1024  # what RequestResponse can return; the event may lower it
-LOG_LIMIT = 64 * 1024  # bytes of captured output sent back per call, as the local workers do
+LOG_LIMIT = 64 * 1024  # characters of captured output sent back per call (the tail), as locally
 HTTP_TIMEOUT_S = 120
 APP = os.environ.get("FEATHER_APP") or os.path.join(
     os.environ.get("LAMBDA_TASK_ROOT") or os.path.dirname(os.path.abspath(__file__)), "app", "app.py")
 
 
 class _Tee(io.TextIOBase):
-    """Copies print() output to CloudWatch (the real stream) and into the run's logs."""
+    """Copies print() output to CloudWatch (the real stream) and into the run's logs.
+
+    Swapping sys.stdout per call is safe: a Lambda container runs one invocation at a time.
+    """
 
     def __init__(self, stream: Any, parts: list[str]) -> None:
         self.stream, self.parts = stream, parts
 
     def write(self, s: str) -> int:
         self.parts.append(s)
+        if len(self.parts) > 1000:  # bound the memory a chatty model takes: only the tail is sent
+            self.parts[:] = ["".join(self.parts)[-LOG_LIMIT:]]
         return self.stream.write(s)
 
     def flush(self) -> None:

@@ -1,10 +1,11 @@
 """The gateway's public routes, one module per resource."""
 from fastapi import APIRouter
 
-from services.gateway.routes import files, identity, models, runs
+from services.gateway.routes import accounts, files, identity, models, runs
 
 router = APIRouter()
 router.include_router(models.router)
 router.include_router(runs.router)
 router.include_router(files.router)
 router.include_router(identity.router)
+router.include_router(accounts.router)

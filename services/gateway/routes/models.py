@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query as Q, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
 
 from services.gateway.auth import optional_user, required_user
 from services.gateway.openapi import model_openapi
@@ -49,13 +50,60 @@ async def publish(bundle: UploadFile, response: Response, user: str = Depends(re
 
 
 @router.get("/v1/models")
-async def list_models(limit: int = Q(50, ge=1, le=200), cursor: str | None = None,
-                      ctx: ServiceContext = Depends(context)) -> dict:
-    page = await ctx.store.find("models", Query(where={"visibility": "public"},
-                                                order=Order("updated_at", descending=True),
-                                                limit=limit, cursor=cursor))
-    shown = [m for m in page.items if not m.get("deleted")]
-    return {"items": [await model_view(ctx, m) for m in shown], "next_cursor": page.next_cursor}
+async def list_models(q: str = "", sort: str = Q("recent", pattern="^(recent|popular)$"),
+                      owner: str | None = None, limit: int = Q(50, ge=1, le=200), cursor: str | None = None,
+                      user: str | None = Depends(optional_user), ctx: ServiceContext = Depends(context)) -> dict:
+    """Public models (or, with ``owner=me``, all of the caller's), searched and sorted.
+
+    Search and sort run over the catalogue in memory: fine for thousands of models; a text
+    index in the store is the next step past that.
+    """
+    if owner == "me":
+        if user is None:
+            raise HTTPException(401, detail="owner=me needs a login or a token")
+        where: dict[str, Any] = {"owner": user}
+    else:
+        where = {"visibility": "public", **({"owner": owner} if owner else {})}
+    found: list[dict[str, Any]] = []
+    page_cursor = None
+    while True:
+        page = await ctx.store.find("models", Query(where=where, limit=500, cursor=page_cursor))
+        found += [m for m in page.items if not m.get("deleted")]
+        if not (page_cursor := page.next_cursor):
+            break
+    words = q.lower().split()
+    found = [m for m in found if all(w in f"{m['_id']} {m.get('description', '')}".lower() for w in words)]
+    key = (lambda m: (m.get("runs", 0), m.get("updated_at", ""))) if sort == "popular" else \
+        (lambda m: (m.get("updated_at", ""), m["_id"]))
+    found.sort(key=key, reverse=True)
+    start = int(cursor) if cursor and cursor.isdigit() else 0
+    shown = found[start:start + limit]
+    following = str(start + limit) if start + limit < len(found) else None
+    return {"items": [await model_view(ctx, m, full=owner == "me") for m in shown], "next_cursor": following}
+
+
+class ModelChanges(BaseModel):
+    description: str | None = Field(None, max_length=2000)
+    visibility: Literal["public", "unlisted", "private"] | None = None
+
+
+@router.patch("/v1/models/{owner}/{name}")
+async def update_model(owner: str, name: str, changes: ModelChanges, user: str = Depends(required_user),
+                       ctx: ServiceContext = Depends(context)) -> dict:
+    await model_or_404(ctx, owner, name, user)
+    if user != owner:
+        raise HTTPException(403, detail=f"only {owner} can change {owner}/{name}")
+    body = changes.model_dump(exclude_none=True)
+    try:
+        answer = await _http(ctx).patch(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
+                                        json=body, headers={"X-Feather-User": user}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise HTTPException(503, detail=f"the registry is unavailable: {exc}") from None
+    if answer.status_code >= 400:
+        raise HTTPException(answer.status_code, detail=answer.json().get("detail"))
+    # the ModelUpdated event says the same; apply it now so the caller sees the change at once
+    await ctx.store.apply("models", f"{owner}/{name}", body, event_id=f"api-update:{uuid.uuid4()}")
+    return await model_view(ctx, await model_or_404(ctx, owner, name, user), full=True)
 
 
 @router.get("/v1/models/{owner}/{name}")

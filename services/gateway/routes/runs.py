@@ -101,6 +101,8 @@ async def get_run(run_id: str, user: str | None = Depends(optional_user), ctx: S
     doc = await ctx.store.get("runs", run_id)
     if doc is None:
         raise HTTPException(404, detail=f"no run {run_id}")
+    owner, name = doc["model_id"].split("/", 1)
+    await model_or_404(ctx, owner, name, user)  # a private model's runs are private too
     return run_view(doc, viewer=user)
 
 
