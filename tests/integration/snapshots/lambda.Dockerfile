@@ -1,0 +1,16 @@
+FROM public.ecr.aws/lambda/python:3.12
+
+# Dependencies first, in a layer of their own: a new version with the same requirements
+# takes it from the build cache, and the push sends only the code layers below.
+COPY requirements.txt ${LAMBDA_TASK_ROOT}/requirements.txt
+RUN pip install --no-cache-dir --disable-pip-version-check \
+    -r "${LAMBDA_TASK_ROOT}/requirements.txt" --target "${LAMBDA_TASK_ROOT}"
+
+# Code: the feather runtime and its Lambda handler, then the model's bundle, which changes
+# with every version. The SDK comes after the dependencies so it wins over any package
+# that also calls itself feather.
+COPY feather/ ${LAMBDA_TASK_ROOT}/feather/
+COPY feather_lambda.py ${LAMBDA_TASK_ROOT}/
+COPY app/ ${LAMBDA_TASK_ROOT}/app/
+
+CMD ["feather_lambda.handler"]
