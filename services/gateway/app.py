@@ -9,7 +9,7 @@ from services.contracts import topics
 from services.gateway.routes import router
 from services.gateway.auth import ensure_user
 from services.gateway.domain import RequestError
-from services.gateway.portal import mount_portal
+from services.kit.portal import mount_portal
 from services.gateway.projections import Projections
 from services.gateway.replies import Replies
 from services.kit.runtime import ServiceContext, create_service
