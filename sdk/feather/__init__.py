@@ -1,9 +1,10 @@
 """feather: share and serve ML models.
 
 `import feather` needs only the standard library, because model code and the
-worker import it inside each model's own virtualenv. `Client` (which needs
-httpx) is imported on first use; the exceptions are plain standard-library
-classes, so they are available right away.
+worker import it inside each model's own virtualenv. Pillow, numpy and pandas
+are imported only when a value needs them. `Client` (which needs httpx) is
+imported on first use; the exceptions are plain standard-library classes, so
+they are available right away.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from ._components import JSON, Label, Number, Text  # noqa: E402
+from ._basic import JSON, Label, Markdown, Number, Slider, Text  # noqa: E402
+from ._choices import Checkbox, Choice, MultiChoice  # noqa: E402
 from ._errors import (  # noqa: E402
     BuildFailed,
     DefinitionError,
@@ -22,21 +24,36 @@ from ._errors import (  # noqa: E402
     RunTimedOut,
     Unauthorized,
 )
+from ._gallery import Gallery  # noqa: E402
+from ._interactive import EditableText, ImageRegions, PickList  # noqa: E402
+from ._media import Audio, File, Image  # noqa: E402
 from ._model import Model, Step  # noqa: E402
+from ._progress import progress  # noqa: E402
+from ._regions import Annotated, Box  # noqa: E402
+from ._table import Table  # noqa: E402
 
 __all__ = [
-    "Model", "Step", "Text", "Number", "JSON", "Label", "Client",
+    "Model", "Step", "progress",
+    # inputs and outputs
+    "Text", "Number", "Slider", "Checkbox", "Choice", "MultiChoice", "Image", "Audio", "File",
+    "Table", "Markdown", "Label", "JSON", "Gallery", "Annotated", "Box",
+    # interactive: a step's output the user acts on before the next step
+    "PickList", "ImageRegions", "EditableText",
+    "Client", "AsyncClient", "Job",
     "FeatherError", "DefinitionError", "NotFound", "InvalidInput", "Unauthorized",
     "RunFailed", "RunTimedOut", "BuildFailed", "__version__",
 ]
 
 
+_LAZY = ("Client", "AsyncClient", "Job")  # they need httpx, which model environments lack
+
+
 def __getattr__(name: str) -> Any:
-    if name == "Client":
-        from ._client import Client
-        return Client
+    if name in _LAZY:
+        from . import _client
+        return getattr(_client, name)
     raise AttributeError(f"module 'feather' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"Client"})
+    return sorted(set(globals()) | set(_LAZY))

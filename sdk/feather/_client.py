@@ -1,169 +1,154 @@
 """HTTP client for the feather platform API (needs httpx; not used by the runtime)."""
 from __future__ import annotations
 
-import math
 import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from . import __version__, _config
-from ._bundle import pack
-from ._errors import BuildFailed, FeatherError, InvalidInput, NotFound, RunFailed, RunTimedOut, Unauthorized
+from . import _client_files as files
+from . import _client_flows as flows
+from . import _client_publish as builds
+from . import _config
+from ._client_base import (
+    TERMINAL,
+    Call,
+    Core,
+    Emit,
+    Flow,
+    Sleep,
+    T,
+    check,
+    default_headers,
+    error_for,
+    iter_chunks,
+    model_path,
+    request_args,
+    transport_error,
+)
+from ._client_run import Run
+from ._errors import FeatherError
+from ._jobs import AsyncJob, Job, LogStream
 from ._transport import adapt_transport
 
-TERMINAL = frozenset({"succeeded", "failed", "canceled", "timed_out"})
-_CHUNK = 64 * 1024
-
-
-@dataclass
-class Run:
-    """One run as the platform reports it; `metrics` has queue_ms, predict_ms, total_ms."""
-
-    id: str
-    model: str
-    version: int | None
-    status: str
-    inputs: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, Any] | None = None
-    error: str | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    created_at: str | None = None
-    completed_at: str | None = None
-    step: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Run:
-        return cls(id=data["id"], model=data.get("model", ""), version=data.get("version"),
-                   status=data.get("status", ""), inputs=data.get("inputs") or {},
-                   outputs=data.get("outputs"), error=data.get("error"),
-                   metrics=data.get("metrics") or {}, created_at=data.get("created_at"),
-                   completed_at=data.get("completed_at"), step=data.get("step"))
+__all__ = ["TERMINAL", "AsyncClient", "AsyncJob", "Client", "Job", "LogStream", "Run"]
 
 
 class Client:
-    """`with feather.Client() as c: c.run("alice/hello", name="Bob").outputs`"""
+    """`with feather.Client() as c: c.run("alice/hello", name="Bob").outputs`
+
+    Inputs are checked against the model's manifest before anything is sent (set
+    `validate=False` to leave every check to the server); files given as paths, bytes,
+    PIL images or numpy arrays travel inline up to 256 KiB and are uploaded above that.
+    """
+
+    _is_async = False
 
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60.0,
-                 transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+                 *, validate: bool = True) -> None:
         self.url, self.token = _config.resolve(url, token)
         self.timeout = timeout
-        headers = {"User-Agent": f"feather-python/{__version__}"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
+        self._core = Core(self.url, timeout, validate)
+        self._core.client = self
+        self._http = httpx.Client(base_url=self.url, headers=default_headers(self.token), timeout=timeout,
                                   transport=adapt_transport(transport))
 
-    def run(self, ref: str, /, *, version: int | None = None, wait: float | None = 60,
-            **inputs: Any) -> Run:
+    # Runs
+    def run(self, ref: str, /, *, version: int | None = None, step: str | None = None,
+            previous_run: str | None = None, wait: float | None = 60, **inputs: Any) -> Run:
         """Start a run and wait up to `wait` seconds for it; wait=0/None returns at once."""
-        return self.run_with(ref, inputs, version=version, wait=wait)
+        return self.run_with(ref, inputs, version=version, step=step,
+                             previous_run=previous_run, wait=wait)
 
     def run_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
+                 step: str | None = None, previous_run: str | None = None,
                  wait: float | None = 60) -> Run:
         """Like `run`, with inputs as a dict (for names such as `version` or `wait`)."""
-        body: dict[str, Any] = {"inputs": inputs}
-        if version is not None:
-            body["version"] = version
-        headers = {"Prefer": f"wait={math.ceil(wait)}"} if wait else {}
-        deadline = time.monotonic() + (wait or 0)
-        resp = self._request("POST", f"{_model_path(ref)}/runs", json=body, headers=headers,
-                             timeout=max(self.timeout, (wait or 0) + 10))
-        run, delay = Run.from_dict(resp.json()), 0.05
-        while wait and run.status not in TERMINAL:  # 202: the server's wait ended first
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RunTimedOut(f"run {run.id} did not finish within {wait:g}s "
-                                  f"(status: {run.status})", run)
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, 1.0)
-            run = self.get_run(run.id)
-        return _check(run) if run.status in TERMINAL else run
+        found = self._drive(flows.run(self._core, ref, inputs, wait=wait, version=version,
+                                      step=step, previous_run=previous_run))
+        return check(found) if found.done else found
+
+    def run_chain(self, ref: str, inputs: dict[str, Any],
+                  choices: dict[str, dict[str, Any]] | None = None, *, version: int | None = None,
+                  step: str | None = None, wait: float | None = 60) -> Run:
+        """Run every step in one call; `choices[step][input]` answers an interactive output."""
+        found = self._drive(flows.run(self._core, ref, inputs, wait=wait, version=version,
+                                      step=step, chain=True, choices=choices))
+        return check(found) if found.done else found
+
+    def submit(self, ref: str, /, *, version: int | None = None, step: str | None = None,
+               previous_run: str | None = None, **inputs: Any) -> Job:
+        """Start a run and return at once; see `Job`."""
+        return self.submit_with(ref, inputs, version=version, step=step, previous_run=previous_run)
+
+    def submit_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
+                    step: str | None = None, previous_run: str | None = None) -> Job:
+        return Job(self, self._drive(flows.start(self._core, ref, inputs, version=version,
+                                                 step=step, previous_run=previous_run)))
 
     def get_run(self, run_id: str) -> Run:
-        return Run.from_dict(self._request("GET", f"/v1/runs/{quote(run_id, safe='')}").json())
+        return self._drive(flows.get_run(self._core, run_id))
 
+    def cancel(self, run_id: str) -> Run:
+        """Ask to cancel a run; 409 (FeatherError) when it already ended."""
+        return self._drive(flows.cancel(self._core, run_id))
+
+    def runs(self, model: str | None = None, *, limit: int = 100) -> list[Run]:
+        """Your own runs, newest first (needs a token); `model` narrows to owner/name."""
+        return self._drive(flows.runs(self._core, model, limit))
+
+    # Files
+    def upload(self, source: str | os.PathLike[str] | bytes | Any, name: str | None = None,
+               content_type: str | None = None) -> dict[str, Any]:
+        """Upload a file; the returned value can be given as any file input."""
+        return self._drive(files.upload(source, name, content_type))
+
+    def download(self, value: dict[str, Any] | str) -> bytes:
+        """The bytes of a file value (or its url): data:, feather:files/ or http(s)."""
+        return self._drive(files.download(self._core, value))
+
+    # Models
     def model(self, ref: str) -> dict[str, Any]:
-        return self._request("GET", _model_path(ref)).json()
+        return self._drive(flows.fetch_model(self._core, ref))
 
     def models(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor, seen = None, set()
-        while True:
-            page = self._request("GET", "/v1/models",
-                                 params={"cursor": cursor} if cursor else None).json()
-            items.extend(page.get("items") or [])
-            cursor = page.get("next_cursor")
-            if not cursor or cursor in seen:  # a repeated cursor would loop forever
-                return items
-            seen.add(cursor)
+        return self._drive(flows.models(self._core))
+
+    def delete(self, ref: str) -> None:
+        """Delete a model you own, with every version."""
+        self._drive(flows.delete(self._core, ref))
+
+    def openapi(self, ref: str) -> dict[str, Any]:
+        return self._drive(flows.get_json(f"{model_path(ref)}/openapi.json"))
+
+    def metrics(self, ref: str) -> dict[str, Any]:
+        return self._drive(flows.get_json(f"{model_path(ref)}/metrics"))
+
+    def me(self) -> dict[str, Any]:
+        return self._drive(flows.get_json("/v1/me"))
 
     def publish(self, app_path: str | os.PathLike[str],
                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Validate and pack app.py locally, then upload it; progress(sent, total) in bytes."""
-        bundle = pack(app_path)
-        boundary = uuid.uuid4().hex
-        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="bundle"; '
-                f'filename="bundle.tar.gz"\r\nContent-Type: application/gzip\r\n\r\n').encode()
-        tail = f"\r\n--{boundary}--\r\n".encode()
-        total = len(head) + len(bundle) + len(tail)
-
-        def body() -> Iterator[bytes]:
-            sent = 0
-            pieces = [bundle[i:i + _CHUNK] for i in range(0, len(bundle), _CHUNK)]
-            for piece in [head, *pieces, tail]:
-                yield piece
-                sent += len(piece)
-                if progress:
-                    progress(sent, total)
-        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
-                   "Content-Length": str(total)}
-        return self._request("POST", "/v1/models", content=body(), headers=headers).json()
+        return self._drive(builds.publish(self._core, app_path, progress))
 
     def wait_ready(self, ref: str, version: int, timeout: float = 600.0,
                    on_status: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Poll until `version` is ready (returns the model) or failed (raises BuildFailed)."""
-        start = time.monotonic()
-        delay = 0.2
-        while True:
-            try:
-                info: dict[str, Any] = self.model(ref)
-            except NotFound:
-                if time.monotonic() - start > 10:  # the registry may lag the upload briefly
-                    raise
-                info = {}
-            versions = info.get("versions") or []
-            entry: dict[str, Any] = next((v for v in versions if v.get("version") == version), {})
-            status = entry.get("status", "pending")
-            if on_status:
-                on_status(status)
-            if status == "ready":
-                return info
-            if status == "failed":
-                reason = f": {entry['error']}" if entry.get("error") else ""
-                raise BuildFailed(f"build of {ref} version {version} failed{reason}",
-                                  log=self._build_log_or_empty(ref, version))
-            remaining = start + timeout - time.monotonic()
-            if remaining <= 0:
-                raise FeatherError(f"{ref} version {version} was not ready after "
-                                   f"{timeout:g}s (status: {status})")
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, 2.0)
+        return self._drive(builds.wait_ready(self._core, ref, version, timeout, on_status))
 
-    def build_log(self, ref: str, version: int) -> str:
-        return self._request("GET", f"{_model_path(ref)}/versions/{int(version)}/build-log").text
+    def build_log(self, ref: str, version: int, offset: int = 0) -> tuple[str, str | None]:
+        """(log text from byte `offset`, build status: building, ready or failed)."""
+        return self._drive(builds.build_log(ref, version, offset))
 
-    def metrics(self, ref: str) -> dict[str, Any]:
-        return self._request("GET", f"{_model_path(ref)}/metrics").json()
+    def stream_build_log(self, ref: str, version: int, timeout: float = 900.0) -> LogStream:
+        """Log text as the build writes it, until it ends; the stream's `status` then says how."""
+        return LogStream(self._pump(builds.stream_build_log(ref, version, timeout)))
 
-    def me(self) -> dict[str, Any]:
-        return self._request("GET", "/v1/me").json()
-
+    # Plumbing
     def close(self) -> None:
         self._http.close()
 
@@ -173,64 +158,50 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _build_log_or_empty(self, ref: str, version: int) -> str:
-        try:
-            return self.build_log(ref, version)
-        except FeatherError:
-            return ""
+    def _pump(self, flow: Flow[T]) -> Generator[Any, None, T]:
+        """Run `flow`, yielding what it emits; returns what it returns."""
+        send: Any = None
+        error: FeatherError | None = None
+        while True:
+            try:
+                op = flow.throw(error) if error is not None else flow.send(send)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            send, error = None, None
+            if isinstance(op, Emit):
+                yield op.value
+            elif isinstance(op, Sleep):
+                time.sleep(op.seconds)
+            else:
+                try:
+                    send = self._send(op)
+                except FeatherError as exc:  # the flow may handle it (e.g. a 404 while registering)
+                    error = exc
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _drive(self, flow: Flow[T]) -> T:
+        pump = self._pump(flow)
+        while True:
+            try:
+                next(pump)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+
+    def _send(self, call: Call) -> httpx.Response:
+        args = request_args(call)
+        if call.chunks is not None:
+            args["content"] = iter_chunks(call)
+        if self._http.is_closed:
+            raise FeatherError("the client is closed; runs fetch their files through it")
+        request = self._http.build_request(call.method, call.path, **args)
+        if call.anonymous:
+            request.headers.pop("Authorization", None)
         try:
-            resp = self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise FeatherError(f"request to {self.url} timed out ({type(exc).__name__})") from exc
+            resp = self._http.send(request)
         except httpx.TransportError as exc:
-            raise FeatherError(f"cannot reach feather at {self.url}: {exc}") from exc
+            raise transport_error(self.url, exc) from exc
         if resp.status_code >= 400:
-            raise _error_for(resp)
+            raise error_for(resp)
         return resp
 
 
-def _model_path(ref: str) -> str:
-    owner, _, name = ref.partition("/")
-    if not owner or not name or "/" in name:
-        raise InvalidInput(f"model reference must look like owner/name, got {ref!r}", field="ref")
-    return f"/v1/models/{quote(owner, safe='')}/{quote(name, safe='')}"
-
-
-def _check(run: Run) -> Run:
-    if run.status == "failed":
-        raise RunFailed(run.error or "the run failed without an error message", run)
-    if run.status == "canceled":
-        raise RunFailed(run.error or "the run was canceled", run)
-    if run.status == "timed_out":
-        raise RunTimedOut(run.error or "the run timed out on the server", run)
-    return run
-
-
-def _error_for(resp: httpx.Response) -> FeatherError:
-    code = resp.status_code
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if code == 422 and isinstance(detail, list) and detail:
-        problems = [d for d in detail if isinstance(d, dict)]
-        fields = [str(d["loc"][-1]) for d in problems if d.get("loc")]
-        # Name the input when the error is about one; "inputs"/"body" mean the whole object.
-        text = "; ".join(
-            (f"input {d['loc'][-1]!r}: " if d.get("loc") and d["loc"][-1] not in ("body", "inputs")
-             else "") + str(d.get("msg", d)) for d in problems) or str(detail)
-        return InvalidInput(f"invalid input: {text}", field=fields[0] if fields else None,
-                            status_code=code)
-    text = detail if isinstance(detail, str) else (str(detail) if detail is not None
-                                                   else resp.text.strip()[:500] or resp.reason_phrase)
-    if code in (401, 403):
-        hint = " (run `feather login` or set FEATHER_TOKEN)" if code == 401 else ""
-        return Unauthorized(f"unauthorized: {text}{hint}", status_code=code)
-    if code == 404:
-        return NotFound(f"not found: {text}", status_code=code)
-    if code == 422:
-        return InvalidInput(f"invalid input: {text}", status_code=code)
-    return FeatherError(f"feather answered {code}: {text}", status_code=code)
+from ._async_client import AsyncClient  # noqa: E402  (it imports this module's neighbours only)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 import os
 import re
 import sys
@@ -16,6 +17,8 @@ from ._errors import DefinitionError
 from ._model import Model
 
 MANIFEST_VERSION = 1
+MANIFEST_SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "manifest.schema.json")
 _counter = itertools.count(1)
 
 
@@ -34,8 +37,7 @@ def load_model(app_path: str | os.PathLike[str], *, keep_sys_path: bool = False)
     path = resolve_app(app_path)
     module = _import(path, keep_sys_path)
     model = _find_model(module, path)
-    if not model.steps:
-        model._fail(f"model {model.name!r} has no steps; add one with @model.step(...)")
+    model.check()
     model.requirements = _merge(model.requirements, _read_requirements(path))
     model.app_path = path  # type: ignore[attr-defined]
     return model
@@ -109,6 +111,8 @@ def _merge(first: list[str], second: list[str]) -> list[str]:
 
 
 def build_manifest(model: Model) -> dict[str, Any]:
+    """The manifest (feather.json): everything the platform needs, derived without running."""
+    model.check()
     return {
         "manifest_version": MANIFEST_VERSION,
         "name": model.name,
@@ -124,19 +128,20 @@ def build_manifest(model: Model) -> dict[str, Any]:
             "inputs": [input_entry(c) for c in step.inputs],
             "outputs": [output_entry(c) for c in step.outputs],
             "input_schema": input_schema(step.inputs),
+            "interactive": list(step.interactive),
         } for step in model.steps],
     }
 
 
 def input_entry(c: Component) -> dict[str, Any]:
     return {"name": c.name, "kind": c.kind, "label": c.label, "description": c.description,
-            "required": c.required, "default": None if c.default is None else c.encode(c.default),
+            "required": c.required, "default": c.default_wire(),
             "props": c.props, "schema": c.json_schema()}
 
 
 def output_entry(c: Component) -> dict[str, Any]:
-    return {"name": c.name, "kind": c.kind, "label": c.label,
-            "props": c.props, "schema": c.json_schema()}
+    return {"name": c.name, "kind": c.kind, "label": c.label, "description": c.description,
+            "props": c.props, "schema": c.output_schema()}
 
 
 def input_schema(inputs: list[Component]) -> dict[str, Any]:
@@ -145,3 +150,10 @@ def input_schema(inputs: list[Component]) -> dict[str, Any]:
             "properties": {c.name: c.json_schema() for c in inputs},
             "required": [c.name for c in inputs if c.required],
             "additionalProperties": False}
+
+
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema every manifest conforms to (shipped as feather/manifest.schema.json)."""
+    with open(MANIFEST_SCHEMA_PATH, encoding="utf-8") as fh:
+        schema: dict[str, Any] = json.load(fh)
+    return schema

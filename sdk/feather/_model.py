@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import posixpath
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from ._components import Component
@@ -17,6 +17,8 @@ from ._errors import DefinitionError, caller_location
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 _STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONTEXT = "context"  # parameter name through which a step receives what `load` returned
+# Kinds whose next-step value is the previous output merged with the user's choice (docs/wire.md).
+MERGED_KINDS = frozenset({"pick_list", "image_regions"})
 
 
 class Step:
@@ -43,6 +45,7 @@ class Step:
         self.outputs = self._components(outputs, "outputs", "can_output")
         if not self.outputs:
             self._fail(f"step {self.name!r} has no outputs")
+        self.interactive = [c.name for c in self.outputs if c.interactive]
         self.wants_context = self._check_signature()
 
     def _components(self, items: Sequence[Component], role: str, ability: str) -> list[Component]:
@@ -52,7 +55,7 @@ class Step:
         for item in items:
             if not isinstance(item, Component):
                 self._fail(f"step {self.name!r}: {role} contains {item!r}, which is not a "
-                           "feather component (use ft.Text, ft.Number, ft.JSON, ft.Label)")
+                           "feather component (such as ft.Text, ft.Image, ft.Label)")
             if not getattr(item, ability):
                 self._fail(f"step {self.name!r}: {type(item).__name__} cannot be used in {role}")
             if item.name in seen:
@@ -127,7 +130,19 @@ class Model:
             self._fail(f"steps must contain ft.Step objects, got {step!r}")
         if any(s.name == step.name for s in self.steps):
             step._fail(f"duplicate step name {step.name!r} in model {self.name!r}")
+        if self.steps:
+            _check_link(self.steps[-1], step)
         self.steps.append(step)
+
+    def check(self) -> None:
+        """Checks that need every step: run once the app is imported."""
+        if not self.steps:
+            self._fail(f"model {self.name!r} has no steps; add one with @model.step(...)")
+        last = self.steps[-1]
+        if last.interactive:
+            last._fail(f"step {last.name!r} returns interactive output(s) "
+                       f"{', '.join(last.interactive)} but no step follows to receive the "
+                       "user's choice")
 
     def get_step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -152,3 +167,50 @@ class Model:
 
     def __repr__(self) -> str:
         return f"Model({self.name!r}, steps={[s.name for s in self.steps]})"
+
+
+def _check_link(before: Step, after: Step) -> None:
+    """Each interactive output of a step must be an input (same name, same kind) of the next."""
+    inputs = {c.name: c for c in after.inputs}
+    for output in before.outputs:
+        if not output.interactive:
+            continue
+        target = inputs.get(output.name)
+        if target is None:
+            after._fail(f"step {after.name!r} must take an input {output.name!r} "
+                        f"({type(output).__name__}): step {before.name!r} returns it as an "
+                        "interactive output, and the user's choice arrives under that name")
+        if target.kind != output.kind:
+            after._fail(f"step {after.name!r}: input {output.name!r} is {type(target).__name__}, "
+                        f"but step {before.name!r} returns it as {type(output).__name__}; "
+                        "use the same component")
+
+
+def fill_inputs(manifest_step: Mapping[str, Any], carried: Mapping[str, Any],
+                given: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs of one step of a chain, filled by name (docs/wire.md, "Multi-step models").
+
+    `carried`: wire values from earlier steps, their inputs then their outputs, later steps
+    winning (the gateway uses the previous run's `{**inputs, **outputs}`). `given`: what the
+    caller sent for this step (its inputs, or its entry of `choices`).
+
+    For each input the step declares: a given value wins, except that for pick_list and
+    image_regions a given object is merged over the carried one (`{**carried, **given}`, so
+    `{"selected": [0, 2]}` completes the previous output); otherwise the carried value is
+    used; with neither the input is left out and its default applies. Given names the step
+    does not declare are kept, so validation reports them. Works on manifest dicts alone.
+    """
+    filled: dict[str, Any] = {}
+    for spec in manifest_step.get("inputs", []):
+        name = spec["name"]
+        if name in given:
+            value, before = given[name], carried.get(name)
+            if spec.get("kind") in MERGED_KINDS and isinstance(value, dict) \
+                    and isinstance(before, dict):
+                value = {**before, **value}
+            filled[name] = value
+        elif name in carried:
+            filled[name] = carried[name]
+    for name, value in given.items():
+        filled.setdefault(name, value)
+    return filled

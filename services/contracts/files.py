@@ -20,17 +20,21 @@ FETCH_LIMIT = 50 * 2**20
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def file_values(value: Any) -> Iterator[dict[str, Any]]:
-    """Every file value inside ``value``, at any depth."""
+def file_values(value: Any, *, produced: bool = False) -> Iterator[dict[str, Any]]:
+    """Every file value inside ``value``, at any depth.
+
+    ``produced=True`` finds what a step returned: files written to its output folder, which
+    have a ``path`` and no ``url`` yet.
+    """
     if isinstance(value, dict):
-        if isinstance(value.get("url"), str):
+        if isinstance(value.get("url"), str) or (produced and isinstance(value.get("path"), str)):
             yield value
         for item in value.values():
             if isinstance(item, (dict, list)):
-                yield from file_values(item)
+                yield from file_values(item, produced=produced)
     elif isinstance(value, list):
         for item in value:
-            yield from file_values(item)
+            yield from file_values(item, produced=produced)
 
 
 def new_file_id(name: str | None) -> str:

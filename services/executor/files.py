@@ -24,6 +24,7 @@ class RunFiles:
         self.inputs.mkdir(parents=True, exist_ok=True)
         self.outputs.mkdir(parents=True, exist_ok=True)
         for value in file_values(inputs):
+            value.pop("path", None)  # only this code decides where a worker reads a file from
             fid = file_id(value["url"])
             if fid is None:
                 continue
@@ -37,7 +38,7 @@ class RunFiles:
                             outside: Callable[[str], Path] = Path) -> dict[str, Any]:
         """Replace each produced file's ``path`` with a ``feather:files/`` URL."""
         root = self.outputs.resolve()
-        for value in file_values(outputs):
+        for value in file_values(outputs, produced=True):
             path = value.get("path")
             if not path:
                 continue

@@ -31,6 +31,7 @@ async def _resolve(ctx: ServiceContext, value: Any, path: list[str]) -> None:
         return
     url = value.get("url")
     if isinstance(url, str):
+        value.pop("path", None)  # a caller never chooses where a worker reads a file from
         await _resolve_one(ctx, value, url, path)
     for key, item in value.items():
         if key != "url" and isinstance(item, (dict, list)):

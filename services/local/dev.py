@@ -178,6 +178,7 @@ def _run_step(model: DevModel, step: str, inputs: dict[str, Any], files: dict[st
     if model.loaded is None:
         raise RuntimeError(model.error or "the model did not load")
     for value in file_values(inputs):  # uploaded files become local paths, as the executor does
+        value.pop("path", None)
         fid = value["url"].removeprefix(SCHEME)
         if fid in files:
             local = scratch / fid.replace("/", "-")
@@ -186,7 +187,7 @@ def _run_step(model: DevModel, step: str, inputs: dict[str, Any], files: dict[st
     out = scratch / "out" / str(time.monotonic_ns())
     out.mkdir(parents=True)
     outputs = model.loaded.run(step, inputs, output_dir=str(out))
-    for value in file_values(outputs):
+    for value in file_values(outputs, produced=True):
         path = value.pop("path", None)
         if path:
             fid = new_file_id(value.get("name") or Path(path).name)

@@ -31,7 +31,8 @@ def test_files_upload_and_download(http: httpx.Client):
     assert got.status_code == 200 and got.content == b"hello file"
     assert got.headers["content-type"].startswith("text/plain")
     assert http.get("/v1/files/0000/none.txt").status_code == 404
-    assert http.get("/v1/files/../../etc/passwd").status_code == 404
+    assert http.get("/v1/files/..%2F..%2Fetc%2Fpasswd").status_code == 404
+    assert "root:" not in http.get("/v1/files/../../etc/passwd").text
 
 
 def test_a_long_run_can_be_canceled_within_a_second(client: feather.Client, http: httpx.Client):

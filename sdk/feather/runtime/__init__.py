@@ -9,12 +9,15 @@ import inspect
 import os
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
+from .. import _files
 from .._components import Component
 from .._errors import FeatherError, InvalidInput
 from .._manifest import load_model
-from .._model import CONTEXT, Model, Step
+from .._model import CONTEXT, Model, Step, fill_inputs
+from .._progress import Reporter, reporting
 
 __all__ = ["LoadedModel", "StepError", "load"]
 
@@ -22,9 +25,10 @@ __all__ = ["LoadedModel", "StepError", "load"]
 class StepError(FeatherError):
     """The step function (or the value it returned) failed; carries the traceback text."""
 
-    def __init__(self, message: str, traceback: str = "") -> None:
+    def __init__(self, message: str, traceback: str = "", step: str | None = None) -> None:
         super().__init__(message)
         self.traceback = traceback
+        self.step = step
 
 
 class LoadedModel:
@@ -32,27 +36,81 @@ class LoadedModel:
         self.model, self.context, self.load_ms = model, context, load_ms
         self._loop: asyncio.AbstractEventLoop | None = None  # created only for async steps
 
-    def run(self, step_name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Decode `inputs`, call the step and return its outputs encoded by name."""
-        step = self.model.get_step(step_name)
+    def run(self, step_name: str, inputs: dict[str, Any], *, output_dir: str | None = None,
+            on_progress: Reporter | None = None) -> dict[str, Any]:
+        """Decode `inputs`, call the step and return its outputs encoded by name.
+
+        Files the step returns are written into `output_dir` when given, else inlined as
+        data URLs. `on_progress(fraction, message)` receives the step's `feather.progress` calls.
+        """
+        step = self._step(step_name)
+        try:
+            kwargs = _decode_inputs(step, inputs)
+            if step.wants_context:
+                kwargs[CONTEXT] = self.context
+            with reporting(on_progress):
+                result = self._call(step, kwargs)
+            try:
+                return _encode_outputs(step, result, output_dir)
+            except (TypeError, ValueError) as exc:
+                raise StepError(f"{type(exc).__name__}: {exc}", "", step.name) from exc
+        finally:
+            _files.clear_scratch()  # inline inputs materialized as paths live for one call
+
+    def run_chain(self, inputs: Mapping[str, Any], choices: Mapping[str, Any] | None = None, *,
+                  output_dir: str | None = None,
+                  on_progress: Reporter | None = None) -> dict[str, Any]:
+        """Run every step in order, filling each one's inputs with `fill_inputs`.
+
+        `choices` maps a step name to what the user chose for that step's inputs (for example
+        `{"classify": {"regions": {"selected": [0, 2]}}}`). Returns the last step's outputs
+        and every step's: `{"outputs": {...}, "steps": [{"step": name, "outputs": {...}}]}`.
+        """
+        choices = dict(choices or {})
+        if not isinstance(inputs, Mapping):
+            raise InvalidInput("inputs must be a JSON object", field="inputs")
+        unknown = [name for name in choices if self.model.get_step(name) is None]
+        if unknown or not all(isinstance(c, Mapping) for c in choices.values()):
+            raise InvalidInput(f"choices must map step names to objects of inputs; unknown "
+                               f"step(s): {', '.join(map(repr, unknown)) or 'none'}",
+                               field="choices")
+        carried: dict[str, Any] = {}
+        done: list[dict[str, Any]] = []
+        for index, step in enumerate(self.model.steps):
+            given = {**inputs, **choices.get(step.name, {})} if index == 0 \
+                else dict(choices.get(step.name, {}))
+            filled = fill_inputs(_manifest_inputs(step), carried, given)
+            try:
+                outputs = self.run(step.name, filled, output_dir=output_dir,
+                                   on_progress=on_progress)
+            except InvalidInput as exc:
+                raise InvalidInput(f"step {step.name!r}: {exc.message}", field=exc.field) from exc
+            # Later steps see this step's inputs as it ran them, defaults included (the gateway
+            # records a run's inputs with defaults filled in, so previous_run behaves the same).
+            carried.update({c.name: c.default_wire() for c in step.inputs if c.default is not None})
+            carried.update({k: v for k, v in filled.items() if v is not None})
+            carried.update(outputs)
+            done.append({"step": step.name, "outputs": outputs})
+        return {"outputs": done[-1]["outputs"], "steps": done}
+
+    def _step(self, name: str) -> Step:
+        step = self.model.get_step(name)
         if step is None:
             known = ", ".join(s.name for s in self.model.steps)
-            raise InvalidInput(f"unknown step {step_name!r} (this model has: {known})", field="step")
-        kwargs = _decode_inputs(step, inputs)
-        if step.wants_context:
-            kwargs[CONTEXT] = self.context
+            raise InvalidInput(f"unknown step {name!r} (this model has: {known})", field="step")
+        return step
+
+    def _call(self, step: Step, kwargs: dict[str, Any]) -> Any:
         try:
             result = step.fn(**kwargs)
             if inspect.isawaitable(result):
                 result = self._event_loop().run_until_complete(result)
+            return result
         except Exception as exc:
             tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # drop this frame
             raise StepError(f"{type(exc).__name__}: {exc}",
-                            "".join(traceback.format_exception(type(exc), exc, tb))) from exc
-        try:
-            return _encode_outputs(step, result)
-        except (TypeError, ValueError) as exc:
-            raise StepError(f"{type(exc).__name__}: {exc}", "") from exc
+                            "".join(traceback.format_exception(type(exc), exc, tb)),
+                            step.name) from exc
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -68,6 +126,11 @@ def load(app_path: str | os.PathLike[str]) -> LoadedModel:
     return LoadedModel(model, context, (time.perf_counter() - started) * 1000)
 
 
+def _manifest_inputs(step: Step) -> dict[str, Any]:
+    # The part of a manifest step that fill_inputs reads, without building schemas.
+    return {"inputs": [{"name": c.name, "kind": c.kind} for c in step.inputs]}
+
+
 def _decode_inputs(step: Step, inputs: Any) -> dict[str, Any]:
     if not isinstance(inputs, dict):
         raise InvalidInput("inputs must be a JSON object", field="inputs")
@@ -81,20 +144,21 @@ def _decode_inputs(step: Step, inputs: Any) -> dict[str, Any]:
         if value is None:  # absent and null both mean "use the default"
             if c.required:
                 raise InvalidInput(f"input {c.name!r} is required", field=c.name)
-            value = c.default
+            value = c.default_wire()
         kwargs[c.name] = c.decode(value)
     return kwargs
 
 
-def _encode_outputs(step: Step, result: Any) -> dict[str, Any]:
+def _encode_outputs(step: Step, result: Any, output_dir: str | None) -> dict[str, Any]:
     outs: list[Component] = step.outputs
     if len(outs) == 1:
-        return {outs[0].name: outs[0].encode(result)}
+        return {outs[0].name: outs[0].encode(result, output_dir=output_dir)}
     names = [c.name for c in outs]
     if isinstance(result, dict) and set(result) == set(names):
-        return {c.name: c.encode(result[c.name]) for c in outs}
+        return {c.name: c.encode(result[c.name], output_dir=output_dir) for c in outs}
     if isinstance(result, (tuple, list)) and len(result) == len(outs):
-        return {c.name: c.encode(v) for c, v in zip(outs, result, strict=True)}
+        return {c.name: c.encode(v, output_dir=output_dir)
+                for c, v in zip(outs, result, strict=True)}
     raise TypeError(f"step {step.name!r} must return a tuple of {len(outs)} values "
                     f"({', '.join(names)}) or a dict with those keys, got {type(result).__name__}"
                     + (f" with keys {sorted(result)}" if isinstance(result, dict) else ""))

@@ -1,8 +1,10 @@
 """The warm worker process: `python -m feather.runtime.worker --app /path/app.py`.
 
-Protocol: one JSON object per line, UTF-8. The worker writes {"type": "ready"}
-(or {"type": "load_failed"} and exits 1), then answers each request line
-{"id", "step", "inputs"} with one {"type": "result"} line. EOF on stdin ends it.
+Protocol (docs/wire.md): one JSON object per line, UTF-8. The worker writes
+{"type": "ready"} (or {"type": "load_failed"} and exits 1), then answers each request line
+{"id", "step", "inputs", "output_dir"} with any number of {"type": "progress"} lines and
+exactly one {"type": "result"} line. A request {"id", "chain": true, "inputs", "choices",
+"output_dir"} runs every step in order; its result also carries "steps". EOF on stdin ends it.
 Standard library only.
 """
 from __future__ import annotations
@@ -12,14 +14,17 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from .._manifest import resolve_app
 from . import LoadedModel, StepError, load
 
 LOG_LIMIT = 64 * 1024  # bytes of captured output kept per call
+PROGRESS_INTERVAL = 0.05  # seconds; a tight loop calling progress must not flood the pipe
 
 
 class _LogSink(io.TextIOBase):
@@ -48,7 +53,7 @@ class _LogSink(io.TextIOBase):
 
     def write(self, s: str) -> int:
         if self._parts is None:
-            return self._passthrough.write(s)
+            return int(self._passthrough.write(s))
         self._parts.append(s)
         self._size += len(s)
         if self._size > 4 * LOG_LIMIT:  # bound memory for chatty models
@@ -93,11 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     sink = _LogSink(sys.__stderr__)
     sys.stdout = sys.stderr = sink  # type: ignore[assignment]
 
+    lock = threading.Lock()  # a step's own threads may report progress while we answer
+
     def send(message: dict[str, Any]) -> None:
         data = (json.dumps(message, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(proto_out, view):]
+        with lock:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(proto_out, view):]
 
     try:
         app = resolve_app(args.app)  # accepts the folder too
@@ -112,29 +120,77 @@ def main(argv: list[str] | None = None) -> int:
     with os.fdopen(proto_in, "rb") as requests:
         for line in requests:
             if line.strip():
-                send(_handle(loaded, line, sink))
+                send(_handle(loaded, line, sink, send))
     return 0
 
 
-def _handle(loaded: LoadedModel, line: bytes, sink: _LogSink) -> dict[str, Any]:
+def _handle(loaded: LoadedModel, line: bytes, sink: _LogSink,
+            send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     started = time.perf_counter()
     request_id = None
     sink.start()
+    progress = None
     try:
         request = json.loads(line)
         if not isinstance(request, dict):
             raise ValueError("a request must be a JSON object")
         request_id = request.get("id")
-        outputs = loaded.run(request.get("step", ""), request.get("inputs") or {})
-        json.dumps(outputs, allow_nan=False)  # fail here, inside the result, not in send()
-        answer: dict[str, Any] = {"ok": True, "outputs": outputs}
+        output_dir = request.get("output_dir")
+        if output_dir is not None and not (isinstance(output_dir, str) and os.path.isdir(output_dir)):
+            raise ValueError(f"output_dir {output_dir!r} is not an existing folder")
+        progress = _ProgressSender(request_id, send)
+        if request.get("chain"):
+            chained = loaded.run_chain(request.get("inputs") or {}, request.get("choices") or {},
+                                       output_dir=output_dir, on_progress=progress)
+            answer: dict[str, Any] = {"ok": True, **chained}
+        else:
+            outputs = loaded.run(request.get("step", ""), request.get("inputs") or {},
+                                 output_dir=output_dir, on_progress=progress)
+            answer = {"ok": True, "outputs": outputs}
+        json.dumps(answer, allow_nan=False)  # fail here, inside the result, not in send()
     except StepError as exc:
         answer = {"ok": False, "error": exc.message, "traceback": exc.traceback}
+        if exc.step is not None:
+            answer["step"] = exc.step
     except Exception as exc:  # bad request or invalid inputs: not the model's fault
         answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": ""}
+    finally:
+        if progress is not None:
+            progress.close()  # late reports from the step's threads must not follow the result
     logs = sink.stop()
     return {"type": "result", "id": request_id, **answer,
             "predict_ms": (time.perf_counter() - started) * 1000, "logs": logs}
+
+
+class _ProgressSender:
+    """Turns `feather.progress` calls into protocol lines, at most one per interval.
+
+    A report is dropped only when one with the same message went out less than
+    PROGRESS_INTERVAL ago; the first, every new message and the first reaching fraction 1
+    go out at once. After `close` (the result is on its way) reports are ignored.
+    """
+
+    def __init__(self, request_id: Any, send: Callable[[dict[str, Any]], None]) -> None:
+        self._id, self._send = request_id, send
+        self._last_at, self._last_message = 0.0, ""
+        self._last_fraction: float | None = None
+        self._open = True
+        self._lock = threading.Lock()  # check-and-send must not interleave with close()
+
+    def __call__(self, fraction: float | None, message: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            finishing = fraction == 1.0 and self._last_fraction != 1.0
+            if not self._open or (message == self._last_message and not finishing
+                                  and now - self._last_at < PROGRESS_INTERVAL):
+                return
+            self._last_at, self._last_message, self._last_fraction = now, message, fraction
+            self._send({"type": "progress", "id": self._id, "fraction": fraction,
+                        "message": message})
+
+    def close(self) -> None:
+        with self._lock:
+            self._open = False
 
 
 if __name__ == "__main__":

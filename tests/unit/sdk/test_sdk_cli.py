@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import feather._cli as cli
+import feather._cli_common as common
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -38,7 +39,7 @@ def wired(platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
     def make(url: str | None = None, token: str | None = None, **kw: Any) -> Client:
         return Client(url, token, transport=httpx.ASGITransport(platform[0]), **kw)
-    monkeypatch.setattr(cli, "Client", make)
+    monkeypatch.setattr(common, "Client", make)
     return platform
 
 
@@ -133,7 +134,7 @@ def test_run_inputs_json(wired: Platform, tmp_path: Path) -> None:
 def test_run_errors(wired: Platform) -> None:
     publish()
     assert_one_error_line(invoke("run", "ann/hello", "-i", "name=" + "x" * 101), 2,
-                          "invalid input: input 'name':")
+                          "invalid input: input 'name' must have at most 100 characters")
     assert_one_error_line(invoke("run", "ann/nope", "-i", "name=x"), 1,
                           "not found: model ann/nope not found")
     assert_one_error_line(invoke("run", "ann/hello", "-i", "name"), 2, "--input expects KEY=VALUE")
@@ -167,7 +168,7 @@ def test_models(wired: Platform) -> None:
 
 
 def test_unreachable_platform(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "Client", Client)  # the real transport
+    monkeypatch.setattr(common, "Client", Client)  # the real transport
     result = invoke("models", "--url", "http://127.0.0.1:1")
     assert_one_error_line(result, 1, "cannot reach feather at http://127.0.0.1:1")
 

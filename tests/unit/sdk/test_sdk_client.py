@@ -75,14 +75,69 @@ def test_other_errors_carry_the_server_detail(status: int, body: Any, kind: type
     assert type(e.value) is kind and str(e.value) == message and e.value.status_code == status
 
 
-def test_422_names_the_field(client: Client, hello: str) -> None:
+@pytest.mark.parametrize("inputs,field,message", [
+    ({"name": 5}, "name", "invalid input: input 'name' must be a string"),
+    ({"name": "x" * 101}, "name", "invalid input: input 'name' must have at most 100 characters"),
+    ({"name": "a", "nick": "b"}, "nick", "invalid input: unknown input 'nick' for step 'greet'"),
+    ({}, "name", "invalid input: input 'name' is required"),
+    ({"name": None}, "name", "invalid input: input 'name' is required"),
+])
+def test_bad_inputs_are_refused_before_sending(client: Client, platform: Platform, hello: str,
+                                               inputs: dict[str, Any], field: str,
+                                               message: str) -> None:
     with pytest.raises(InvalidInput) as e:
-        client.run(hello, name=5)
-    assert e.value.field == "name"
+        client.run_with(hello, inputs)
+    assert e.value.field == field and str(e.value).startswith(message), str(e.value)
+    assert [r for r in platform[1].requests if r[1].endswith("/runs")] == []
+
+
+def test_the_manifest_is_fetched_once_per_client(client: Client, platform: Platform,
+                                                 hello: str) -> None:
+    before = len([r for r in platform[1].requests if r[1] == "/v1/models/ann/hello"])
+    for name in ("a", "b", "c"):
+        client.run(hello, name=name)
+    after = len([r for r in platform[1].requests if r[1] == "/v1/models/ann/hello"])
+    assert after == before  # wait_ready already fetched it; runs reuse it
+    with pytest.raises(InvalidInput, match="unknown step 'nope'") as e:
+        client.run(hello, step="nope", name="a")
+    assert e.value.field == "step"
+
+
+HELLO_V2 = """
+import feather as ft
+model = ft.Model("hello")
+@model.step(inputs=[ft.Text("who")], outputs=[ft.Text("greeting")])
+def greet(who):
+    return f"Hi {who}"
+"""
+
+
+def test_a_stale_manifest_is_fetched_again_before_refusing(client: Client, platform: Platform,
+                                                           hello: str, write_app: Any) -> None:
+    client.run(hello, name="a")  # the cached manifest has `name`
+    with Client("http://feather.test", TOKEN, transport=httpx.ASGITransport(platform[0])) as other:
+        other.publish(write_app(HELLO_V2))
+        other.wait_ready(hello, 2, timeout=5)
+    fetches = [r for r in platform[1].requests if r[1] == "/v1/models/ann/hello"]
+    assert client.run(hello, who="b").outputs == {"greeting": "Hi b"}
+    again = [r for r in platform[1].requests if r[1] == "/v1/models/ann/hello"]
+    assert len(again) == len(fetches) + 1
+    runs = len(platform[1].runs)
+    with pytest.raises(InvalidInput, match="unknown input 'name'"):
+        client.run(hello, name="c")  # a refusal is always confirmed by a current manifest
+    assert len([r for r in platform[1].requests if r[1] == "/v1/models/ann/hello"]) == len(again) + 1
+    assert len(platform[1].runs) == runs
+    # an older version has other inputs: the server, not the newest manifest, judges them
+    assert client.run(hello, version=1, name="d").outputs == {"greeting": "Hello, d!"}
+
+
+def test_server_side_422_names_the_field(platform: Platform, hello: str) -> None:
+    with Client("http://feather.test", TOKEN, transport=httpx.ASGITransport(platform[0]),
+                validate=False) as c:
+        with pytest.raises(InvalidInput) as e:
+            c.run(hello, name=5)
+    assert e.value.field == "name" and e.value.status_code == 422
     assert str(e.value) == "invalid input: input 'name': 5 is not of type 'string'"
-    with pytest.raises(InvalidInput) as e:
-        client.run(hello, name="x" * 101)
-    assert e.value.field == "name" and "is too long" in str(e.value)
 
 
 def test_run_finished_within_the_wait(client: Client, platform: Platform, hello: str) -> None:
@@ -157,7 +212,9 @@ def test_wait_ready_and_models(client: Client, platform: Platform) -> None:
     assert statuses[0] == "building"
     assert [m["name"] for m in client.models()] == ["hello"]
     assert client.metrics("ann/hello")["latency_ms"] == {"p50": 1.0, "p95": 2.0}
-    assert "building hello v1" in client.build_log("ann/hello", 1)
+    text, status = client.build_log("ann/hello", 1)
+    assert text.startswith("building hello v1\n") and status == "ready"
+    assert client.build_log("ann/hello", 1, offset=9) == (text.encode()[9:].decode(), "ready")
 
 
 def test_wait_ready_build_failed_carries_the_log(client: Client, platform: Platform) -> None:

@@ -21,11 +21,12 @@ def test_hello_manifest() -> None:
             "inputs": [{"name": "name", "kind": "text", "label": "Your name", "description": None,
                         "required": True, "default": None, "props": {"max_length": 100},
                         "schema": {"type": "string", "maxLength": 100}}],
-            "outputs": [{"name": "greeting", "kind": "text", "label": "Greeting", "props": {},
-                         "schema": {"type": "string"}}],
+            "outputs": [{"name": "greeting", "kind": "text", "label": "Greeting", "description": None,
+                         "props": {}, "schema": {"type": "string"}}],
             "input_schema": {"type": "object",
                              "properties": {"name": {"type": "string", "maxLength": 100}},
                              "required": ["name"], "additionalProperties": False},
+            "interactive": [],
         }],
     }
 
@@ -37,10 +38,11 @@ def test_echo_manifest() -> None:
         "name": "echo", "description": "Return the text as given.",
         "inputs": [{"name": "text", "kind": "text", "label": "Text", "description": None,
                     "required": True, "default": None, "props": {}, "schema": {"type": "string"}}],
-        "outputs": [{"name": "text", "kind": "text", "label": "Text", "props": {},
-                     "schema": {"type": "string"}}],
+        "outputs": [{"name": "text", "kind": "text", "label": "Text", "description": None,
+                     "props": {}, "schema": {"type": "string"}}],
         "input_schema": {"type": "object", "properties": {"text": {"type": "string"}},
                          "required": ["text"], "additionalProperties": False},
+        "interactive": [],
     }]
 
 

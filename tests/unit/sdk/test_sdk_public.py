@@ -12,7 +12,10 @@ import feather
 SDK = Path(feather.__file__).resolve().parent
 EXPECTED = {"Model", "Step", "Text", "Number", "JSON", "Label", "Client", "FeatherError",
             "DefinitionError", "NotFound", "InvalidInput", "Unauthorized", "RunFailed",
-            "RunTimedOut", "BuildFailed", "__version__"}
+            "RunTimedOut", "BuildFailed", "__version__", "AsyncClient", "Job",
+            "progress", "Slider", "Checkbox", "Choice", "MultiChoice", "Image", "Audio", "File",
+            "Table", "Markdown", "Gallery", "Annotated", "Box", "PickList", "ImageRegions",
+            "EditableText"}
 
 
 def test_all_lists_exactly_the_public_names() -> None:
@@ -26,8 +29,8 @@ def test_every_public_name_is_importable() -> None:
         exec(f"from feather import {name}", namespace)
         assert namespace[name] is getattr(feather, name)
     assert feather.__version__ == "0.1.0"
-    for name in EXPECTED - {"__version__", "Client", "Model", "Step", "Text", "Number",
-                            "JSON", "Label"}:
+    for name in {"FeatherError", "DefinitionError", "NotFound", "InvalidInput", "Unauthorized",
+                 "RunFailed", "RunTimedOut", "BuildFailed"}:
         assert issubclass(getattr(feather, name), feather.FeatherError)
 
 

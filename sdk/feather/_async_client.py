@@ -1,0 +1,186 @@
+"""`AsyncClient`: the same API as `Client`, as coroutines on httpx.AsyncClient."""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+
+from . import _client_files as files
+from . import _client_flows as flows
+from . import _client_publish as builds
+from . import _config
+from ._client_base import (
+    Call,
+    Core,
+    Emit,
+    Flow,
+    Sleep,
+    T,
+    aiter_chunks,
+    check,
+    default_headers,
+    error_for,
+    model_path,
+    request_args,
+    transport_error,
+)
+from ._client_run import Run
+from ._errors import FeatherError
+from ._jobs import AsyncJob, AsyncLogStream
+
+
+class AsyncClient:
+    """`async with feather.AsyncClient() as c: run = await c.run("alice/hello", name="Bob")`
+
+    Accepts `transport=httpx.ASGITransport(app)` to talk to an ASGI app in-process.
+    """
+
+    _is_async = True
+
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60.0,
+                 transport: httpx.AsyncBaseTransport | None = None, *, validate: bool = True) -> None:
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise TypeError(f"transport must be an httpx async transport, got {type(transport).__name__}")
+        self.url, self.token = _config.resolve(url, token)
+        self.timeout = timeout
+        self._core = Core(self.url, timeout, validate)
+        self._core.client = self
+        self._http = httpx.AsyncClient(base_url=self.url, headers=default_headers(self.token),
+                                       timeout=timeout,
+                                       transport=transport)
+
+    async def run(self, ref: str, /, *, version: int | None = None, step: str | None = None,
+                  previous_run: str | None = None, wait: float | None = 60, **inputs: Any) -> Run:
+        return await self.run_with(ref, inputs, version=version, step=step,
+                                   previous_run=previous_run, wait=wait)
+
+    async def run_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
+                       step: str | None = None, previous_run: str | None = None,
+                       wait: float | None = 60) -> Run:
+        found = await self._drive(flows.run(self._core, ref, inputs, wait=wait, version=version,
+                                            step=step, previous_run=previous_run))
+        return check(found) if found.done else found
+
+    async def run_chain(self, ref: str, inputs: dict[str, Any],
+                        choices: dict[str, dict[str, Any]] | None = None, *,
+                        version: int | None = None, step: str | None = None,
+                        wait: float | None = 60) -> Run:
+        found = await self._drive(flows.run(self._core, ref, inputs, wait=wait, version=version,
+                                            step=step, chain=True, choices=choices))
+        return check(found) if found.done else found
+
+    async def submit(self, ref: str, /, *, version: int | None = None, step: str | None = None,
+                     previous_run: str | None = None, **inputs: Any) -> AsyncJob:
+        return await self.submit_with(ref, inputs, version=version, step=step,
+                                      previous_run=previous_run)
+
+    async def submit_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
+                          step: str | None = None, previous_run: str | None = None) -> AsyncJob:
+        return AsyncJob(self, await self._drive(flows.start(
+            self._core, ref, inputs, version=version, step=step, previous_run=previous_run)))
+
+    async def get_run(self, run_id: str) -> Run:
+        return await self._drive(flows.get_run(self._core, run_id))
+
+    async def cancel(self, run_id: str) -> Run:
+        return await self._drive(flows.cancel(self._core, run_id))
+
+    async def runs(self, model: str | None = None, *, limit: int = 100) -> list[Run]:
+        return await self._drive(flows.runs(self._core, model, limit))
+
+    async def upload(self, source: str | os.PathLike[str] | bytes | Any, name: str | None = None,
+                     content_type: str | None = None) -> dict[str, Any]:
+        return await self._drive(files.upload(source, name, content_type))
+
+    async def download(self, value: dict[str, Any] | str) -> bytes:
+        return await self._drive(files.download(self._core, value))
+
+    async def model(self, ref: str) -> dict[str, Any]:
+        return await self._drive(flows.fetch_model(self._core, ref))
+
+    async def models(self) -> list[dict[str, Any]]:
+        return await self._drive(flows.models(self._core))
+
+    async def delete(self, ref: str) -> None:
+        await self._drive(flows.delete(self._core, ref))
+
+    async def openapi(self, ref: str) -> dict[str, Any]:
+        return await self._drive(flows.get_json(f"{model_path(ref)}/openapi.json"))
+
+    async def metrics(self, ref: str) -> dict[str, Any]:
+        return await self._drive(flows.get_json(f"{model_path(ref)}/metrics"))
+
+    async def me(self) -> dict[str, Any]:
+        return await self._drive(flows.get_json("/v1/me"))
+
+    async def publish(self, app_path: str | os.PathLike[str],
+                      progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        return await self._drive(builds.publish(self._core, app_path, progress))
+
+    async def wait_ready(self, ref: str, version: int, timeout: float = 600.0,
+                         on_status: Callable[[str], None] | None = None) -> dict[str, Any]:
+        return await self._drive(builds.wait_ready(self._core, ref, version, timeout, on_status))
+
+    async def build_log(self, ref: str, version: int, offset: int = 0) -> tuple[str, str | None]:
+        return await self._drive(builds.build_log(ref, version, offset))
+
+    def stream_build_log(self, ref: str, version: int, timeout: float = 900.0) -> AsyncLogStream:
+        """`async for chunk in client.stream_build_log(ref, v):`; then `.status`."""
+        box: list[Any] = []
+        return AsyncLogStream(self._pump(builds.stream_build_log(ref, version, timeout), box), box)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _pump(self, flow: Flow[Any], box: list[Any]) -> AsyncIterator[Any]:
+        """Run `flow`, yielding what it emits; what it returns is appended to `box`."""
+        send: Any = None
+        error: FeatherError | None = None
+        while True:
+            try:
+                op = flow.throw(error) if error is not None else flow.send(send)
+            except StopIteration as stop:
+                box.append(stop.value)
+                return
+            send, error = None, None
+            if isinstance(op, Emit):
+                yield op.value
+            elif isinstance(op, Sleep):
+                await asyncio.sleep(op.seconds)
+            else:
+                try:
+                    send = await self._send(op)
+                except FeatherError as exc:  # the flow may handle it (e.g. a 404 while registering)
+                    error = exc
+
+    async def _drive(self, flow: Flow[T]) -> T:
+        box: list[Any] = []
+        async for _ in self._pump(flow, box):
+            pass
+        return box[0]  # type: ignore[no-any-return]
+
+    async def _send(self, call: Call) -> httpx.Response:
+        args = request_args(call)
+        if call.chunks is not None:
+            args["content"] = aiter_chunks(call)
+        if self._http.is_closed:
+            raise FeatherError("the client is closed; runs fetch their files through it")
+        request = self._http.build_request(call.method, call.path, **args)
+        if call.anonymous:
+            request.headers.pop("Authorization", None)
+        try:
+            resp = await self._http.send(request)
+        except httpx.TransportError as exc:
+            raise transport_error(self.url, exc) from exc
+        if resp.status_code >= 400:
+            raise error_for(resp)
+        return resp

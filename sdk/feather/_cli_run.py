@@ -1,0 +1,165 @@
+"""`feather run`: inputs from the command line, outputs printed or saved to a folder."""
+from __future__ import annotations
+
+import json
+import mimetypes
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ._cli_common import Client, JsonOpt, RefArg, TokenOpt, UrlOpt, connect, err, print_json, run_dict
+from ._client_files import is_file_value
+from ._client_run import Run
+from ._errors import InvalidInput
+from ._wire_client import FILE_KINDS, input_specs, step_entry
+
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def run(ref: RefArg,
+        pairs_: Annotated[list[str] | None, typer.Option(
+            "--input", "-i", metavar="KEY=VALUE",
+            help="An input; repeat for several. VALUE @path reads a file.")] = None,
+        inputs_json: Annotated[str | None, typer.Option(
+            "--inputs-json", metavar="FILE", help="JSON object of inputs ('-' for stdin).")] = None,
+        step: Annotated[str | None, typer.Option("--step", help="The step to run.")] = None,
+        previous_run: Annotated[str | None, typer.Option(
+            "--previous-run", metavar="RUN_ID",
+            help="Continue that run: its inputs and outputs fill this step's by name.")] = None,
+        output_dir: Annotated[Path | None, typer.Option(
+            "--output-dir", metavar="DIR", help="Save file outputs in DIR.")] = None,
+        version: Annotated[int | None, typer.Option(
+            "--version", help="Model version (default: latest).")] = None,
+        wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the result.")] = 60.0,
+        url: UrlOpt = None, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    """Run a model and print its outputs."""
+    inputs = _read_inputs_json(inputs_json) if inputs_json else {}
+    pairs = [_split_pair(item) for item in pairs_ or []]
+    with connect(url, token) as client:
+        if pairs:  # the manifest says how to read each value ("3" is a number for a Number)
+            info = client.model(ref)
+            specs = input_specs(info, None if previous_run and not step else step_entry(info, step))
+            inputs.update({key: convert(key, value, specs.get(key)) for key, value in pairs})
+        result = client.run_with(ref, inputs, version=version, step=step,
+                                 previous_run=previous_run, wait=wait)
+        saved = _save_outputs(client, result, output_dir) if output_dir else {}
+    if as_json:
+        print_json({**run_dict(result), **({"saved": saved} if output_dir else {})})
+    else:
+        _print_run(result, saved)
+
+
+def convert(key: str, raw: str, spec: dict[str, Any] | None) -> Any:
+    """A command-line string as the value the input's manifest entry expects."""
+    if raw.startswith("@@"):
+        raw = raw[1:]  # "@@x" is the literal text "@x"
+    elif raw.startswith("@"):
+        path = Path(raw[1:]).expanduser()
+        if spec is None or spec.get("kind") in FILE_KINDS:
+            return path  # the client inlines or uploads it
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"input {key!r}: cannot read {path}: "
+                               f"{getattr(exc, 'strerror', None) or exc}", field=key) from None
+    kinds = (spec or {}).get("schema", {}).get("type")
+    if spec and spec.get("kind") in ("number", "slider") and not kinds:
+        kinds = "number"
+    if kinds in ("number", "integer"):
+        return _number(key, raw, kinds == "integer")
+    if kinds == "boolean":
+        if raw.strip().lower() not in _TRUE | _FALSE:
+            raise InvalidInput(f"input {key!r} must be true or false, got {raw!r}", field=key)
+        return raw.strip().lower() in _TRUE
+    if kinds in ("array", "object"):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            if kinds == "array":  # tags=a,b reads as ["a", "b"]
+                return [item.strip() for item in raw.split(",") if item.strip()]
+            raise InvalidInput(f"input {key!r} must be a JSON object, got {raw!r:.60}", field=key) from None
+    return raw
+
+
+def _number(key: str, raw: str, integer: bool) -> float | int:
+    try:
+        number = float(raw)
+        if integer or (number.is_integer() and "." not in raw and "e" not in raw.lower()):
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return number
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"input {key!r} must be a number, got {raw!r}", field=key) from None
+
+
+def _read_inputs_json(path: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        data = json.loads(text)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field="inputs") from exc
+    except ValueError as exc:
+        raise InvalidInput(f"{path} is not valid JSON: {exc}", field="inputs") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path} must hold a JSON object of inputs", field="inputs")
+    return data
+
+
+def _split_pair(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise InvalidInput(f"--input expects KEY=VALUE, got {item!r}", field="input")
+    return key.strip(), value
+
+
+def _files_in(value: Any) -> list[dict[str, Any]]:
+    if is_file_value(value):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [f for item in items for f in _files_in(item)]
+
+
+def _save_outputs(client: Client, result: Run, folder: Path) -> dict[str, list[str]]:
+    """Write each file output into `folder` as <output>[-<n>]<ext>; output name -> paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    saved: dict[str, list[str]] = {}
+    for name, value in (result.outputs or {}).items():
+        found = _files_in(value)
+        for index, file in enumerate(found, 1):
+            ext = Path(str(file.get("name") or "")).suffix or \
+                mimetypes.guess_extension(str(file.get("content_type") or "")) or ".bin"
+            target = folder / (f"{name}{ext}" if len(found) == 1 else f"{name}-{index}{ext}")
+            target.write_bytes(client.download(file))
+            saved.setdefault(name, []).append(str(target))
+    return saved
+
+
+def _shown(value: Any) -> str:
+    if is_file_value(value):
+        url, size = str(value["url"]), value.get("size")
+        return (url[:40] + "…" if url.startswith("data:") else url) + \
+            (f" ({size:,} bytes)" if isinstance(size, int) else "")
+    return str(value) if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _print_run(result: Run, saved: dict[str, list[str]]) -> None:
+    table = Table("output", "value", show_header=True)
+    for name, value in (result.outputs or {}).items():
+        shown = "saved: " + ", ".join(Path(p).name for p in saved[name]) if name in saved \
+            else _shown(value)
+        table.add_row(Text(name), Text(shown))
+    Console().print(table)
+    for path in (p for paths in saved.values() for p in paths):
+        print(path)  # whole paths on lines of their own, never wrapped, for scripts
+    m = result.metrics or {}
+    if result.status != "succeeded":
+        err().print(f"run {result.id} is still {result.status}", markup=False)
+    elif m.get("total_ms") is not None:
+        err().print(f"run {result.id} took {m['total_ms']:.0f} ms "
+                    f"(predict {m.get('predict_ms') or 0:.0f} ms)", markup=False)

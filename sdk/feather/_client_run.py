@@ -1,0 +1,85 @@
+"""`Run`: one run as the platform reports it, with its outputs decodable into Python values."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import FeatherError
+
+
+@dataclass
+class Run:
+    """One run; `outputs` is the raw JSON, `value(name)` the Python value (files as bytes/PIL).
+
+    `metrics` has queue_ms, predict_ms, total_ms; `progress` is {"fraction", "message"} while
+    the run reports it; `steps` lists each step's outputs for a chain; `logs` and `traceback`
+    are shown to the model's owner only.
+    """
+
+    id: str
+    model: str
+    version: int | None
+    status: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created_at: str | None = None
+    completed_at: str | None = None
+    step: str | None = None
+    progress: dict[str, Any] | None = None
+    steps: list[dict[str, Any]] | None = None
+    logs: str | None = None
+    traceback: str | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Plain attributes, not fields: equality, repr and dataclasses.asdict ignore them.
+        self._client: Any = None  # the client that returned this run fetches its files
+        self._files: dict[str, bytes] = {}  # downloads kept, so decoding twice fetches once
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Run:
+        return cls(id=data["id"], model=data.get("model", ""), version=data.get("version"),
+                   status=data.get("status", ""), inputs=data.get("inputs") or {},
+                   outputs=data.get("outputs"), error=data.get("error"),
+                   metrics=data.get("metrics") or {}, created_at=data.get("created_at"),
+                   completed_at=data.get("completed_at"), step=data.get("step"),
+                   progress=data.get("progress"), steps=data.get("steps"),
+                   logs=data.get("logs"), traceback=data.get("traceback"),
+                   urls=data.get("urls") or {})
+
+    @property
+    def done(self) -> bool:
+        from ._client_base import TERMINAL
+        return self.status in TERMINAL
+
+    def value(self, name: str) -> Any:
+        """Output `name` as a Python value: files become bytes, images PIL images if installed."""
+        from ._client_files import decode_output
+        return self._sync_client()._drive(decode_output(self, name))
+
+    def decoded(self) -> dict[str, Any]:
+        """Every output as `value(name)` returns it."""
+        return {name: self.value(name) for name in self.outputs or {}}
+
+    async def avalue(self, name: str) -> Any:
+        """`value(name)` for runs an AsyncClient returned."""
+        from ._client_files import decode_output
+        client = self._client
+        if client is None or not getattr(client, "_is_async", False):
+            return self.value(name)
+        return await client._drive(decode_output(self, name))
+
+    async def adecoded(self) -> dict[str, Any]:
+        return {name: await self.avalue(name) for name in self.outputs or {}}
+
+    def _sync_client(self) -> Any:
+        client = self._client
+        if client is None:
+            from ._client_files import OFFLINE
+            return OFFLINE  # data: URLs still decode; stored files need a client
+        if getattr(client, "_is_async", False):
+            raise FeatherError("this run came from an AsyncClient: use `await run.avalue(name)` "
+                               "or `await run.adecoded()`")
+        return client
