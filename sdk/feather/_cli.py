@@ -106,15 +106,24 @@ def models(url: UrlOpt = None, token: TokenOpt = None, as_json: JsonOpt = False)
     Console().print(table)
 
 
-def up(ctx: typer.Context) -> None:
-    """Start the whole platform locally (runs `python -m services.local ARGS`)."""
+def _platform_module(command: str, module: str, args: list[str]) -> None:
     # find_spec on a top-level name locates the package without importing it.
     spec = importlib.util.find_spec("services")
     places = list(spec.submodule_search_locations or []) if spec else []
     if not any(os.path.isdir(os.path.join(p, "local")) for p in places):
-        raise FeatherError("`feather up` needs the feather platform services (the `services` "
+        raise FeatherError(f"`feather {command}` needs the feather platform services (the `services` "
                            "package), which are not installed in this environment")
-    os.execv(sys.executable, [sys.executable, "-m", "services.local", *ctx.args])
+    os.execv(sys.executable, [sys.executable, "-m", module, *args])
+
+
+def up(ctx: typer.Context) -> None:
+    """Start the whole platform locally (runs `python -m services.local ARGS`)."""
+    _platform_module("up", "services.local", ctx.args)
+
+
+def dev(ctx: typer.Context) -> None:
+    """Preview one model in the browser, reloading on save: `feather dev app.py [--port N]`."""
+    _platform_module("dev", "services.local.dev", ctx.args)
 
 
 from ._cli_manage import cancel, delete, init, logs, runs  # noqa: E402
@@ -123,7 +132,8 @@ from ._cli_run import run  # noqa: E402
 # Registered here, in the order `feather --help` lists them.
 for _command in (login, init, publish, run, runs, logs, cancel, models, delete):
     app.command()(_command)
-app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(up)
+for _command in (up, dev):
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(_command)
 
 
 def main() -> None:
