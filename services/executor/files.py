@@ -1,6 +1,7 @@
 """A run's files: stored inputs copied next to the run, produced outputs stored as blobs."""
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +12,11 @@ from services.kit.blobs import BlobStore
 
 
 class RunFiles:
-    def __init__(self, root: Path, run_id: str) -> None:
-        self.dir = root / run_id
+    """The folders a run's files pass through. A worker serves one run at a time, so each
+    worker keeps one pair and empties it between runs rather than making new ones."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root
         self.inputs = self.dir / "in"
         self.outputs = self.dir / "out"
 
@@ -54,8 +58,16 @@ class RunFiles:
                          name=value.get("name") or local.name)
         return outputs
 
-    def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def clear(self) -> None:
+        for folder in (self.inputs, self.outputs):
+            try:
+                with os.scandir(folder) as entries:
+                    if next(entries, None) is None:
+                        continue
+            except FileNotFoundError:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
 
 
 def _copy(value: Any) -> Any:

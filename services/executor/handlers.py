@@ -75,12 +75,16 @@ class Executor:
             task.cancel()
 
     async def resume(self) -> None:
+        """Jobs left unfinished by a previous executor start again, counting one more attempt."""
         for status in ("queued", "running"):
             cursor = None
             while True:
                 page = await self.ctx.store.find("jobs", Query(where={"status": status}, limit=200, cursor=cursor))
                 for doc in page.items:
-                    self.schedule(doc["_id"])
+                    fields = {**_fields(doc), "status": "queued", "attempts": doc["attempts"] + 1}
+                    with contextlib.suppress(Conflict):
+                        await self.ctx.store.save("jobs", doc["_id"], fields, expected_version=doc["_v"])
+                        self.schedule(doc["_id"])
                 if not (cursor := page.next_cursor):
                     break
 
@@ -105,11 +109,10 @@ class Executor:
         try:
             async with self.slots:
                 started_at = datetime.now(timezone.utc)
+                # a job is only written again when it ends: a restart counts the attempt instead
                 if job["attempts"] >= MAX_ATTEMPTS:
                     outcome = StepOutcome("failed", error="the executor stopped during this run, twice")
                 else:
-                    fields = {**_fields(job), "status": "running", "attempts": job["attempts"] + 1}
-                    job = {**fields, "_v": await self.ctx.store.save("jobs", run_id, fields, expected_version=job["_v"])}
                     outcome, steps = await self._run(request)
         except asyncio.CancelledError:
             if run_id not in self.canceling:
@@ -182,9 +185,8 @@ class Executor:
             requested_at=request.requested_at, started_at=started_at,
             queue_ms=max(0.0, (started_at - request.requested_at).total_seconds() * 1000),
             predict_ms=outcome.predict_ms)
-        current = await self.ctx.store.get("jobs", run_id)
-        doc = {**_fields(current or job), "status": outcome.status, "error": outcome.error}
-        await self.ctx.save("jobs", run_id, doc, expected_version=current["_v"] if current else None,
+        doc = {**_fields(job), "status": outcome.status, "error": outcome.error}
+        await self.ctx.save("jobs", run_id, doc, expected_version=job["_v"],
                             events=[self.ctx.outbox(completed, event_id=stable_id(run_id, "completed"))])
 
     async def close(self) -> None:

@@ -119,7 +119,7 @@ class LocalBackend(Backend):
             worker = await pool.acquire()
         except (WorkerDied, OSError) as exc:
             return StepOutcome("failed", error=str(exc) or "the model's worker could not start")
-        files = RunFiles(worker.scratch / "runs", call.run_id)
+        files = RunFiles(worker.scratch / "run")
         try:
             inputs = await files.materialize(self.blobs, call.inputs,
                                              inside=lambda p: self.sandbox.inside(p, worker.scratch))
@@ -143,7 +143,7 @@ class LocalBackend(Backend):
             await worker.kill()  # canceled mid-step: its answer would arrive for the wrong run
             raise
         finally:
-            files.remove()
+            files.clear()
             await pool.release(worker)
 
     async def _reap(self) -> None:
