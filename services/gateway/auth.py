@@ -61,6 +61,8 @@ async def _from_session(request: Request, ctx: ServiceContext) -> str | None:
         return None
     session = await ctx.store.get("sessions", token_key(session_id))
     if session is None or session.get("expires_at", "") < now_iso():
+        if request.method in _SAFE_METHODS:
+            return None  # reading public pages needs no session: an old cookie is just ignored
         raise HTTPException(401, detail="your session has expired; log in again")
     if request.method not in _SAFE_METHODS:
         sent = request.headers.get("x-csrf-token", "")
