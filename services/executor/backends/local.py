@@ -58,6 +58,21 @@ class Pool:
             await self.forget()
             raise
 
+    async def grow(self) -> bool:
+        """Start one more worker and park it idle, if the limits allow; False when they do not."""
+        async with self.backend.free:
+            if self.size >= self.backend.config.max_workers or not await self.backend.make_room(self):
+                return False
+            self.size += 1
+            self.backend.total += 1
+        try:
+            worker = await Worker.start(self.runtime, self.backend.sandbox)
+        except BaseException:
+            await self.forget()
+            raise
+        await self.release(worker)
+        return True
+
     async def forget(self) -> None:
         async with self.backend.free:
             self.size -= 1
@@ -111,7 +126,8 @@ class LocalBackend(Backend):
         pool = self.pool((model_id, version), runtime)
         for _ in range(max(0, self.config.min_workers - pool.size)):
             with contextlib.suppress(WorkerDied, OSError):
-                await pool.release(await pool.acquire())
+                if not await pool.grow():
+                    return
 
     async def run(self, call: StepCall) -> StepOutcome:
         pool = self.pool(call, call.runtime)
