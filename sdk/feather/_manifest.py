@@ -130,6 +130,7 @@ def build_manifest(model: Model) -> dict[str, Any]:
             "input_schema": input_schema(step.inputs),
             "interactive": list(step.interactive),
         } for step in model.steps],
+        **({"examples": [dict(e) for e in model.examples]} if model.examples else {}),
     }
 
 

@@ -97,7 +97,8 @@ class Model:
 
     def __init__(self, name: str, *, description: str | None = None,
                  steps: Sequence[Step] = (), requirements: Sequence[str] = (),
-                 files: Sequence[str] = (), load: Callable[[], Any] | None = None) -> None:
+                 files: Sequence[str] = (), load: Callable[[], Any] | None = None,
+                 examples: Sequence[Mapping[str, Any]] = ()) -> None:
         self._file, self._line = caller_location()
         if not isinstance(name, str) or not _MODEL_NAME.match(name):
             self._fail(f"model name {name!r} is invalid: use 1-64 lowercase letters, digits "
@@ -110,6 +111,9 @@ class Model:
         self.steps: list[Step] = []
         for step in steps:
             self.add_step(step)
+        # inputs for the first step that the portal offers with one click (JSON values)
+        self.examples = [dict(e) if isinstance(e, Mapping) else self._fail(
+            f"each example must be a dict of the first step's inputs, got {e!r}") for e in examples]
 
     def step(self, *, inputs: Sequence[Component] = (), outputs: Sequence[Component] = (),
              name: str | None = None, description: str | None = None
@@ -138,6 +142,16 @@ class Model:
         """Checks that need every step: run once the app is imported."""
         if not self.steps:
             self._fail(f"model {self.name!r} has no steps; add one with @model.step(...)")
+        first = {c.name: c for c in self.steps[0].inputs}
+        for number, example in enumerate(self.examples, 1):
+            for key, value in example.items():
+                if key not in first:
+                    self._fail(f"example {number} names {key!r}, which is not an input of step "
+                               f"{self.steps[0].name!r}")
+                try:
+                    first[key].validate(value)
+                except Exception as exc:
+                    self._fail(f"example {number}: {exc}")
         last = self.steps[-1]
         if last.interactive:
             last._fail(f"step {last.name!r} returns interactive output(s) "

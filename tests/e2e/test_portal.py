@@ -101,6 +101,9 @@ def test_run_hello(page, platform: LocalPlatform, hello: str):
     page.get_by_role("button", name="Run").click()
     page.get_by_text("Hello, Ada!").wait_for()
     print(f"model page interactive after {interactive_s * 1000:.0f} ms")
+    # an example from the manifest fills the form with one click
+    page.get_by_role("button", name="Ada Lovelace").click()
+    assert page.get_by_label("Your name").input_value() == "Ada Lovelace"
     # a required field left empty is reported next to it, and nothing is sent
     page.get_by_label("Your name").fill("")
     page.get_by_role("button", name="Run").click()

@@ -100,3 +100,23 @@ def test_context_parameter_is_not_an_input(write_app: Callable[..., Path]) -> No
                     "def f(a, context):\n    return a\n")
     step = load_model(app).steps[0]
     assert step.wants_context is True
+
+
+def test_examples_must_fit_the_first_step(tmp_path):
+    import pytest
+    from feather import DefinitionError
+    from feather._manifest import load_model
+
+    app = tmp_path / "app.py"
+    app.write_text("import feather as ft\n"
+                   "model = ft.Model('ex', examples=[{'name': 'ok'}, {'nmae': 'typo'}])\n"
+                   "@model.step(inputs=[ft.Text('name')], outputs=[ft.Text('out')])\n"
+                   "def f(name):\n    return name\n")
+    with pytest.raises(DefinitionError, match="example 2 names 'nmae'"):
+        load_model(app).manifest()
+    app.write_text("import feather as ft\n"
+                   "model = ft.Model('ex', examples=[{'n': 'x' * 9}])\n"
+                   "@model.step(inputs=[ft.Text('n', max_length=3)], outputs=[ft.Text('out')])\n"
+                   "def f(n):\n    return n\n")
+    with pytest.raises(DefinitionError, match="example 1"):
+        load_model(app).manifest()

@@ -28,6 +28,7 @@ def test_hello_manifest() -> None:
                              "required": ["name"], "additionalProperties": False},
             "interactive": [],
         }],
+        "examples": [{"name": "World"}, {"name": "Ada Lovelace"}],
     }
 
 
