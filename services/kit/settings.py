@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     kafka_idempotence: bool = True
     # Tansu answers a fetch only when its wait runs out, so a short wait is what keeps the
     # run path fast; a real Kafka broker answers as soon as data arrives.
-    kafka_fetch_wait_ms: int = 2  # consumers on a waiting request's path
+    kafka_fetch_wait_ms: int = 3  # consumers on a waiting request's path
     kafka_background_fetch_wait_ms: int = 100  # everything else
     kafka_partitions: int = 3
     # Tansu holds a group join for about half the session timeout, so the embedded platform
