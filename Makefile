@@ -32,7 +32,7 @@ up: setup
 	$(VENV)/bin/feather up
 
 test: setup
-	cd portal && npm test
+	cd portal && npm test && npm run size
 	$(PY) -m pytest
 
 bench: setup
