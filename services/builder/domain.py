@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 
 BUILD_TIMEOUT_S = 900
@@ -16,9 +17,14 @@ def env_key(requirements: list[str], python: str) -> str:
 
 
 def python_for(wanted: str) -> str:
-    """The interpreter to build with: this one when it is the version asked for."""
+    """The interpreter to build with: this one when it is the version asked for, else a
+    version request uv understands (never a path: the registry only accepts '3.N')."""
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return sys.executable if wanted in ("", here) else wanted
+    if wanted in ("", here):
+        return sys.executable
+    if not re.fullmatch(r"3\.\d{1,2}", wanted):
+        raise ValueError(f"unsupported Python version {wanted!r}")
+    return wanted
 
 
 def build_id(model_id: str, version: int) -> str:

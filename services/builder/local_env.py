@@ -49,7 +49,9 @@ class LocalEnvironments:
         source = work / f"{os.getpid()}-{time.monotonic_ns()}.in"
         source.write_text("\n".join(requirements) + "\n")
         try:
+            # --no-build: only published wheels, so installing never runs code from the bundle's author
             await self._run([self._uv, "pip", "compile", str(source), "--quiet", "--no-header", "--no-annotate",
+                             "--no-build",
                              "--python-version", python or "3.11", "--output-file", str(source.with_suffix(".lock"))],
                             log)
             locked = source.with_suffix(".lock").read_text()
@@ -73,7 +75,7 @@ class LocalEnvironments:
                 await self._run([self._uv, "venv", "--quiet", "--python", python_for(python), str(tmp)], log)
                 if locked:
                     (tmp / "requirements.lock").write_text(locked)
-                    await self._run([self._uv, "pip", "sync", "--python", str(tmp / "bin" / "python"),
+                    await self._run([self._uv, "pip", "sync", "--no-build", "--python", str(tmp / "bin" / "python"),
                                      str(tmp / "requirements.lock")], log)
                 (tmp / ".ready").write_text(key)
                 if final.exists():

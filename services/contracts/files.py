@@ -52,7 +52,7 @@ def file_id(url: str) -> str | None:
         return None
     fid = url[len(SCHEME):]
     parts = fid.split("/")
-    if len(parts) != 2 or not all(parts) or ".." in parts:
+    if len(parts) != 2 or any(p in ("", ".", "..") for p in parts) or "\\" in fid or "\x00" in fid:
         return None
     return fid
 

@@ -1,8 +1,10 @@
 """A run's files: stored inputs copied next to the run, produced outputs stored as blobs."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,17 +42,20 @@ class RunFiles:
 
     async def store_outputs(self, blobs: BlobStore, outputs: dict[str, Any],
                             outside: Callable[[str], Path] = Path) -> dict[str, Any]:
-        """Replace each produced file's ``path`` with a ``feather:files/`` URL."""
-        root = self.outputs.resolve()
+        """Replace each produced file's ``path`` with a ``feather:files/`` URL.
+
+        A produced file must sit directly in the output folder and be a regular file; it is
+        opened without following links, so a model cannot make the executor read host files.
+        """
         for value in file_values(outputs, produced=True):
             path = value.get("path")
             if not path:
                 continue
-            local = outside(path).resolve()
-            if root not in local.parents or not local.is_file():
+            local = outside(path)
+            if local.parent != self.outputs or local.name in ("", ".", ".."):
                 raise ValueError(f"output file {path!r} is not in the run's output folder")
+            data = _read_regular(local)
             fid = new_file_id(value.get("name") or local.name)
-            data = local.read_bytes()
             content_type = value.get("content_type") or content_type_of(local.name)
             await blobs.put(blob_key(fid), data, content_type)
             value.pop("path")
@@ -59,15 +64,29 @@ class RunFiles:
         return outputs
 
     def clear(self) -> None:
+        """Empty both folders (the worker keeps them mounted, so they stay themselves)."""
         for folder in (self.inputs, self.outputs):
             try:
-                with os.scandir(folder) as entries:
-                    if next(entries, None) is None:
-                        continue
+                entries = list(os.scandir(folder))
             except FileNotFoundError:
                 continue
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True, exist_ok=True)
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+
+
+def _read_regular(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"output {path.name!r} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
 
 
 def _copy(value: Any) -> Any:

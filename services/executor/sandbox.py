@@ -76,7 +76,8 @@ class Sandbox:
 
     def scratch(self, worker_id: str) -> Path:
         path = self.root / worker_id
-        (path / "tmp").mkdir(parents=True, exist_ok=True)
+        for folder in ("tmp", "run/in", "run/out"):
+            (path / folder).mkdir(parents=True, exist_ok=True)
         if self.enabled and os.geteuid() == 0:
             # a tmpfs of fixed size, so a model filling /tmp cannot fill the host's disk
             subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.limits.tmp_mb}m,mode=1777",
@@ -101,7 +102,11 @@ class Sandbox:
               str(_python_home(python)), str(Path(python).parent.parent), app_dir, sdk_dir]
         args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                 "--uid", str(NOBODY), "--gid", str(NOBODY), "--proc", "/proc", "--dev", "/dev",
-                "--bind", str(scratch), INSIDE_SCRATCH, "--bind", str(scratch / "tmp"), "/tmp",
+                # a run's inputs are read-only to the model and only its output folder is writable,
+                # so it cannot plant links where the executor will write or read later
+                "--ro-bind", str(scratch / "run" / "in"), f"{INSIDE_SCRATCH}/run/in",
+                "--bind", str(scratch / "run" / "out"), f"{INSIDE_SCRATCH}/run/out",
+                "--bind", str(scratch / "tmp"), "/tmp",
                 "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", app_dir]
         for path in dict.fromkeys(ro):
             if os.path.exists(path):

@@ -1,6 +1,8 @@
 """The gateway: public API, identity, input validation, and the wait for run results."""
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -12,6 +14,7 @@ from services.gateway.domain import RequestError
 from services.kit.portal import mount_portal
 from services.gateway.projections import Projections
 from services.gateway.replies import Replies
+from services.gateway.sweeper import sweep_forever
 from services.kit.runtime import ServiceContext, create_service
 from services.kit.settings import Settings
 
@@ -31,11 +34,13 @@ def _subscribe(ctx: ServiceContext) -> None:
 
 async def _start(ctx: ServiceContext) -> None:
     ctx.state["http"] = httpx.AsyncClient()
+    ctx.state["sweeper"] = asyncio.create_task(sweep_forever(ctx), name="run-sweeper")
     if ctx.settings.admin_token:
         await ensure_user(ctx, ctx.settings.admin_user, ctx.settings.admin_token, token_name="feather up")
 
 
 async def _stop(ctx: ServiceContext) -> None:
+    ctx.state["sweeper"].cancel()
     await ctx.state["http"].aclose()
 
 

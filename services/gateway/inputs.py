@@ -1,7 +1,10 @@
 """Preparing a run's inputs: check every file value and fetch linked files."""
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -58,10 +61,29 @@ async def _resolve_one(ctx: ServiceContext, value: dict[str, Any], url: str, pat
         raise _problem(path, "a file url must be data:, feather:files/ or http(s)://")
 
 
+async def _public_address(url: str, path: list[str]) -> None:
+    """Refuse links into this machine or its network: the gateway would fetch them for the caller."""
+    host = urlsplit(url).hostname
+    if not host:
+        raise _problem(path, f"{url} has no host")
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError as exc:
+        raise _problem(path, f"cannot resolve {host}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            raise _problem(path, f"{host} is not a public address; upload the file instead")
+
+
 async def _fetch(ctx: ServiceContext, url: str, name: str | None, path: list[str]) -> str:
     http: httpx.AsyncClient = ctx.state["http"]
+    await _public_address(url, path)
     try:
-        async with http.stream("GET", url, timeout=30, follow_redirects=True) as answer:
+        # redirects are not followed: each hop would need the same address check
+        async with http.stream("GET", url, timeout=30, follow_redirects=False) as answer:
+            if answer.is_redirect:
+                raise _problem(path, f"{url} redirects; send the final address")
             if answer.status_code >= 400:
                 raise _problem(path, f"fetching {url} answered {answer.status_code}")
             data = bytearray()

@@ -5,13 +5,14 @@ Every update is one idempotent store write keyed by the event id, so redelivery 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from services.contracts.envelope import Envelope
 from services.contracts.events import (BuildFailed, BuildStarted, ImageBuilt, ModelDeleted,
                                        ModelPublished, ModelUpdated, RunCompleted, RunProgress,
                                        RunStarted)
-from services.kit.store import Store
+from services.kit.store import Conflict, Store
 
 _STATUS_RANK = {"building": 0, "ready": 1, "failed": 1}
 
@@ -65,7 +66,8 @@ class Projections:
     async def on_run(self, envelope: Envelope) -> None:
         event = envelope.event
         if isinstance(event, (RunStarted, RunProgress)):
-            # these travel outside the outbox and may overtake the completion: never undo it
+            # these travel outside the outbox and may overtake the completion: never undo it.
+            # The write is conditional on the version read, so a completion written in between wins.
             current = await self.store.get("runs", event.run_id)
             if current is None or current.get("status") not in ("queued", "running"):
                 return
@@ -74,7 +76,9 @@ class Projections:
                 changes["started_at"] = event.started_at.isoformat()
             else:
                 changes["progress"] = {"fraction": event.fraction, "message": event.message}
-            await self.store.apply("runs", event.run_id, changes, event_id=envelope.id)
+            fields = {k: v for k, v in current.items() if k not in ("_id", "_v")}
+            with contextlib.suppress(Conflict):
+                await self.store.save("runs", event.run_id, {**fields, **changes}, expected_version=current["_v"])
         elif isinstance(event, RunCompleted):
             await self.store.apply("runs", event.run_id, completed_fields(event), event_id=envelope.id)
             await self.store.apply("models", event.model_id, {}, event_id=envelope.id, increments={"runs": 1},

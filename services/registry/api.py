@@ -39,7 +39,9 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
             current = await ctx.store.get("versions", domain.version_key(model_id, latest))
             return _answer(owner, name, latest, current["status"] if current else "building", created=False)
         version = domain.next_version(latest)
-        ref = await ctx.blobs.put(f"bundles/{owner}/{name}/{version}.tar.gz", data, "application/gzip")
+        # named by content: a publish that loses the race for this version cannot overwrite
+        # the winner's bundle
+        ref = await ctx.blobs.put(f"bundles/{owner}/{name}/{sha}.tar.gz", data, "application/gzip")
         event = ModelPublished(model_id=model_id, owner=owner, model_name=name, version=version,
                                description=parsed.manifest.get("description", ""),
                                manifest=parsed.manifest, bundle=ref,

@@ -61,7 +61,21 @@ def read_bundle(data: bytes) -> Bundle:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidBundle("manifest", f"not valid JSON ({exc})") from None
     check_manifest(manifest)
+    for number, line in enumerate(requirements, 1):
+        check_requirement(line, number)
     return Bundle(manifest=manifest, requirements=requirements)
+
+
+# A requirement names a package from the index, nothing else: options (-r, -e, --index-url),
+# direct URLs and local paths would let a bundle make the builder read or run what it chooses.
+REQUIREMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?\s*([<>=!~]=?[^;@/\\]*)?(;[^@/\\]*)?$")
+PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
+
+
+def check_requirement(line: str, number: int) -> None:
+    if line.startswith("-") or "://" in line or "@" in line or not REQUIREMENT_RE.match(line):
+        raise InvalidBundle(f"requirements.{number}", f"{line!r} is not a package requirement such as "
+                                                     "'numpy>=2' (options, URLs and paths are not allowed)")
 
 
 def _member_name(tar: tarfile.TarFile, name: str) -> str:
@@ -76,6 +90,8 @@ def check_manifest(manifest: Any) -> None:
     name = manifest.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise InvalidBundle("manifest.name", "lowercase letters, digits and '-', starting with a letter, at most 64")
+    if not isinstance(manifest.get("python", "3.11"), str) or not PYTHON_RE.match(manifest.get("python", "3.11")):
+        raise InvalidBundle("manifest.python", "a Python version such as '3.11'")
     steps = manifest.get("steps")
     if not isinstance(steps, list) or not steps:
         raise InvalidBundle("manifest.steps", "a model needs at least one step")

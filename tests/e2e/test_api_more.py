@@ -32,6 +32,11 @@ def test_files_upload_and_download(http: httpx.Client):
     assert got.headers["content-type"].startswith("text/plain")
     assert http.get("/v1/files/0000/none.txt").status_code == 404
     assert http.get("/v1/files/..%2F..%2Fetc%2Fpasswd").status_code == 404
+    # anyone may upload, so nothing that could run script is shown inline on the portal's origin
+    page = http.post("/v1/files", files={"file": ("evil.html", b"<script>alert(1)</script>", "text/html")}).json()
+    served = http.get("/v1/files/" + page["url"].removeprefix("feather:files/"))
+    assert served.headers["content-disposition"].startswith("attachment")
+    assert served.headers["x-content-type-options"] == "nosniff" and "sandbox" in served.headers["content-security-policy"]
     assert "root:" not in http.get("/v1/files/../../etc/passwd").text
 
 
@@ -113,3 +118,20 @@ def test_delete_hides_the_model_and_publishing_again_continues_the_versions(clie
     assert http.post(f"/v1/models/{ref}/runs", json={"inputs": {"seconds": 0}}).status_code == 404
     again = publish(client, "slow")
     assert http.get(f"/v1/models/{again}").json()["latest_version"] == before + 1
+
+
+def test_links_into_the_platform_are_not_fetched(hello: str, http: httpx.Client, platform):
+    ref = "local/two-steps"
+    for url in (f"http://127.0.0.1:{platform.ports['telemetry']}/v1/models/local/hello/runs",
+                "http://169.254.169.254/latest/meta-data/", "http://localhost:9/"):
+        answer = http.post(f"/v1/models/{hello}/runs", json={"inputs": {"name": {"url": url}}})
+        assert answer.status_code == 422, (url, answer.text)
+        assert "public address" in answer.json()["detail"][0]["msg"], answer.text
+
+
+def test_anonymous_runs_are_canceled_only_by_the_model_owner(client: feather.Client, http: httpx.Client, platform):
+    ref = publish(client, "slow")
+    anonymous = httpx.Client(base_url=platform.gateway_url)
+    run = anonymous.post(f"/v1/models/{ref}/runs", json={"inputs": {"seconds": 5}}).json()
+    assert anonymous.post(f"/v1/runs/{run['id']}/cancel").status_code == 401
+    assert http.post(f"/v1/runs/{run['id']}/cancel").status_code == 202  # the owner may

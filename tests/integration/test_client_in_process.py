@@ -6,6 +6,7 @@ on the bus; no executor runs here, so runs stay queued and can be canceled.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ import feather
 from services.contracts.blobs import BlobRef
 from services.contracts.events import ImageBuilt, ModelPublished
 from services.gateway.app import create_app
+from services.gateway.sweeper import GRACE_S, sweep_once
 from services.kit.bus import Bus
 from services.kit.settings import Settings
 
@@ -73,6 +75,14 @@ async def test_async_client_against_the_gateway_app(tansu, tmp_path):
             assert (await job.status()) == "queued"
             canceled = await client.cancel(job.id)
             assert canceled.id == job.id
+
+            # nothing executes here: past its deadline the sweeper ends the run, so it is never stuck
+            stuck = await client.submit("ann/greeter", name="Cy")
+            assert await sweep_once(ctx) == 0  # not late yet
+            later = datetime.now(timezone.utc) + timedelta(seconds=300 + GRACE_S + 1)
+            assert await sweep_once(ctx, now=later) >= 1
+            ended = await client.get_run(stuck.id)
+            assert ended.status == "timed_out" and "deadline" in ended.error
 
             uploaded = await client.upload(b"some bytes", name="data.bin")
             assert uploaded["url"].startswith("feather:files/")

@@ -54,3 +54,24 @@ def test_status_never_goes_back_to_building():
     assert status_after("building", "ready") == "ready"
     assert status_after("ready", "building") == "ready"
     assert status_after("building", "failed") == "failed"
+
+
+@pytest.mark.parametrize("line", ["numpy>=2", "scikit-learn", "pillow>=10,<12", "requests[socks]==2.31.0",
+                                  "numpy~=2.0", "tomli ; python_version < '3.11'"])
+def test_package_requirements_are_accepted(line):
+    assert read_bundle(bundle(good(**{"requirements.txt": line.encode()}))).requirements == [line]
+
+
+@pytest.mark.parametrize("line", ["-r /etc/passwd", "--index-url http://evil", "evil @ https://x/evil.tar.gz",
+                                  "git+https://x/y", "./local-folder", "/abs/pkg.whl", "-e .", "pkg @ file:///x"])
+def test_options_urls_and_paths_are_refused(line):
+    with pytest.raises(InvalidBundle) as caught:
+        read_bundle(bundle(good(**{"requirements.txt": line.encode()})))
+    assert caught.value.field == "requirements.1"
+
+
+def test_python_must_be_a_version_not_a_path():
+    manifest = {**MANIFEST, "python": "/usr/bin/evil"}
+    with pytest.raises(InvalidBundle) as caught:
+        read_bundle(bundle(good(**{"feather.json": json.dumps(manifest).encode()})))
+    assert caught.value.field == "manifest.python"

@@ -136,6 +136,7 @@ class LocalBackend(Backend):
         except (WorkerDied, OSError) as exc:
             return StepOutcome("failed", error=str(exc) or "the model's worker could not start")
         files = RunFiles(worker.scratch / "run")
+        files.clear()  # whatever a previous run (or a model behind its back) left
         try:
             inputs = await files.materialize(self.blobs, call.inputs,
                                              inside=lambda p: self.sandbox.inside(p, worker.scratch))

@@ -54,7 +54,7 @@ class Worker:
         worker = cls(proc, worker_id, scratch, sandbox)
         try:
             hello = await asyncio.wait_for(worker._read(), READY_TIMEOUT_S)
-        except (WorkerDied, asyncio.TimeoutError) as exc:
+        except (WorkerDied, asyncio.TimeoutError, ValueError) as exc:
             await worker.kill()
             raise WorkerDied(f"the model's worker did not start: {exc}") from None
         if hello.get("type") != "ready":
@@ -64,11 +64,20 @@ class Worker:
 
     async def _read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
-        line = await self.proc.stdout.readline()
+        try:
+            line = await self.proc.stdout.readline()
+        except ValueError:  # a line past the pipe's limit: the stream is out of step for good
+            raise WorkerDied("it sent an answer larger than 64 MiB") from None
         if not line:
             code = await self.proc.wait()
             raise WorkerDied(self._exit_reason(code))
-        return json.loads(line)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            raise WorkerDied("it wrote something that is not protocol JSON") from None
+        if not isinstance(message, dict):
+            raise WorkerDied("it wrote something that is not protocol JSON")
+        return message
 
     def _exit_reason(self, code: int) -> str:
         if self.sandbox.out_of_memory(self.id):
@@ -85,9 +94,11 @@ class Worker:
         while True:
             message = await self._read()
             if message.get("type") == "progress":
-                if call.on_progress is not None:
+                if call.on_progress is not None and message.get("id") == call.run_id:
                     call.on_progress(message.get("fraction"), str(message.get("message", "")))
                 continue
+            if message.get("id") != call.run_id:  # never hand one run's answer to another
+                raise WorkerDied("it answered for another run")
             return message
 
     @property

@@ -35,6 +35,17 @@ async def download(fid: str, ctx: ServiceContext = Depends(context)) -> Response
     except BlobNotFound:
         raise HTTPException(404, detail="no such file") from None
     name = fid.split("/", 1)[1]
-    return Response(data, media_type=content_type_of(name),
-                    headers={"Content-Disposition": f'inline; filename="{name}"',
-                             "Cache-Control": "private, max-age=86400, immutable"})
+    content_type = content_type_of(name)
+    # anyone can upload, and files are served from the portal's origin: only media a page can
+    # show without running it is inline; everything else (HTML, SVG, scripts) is a download
+    inline = content_type in _SHOWN_INLINE
+    return Response(data, media_type=content_type if inline else "application/octet-stream", headers={
+        "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=86400, immutable"})
+
+
+_SHOWN_INLINE = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "audio/wav",
+                 "audio/x-wav", "audio/mpeg", "audio/ogg", "audio/flac", "video/mp4", "text/plain",
+                 "text/csv", "application/json", "application/pdf"}

@@ -35,7 +35,10 @@ async def publish(bundle: UploadFile, response: Response, user: str = Depends(re
                                        headers={"X-Feather-User": user}, timeout=120)
     except httpx.HTTPError as exc:
         raise HTTPException(503, detail=f"the registry is unavailable: {exc}") from None
-    body = answer.json()
+    try:
+        body = answer.json()
+    except ValueError:
+        raise HTTPException(502, detail=f"the registry answered {answer.status_code} without JSON") from None
     if answer.status_code >= 400:
         return JSONResponse(body, status_code=answer.status_code)
     # answer once this gateway can serve the new version, so the caller's next GET finds it

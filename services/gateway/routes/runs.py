@@ -80,6 +80,7 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response,
     run_id = event.run_id
     doc = {"model_id": model["_id"], "version": event.version, "step": event.step, "inputs": event.inputs,
            "status": "queued", "created_by": user, "created_at": event.requested_at.isoformat(),
+           "deadline_s": event.deadline_s,
            "outputs": None, "error": None, "metrics": None, "completed_at": None}
     replies = ctx.state["replies"]
     waiter = replies.expect(run_id) if wait_s else None
@@ -122,8 +123,12 @@ async def cancel_run(run_id: str, user: str | None = Depends(optional_user),
     doc = await ctx.store.get("runs", run_id)
     if doc is None:
         raise HTTPException(404, detail=f"no run {run_id}")
-    if doc.get("created_by") and doc["created_by"] != user and doc["model_id"].split("/")[0] != user:
-        raise HTTPException(403, detail="only whoever started a run, or the model's owner, can cancel it")
+    owner = doc["model_id"].split("/")[0]
+    allowed = user is not None and user in (doc.get("created_by"), owner)
+    # an anonymous run has no one to prove they started it: only the model's owner may cancel it
+    if not allowed:
+        raise HTTPException(403 if user else 401,
+                            detail="only whoever started a run, or the model's owner, can cancel it")
     event = RunCancelRequested(run_id=run_id)
     for _ in range(5):  # the run's own completion may be written meanwhile
         if doc["status"] in TERMINAL_STATUSES:

@@ -1,0 +1,63 @@
+"""No run stays queued or running forever: past its deadline (and a grace period for a slow
+executor), the gateway ends it as ``timed_out``.
+
+The gateway announces that end with the same event id the executor would use for the run's
+completion, so whichever comes first is the one every consumer keeps.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta, timezone
+
+from services.contracts.envelope import stable_id
+from services.contracts.events import RunCompleted
+from services.kit.runtime import ServiceContext
+from services.kit.store import Conflict, Query
+
+log = logging.getLogger("feather.gateway.sweeper")
+GRACE_S = 60.0
+EVERY_S = 15.0
+
+
+async def sweep_once(ctx: ServiceContext, now: datetime | None = None, grace_s: float = GRACE_S) -> int:
+    now = now or datetime.now(timezone.utc)
+    ended = 0
+    for status in ("queued", "running"):
+        cursor = None
+        while True:
+            page = await ctx.store.find("runs", Query(where={"status": status}, limit=500, cursor=cursor))
+            for doc in page.items:
+                created = datetime.fromisoformat(doc["created_at"])
+                if created + timedelta(seconds=doc.get("deadline_s", 300.0) + grace_s) < now:
+                    ended += await _end(ctx, doc, now)
+            if not (cursor := page.next_cursor):
+                break
+    return ended
+
+
+async def _end(ctx: ServiceContext, doc: dict, now: datetime) -> int:
+    event = RunCompleted(run_id=doc["_id"], model_id=doc["model_id"], version=doc["version"], step=doc["step"],
+                         status="timed_out", error="no executor finished this run before its deadline",
+                         requested_at=datetime.fromisoformat(doc["created_at"]), completed_at=now)
+    fields = {k: v for k, v in doc.items() if k not in ("_id", "_v")}
+    with contextlib.suppress(Conflict):  # it ended meanwhile
+        await ctx.save("runs", doc["_id"], {**fields, "status": "timed_out", "error": event.error,
+                                             "completed_at": now.isoformat()},
+                       expected_version=doc["_v"],
+                       events=[ctx.outbox(event, event_id=stable_id(doc["_id"], "completed"))])
+        log.warning("run %s ended as timed_out by the sweeper", doc["_id"])
+        return 1
+    return 0
+
+
+async def sweep_forever(ctx: ServiceContext) -> None:
+    while True:
+        await asyncio.sleep(EVERY_S)
+        try:
+            await sweep_once(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed sweep is tried again next time
+            log.exception("sweeping stuck runs failed")
