@@ -162,6 +162,12 @@ def test_account_token_publish_and_private_models(page, platform: LocalPlatform)
         ref = published(client, ROOT / "examples" / "echo" / "app.py")
     assert ref == f"{name}/echo"
 
+    page.goto(f"{platform.gateway_url}/m/{ref}")
+    page.get_by_role("tab", name="Use via API").click()
+    page.get_by_role("button", name="Fill in a new token").click()
+    page.get_by_text("Bearer ft_", exact=False).first.wait_for()
+    shot(page, "api-snippets-with-token")
+
     page.goto(platform.gateway_url + "/me/models")
     page.get_by_label("Visibility").first.select_option("private")
     page.get_by_text("Saving", exact=False).first.wait_for(state="detached")

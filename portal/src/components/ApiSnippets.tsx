@@ -1,9 +1,10 @@
 /** "Use via API": curl, Python (feather.Client) and JavaScript (fetch) calls built from the manifest. */
 import { useId, useState } from "react";
-import { apiPaths, baseUrl } from "../api";
+import { api, ApiError, apiPaths, baseUrl } from "../api";
 import type { InputSpec, Manifest, StepSpec } from "../manifest";
 import { options, tableColumns } from "../lib/form";
 import { Link } from "../router";
+import { useSession } from "../session";
 import { CopyButton, Tabs } from "./ui";
 
 type Lang = "curl" | "python" | "js";
@@ -172,7 +173,21 @@ export default function ApiSnippets({ owner, name, manifest }: { owner: string; 
   const [lang, setLang] = useState<Lang>("curl");
   const [token, setToken] = useState("");
   const [stepIndex, setStepIndex] = useState(0);
+  const [minting, setMinting] = useState<string | null>(null);
+  const { user } = useSession();
   const id = useId();
+  // tokens are stored hashed, so an existing one cannot be shown: a logged-in user can make a
+  // fresh one for these snippets instead (it appears on the Tokens page, where it can be revoked)
+  const mint = async () => {
+    setMinting("Creating…");
+    try {
+      const made = await api.createToken(`snippets for ${owner}/${name}`);
+      setToken(made.token);
+      setMinting(null);
+    } catch (e) {
+      setMinting(e instanceof ApiError ? e.message : String(e));
+    }
+  };
   const steps = manifest.steps;
   const shownToken = token.trim() || PLACEHOLDER;
   const code =
@@ -202,6 +217,12 @@ export default function ApiSnippets({ owner, name, manifest }: { owner: string; 
             value={token}
             onChange={(e) => setToken(e.target.value)}
           />
+          {user && !token ? (
+            <button type="button" className="button small" onClick={() => void mint()} disabled={minting === "Creating…"}>
+              Fill in a new token
+            </button>
+          ) : null}
+          {minting && minting !== "Creating…" ? <p className="error" role="alert">{minting}</p> : null}
         </div>
         {steps.length > 1 ? (
           <div className="field">
