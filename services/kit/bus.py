@@ -74,7 +74,9 @@ class Bus:
             self.broker.subscriber(
                 *spec.handlers,
                 group_id=group_id,
-                ack_policy=AckPolicy.ACK,
+                # commit after handling; if even the dead-letter publish fails, the handler raises
+                # and the message is not committed, so it comes back rather than being lost
+                ack_policy=AckPolicy.NACK_ON_ERROR,
                 auto_offset_reset="latest" if spec.from_latest else "earliest",
                 # a short fetch wait costs broker CPU, so only groups on a request's path use it
                 fetch_max_wait_ms=self.settings.kafka_fetch_wait_ms if spec.urgent
@@ -107,7 +109,8 @@ class Bus:
                         if attempt == retries:
                             await self._dead_letter(topic, message, f"{type(exc).__name__}: {exc}")
                             return
-                        await asyncio.sleep(0.05 * 2**attempt)
+                        # about 1.5 s in all by default: long enough to ride out a store failover
+                        await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
 
         return consume
 

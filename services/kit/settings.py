@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     # Tansu holds a group join for about half the session timeout, so the embedded platform
     # uses a short one to start in seconds
     kafka_session_timeout_ms: int = 10_000
-    handler_retries: int = 3
+    handler_retries: int = 5
     bus_watch_s: float = 0.5  # how often the bus checks that the broker still has its topics
 
     # storage
