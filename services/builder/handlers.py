@@ -55,7 +55,7 @@ class Builder:
         """Builds interrupted by a restart are done again from the start."""
         cursor = None
         while True:
-            page = await self.ctx.store.find("builds", _query({"status": "building"}, cursor))
+            page = await self.ctx.store.find("builds", Query(where={"status": "building"}, limit=100, cursor=cursor))
             for doc in page.items:
                 self.schedule(doc["_id"])
             if not (cursor := page.next_cursor):
@@ -109,19 +109,13 @@ class Builder:
         else:
             outcome = BuildFailed(model_id=request.model_id, version=request.version, build_id=bid,
                                   error=error, log=log_ref)
-        await self.ctx.save("builds", bid, {**_strip(doc), "status": "ready" if runtime else "failed",
+        await self.ctx.save("builds", bid, {**doc, "status": "ready" if runtime else "failed",
                                             "runtime": runtime, "error": error or None},
                             expected_version=doc["_v"],
                             events=[self.ctx.outbox(outcome, event_id=stable_id(bid, "outcome"))])
         log.info("build %s: %s in %.0f ms", bid, "ready" if runtime else f"failed ({error})", duration_ms)
 
 
-def _strip(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in ("_id", "_v")}
-
-
-def _query(where: dict[str, Any], cursor: str | None) -> Query:
-    return Query(where=where, limit=100, cursor=cursor)
 
 
 def subscribe(ctx: ServiceContext) -> None:

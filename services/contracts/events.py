@@ -27,21 +27,20 @@ class Event(BaseModel):
     name: ClassVar[str]
     schema_version: ClassVar[int] = 1
     topic: ClassVar[str]
+    key_field: ClassVar[str]  # the field whose value is the Kafka message key
 
     @classmethod
     def ce_type(cls) -> str:
         return f"feather.{cls.name}.v{cls.schema_version}"
 
     def key(self) -> str:
-        raise NotImplementedError
+        return str(getattr(self, self.key_field))
 
 
 class ModelEvent(Event):
     topic: ClassVar[str] = topics.MODELS
+    key_field: ClassVar[str] = "model_id"
     model_id: str  # "owner/name"
-
-    def key(self) -> str:
-        return self.model_id
 
 
 class ModelPublished(ModelEvent):
@@ -69,12 +68,10 @@ class ModelDeleted(ModelEvent):
 
 class BuildEvent(Event):
     topic: ClassVar[str] = topics.BUILDS
+    key_field: ClassVar[str] = "model_id"
     model_id: str
     version: int
     build_id: str
-
-    def key(self) -> str:
-        return self.model_id
 
 
 class BuildStarted(BuildEvent):
@@ -98,10 +95,8 @@ class BuildFailed(BuildEvent):
 
 class RunEvent(Event):
     topic: ClassVar[str] = topics.RUNS
+    key_field: ClassVar[str] = "run_id"
     run_id: str
-
-    def key(self) -> str:
-        return self.run_id
 
 
 class RunRequested(RunEvent):
@@ -157,12 +152,10 @@ class RunCancelRequested(RunEvent):
 class FeedbackGiven(Event):
     name: ClassVar[str] = "feedback.given"
     topic: ClassVar[str] = topics.FEEDBACK
+    key_field: ClassVar[str] = "run_id"
     run_id: str
     rating: int | None = None
     comment: str = ""
-
-    def key(self) -> str:
-        return self.run_id
 
 
 CATALOGUE: tuple[type[Event], ...] = (

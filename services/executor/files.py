@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import shutil
 import stat
@@ -26,7 +27,7 @@ class RunFiles:
                           inside: Callable[[Path], str] = str) -> dict[str, Any]:
         """Give each stored input file a local ``path`` (as the worker sees it); the runtime never
         fetches anything. Works on a copy: the run's recorded inputs keep only their URLs."""
-        inputs = _copy(inputs)
+        inputs = copy.deepcopy(inputs)
         self.inputs.mkdir(parents=True, exist_ok=True)
         self.outputs.mkdir(parents=True, exist_ok=True)
         for value in file_values(inputs):
@@ -87,11 +88,3 @@ def _read_regular(path: Path) -> bytes:
             return handle.read()
     finally:
         os.close(fd)
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value

@@ -81,7 +81,7 @@ class Executor:
             while True:
                 page = await self.ctx.store.find("jobs", Query(where={"status": status}, limit=200, cursor=cursor))
                 for doc in page.items:
-                    fields = {**_fields(doc), "status": "queued", "attempts": doc["attempts"] + 1}
+                    fields = {**doc, "status": "queued", "attempts": doc["attempts"] + 1}
                     with contextlib.suppress(Conflict):
                         await self.ctx.store.save("jobs", doc["_id"], fields, expected_version=doc["_v"])
                         self.schedule(doc["_id"])
@@ -185,7 +185,7 @@ class Executor:
             requested_at=request.requested_at, started_at=started_at,
             queue_ms=max(0.0, (started_at - request.requested_at).total_seconds() * 1000),
             predict_ms=outcome.predict_ms)
-        doc = {**_fields(job), "status": outcome.status, "error": outcome.error}
+        doc = {**job, "status": outcome.status, "error": outcome.error}
         await self.ctx.save("jobs", run_id, doc, expected_version=job["_v"],
                             events=[self.ctx.outbox(completed, event_id=stable_id(run_id, "completed"))])
 
@@ -195,10 +195,6 @@ class Executor:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.backend.close()
-
-
-def _fields(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in ("_id", "_v")}
 
 
 def subscribe(ctx: ServiceContext) -> None:

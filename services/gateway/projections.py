@@ -76,9 +76,8 @@ class Projections:
                 changes["started_at"] = event.started_at.isoformat()
             else:
                 changes["progress"] = {"fraction": event.fraction, "message": event.message}
-            fields = {k: v for k, v in current.items() if k not in ("_id", "_v")}
             with contextlib.suppress(Conflict):
-                await self.store.save("runs", event.run_id, {**fields, **changes}, expected_version=current["_v"])
+                await self.store.save("runs", event.run_id, {**current, **changes}, expected_version=current["_v"])
         elif isinstance(event, RunCompleted):
             await self.store.apply("runs", event.run_id, completed_fields(event), event_id=envelope.id)
             await self.store.apply("models", event.model_id, {}, event_id=envelope.id, increments={"runs": 1},

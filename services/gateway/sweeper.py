@@ -41,9 +41,8 @@ async def _end(ctx: ServiceContext, doc: dict, now: datetime) -> int:
     event = RunCompleted(run_id=doc["_id"], model_id=doc["model_id"], version=doc["version"], step=doc["step"],
                          status="timed_out", error="no executor finished this run before its deadline",
                          requested_at=datetime.fromisoformat(doc["created_at"]), completed_at=now)
-    fields = {k: v for k, v in doc.items() if k not in ("_id", "_v")}
     with contextlib.suppress(Conflict):  # it ended meanwhile
-        await ctx.save("runs", doc["_id"], {**fields, "status": "timed_out", "error": event.error,
+        await ctx.save("runs", doc["_id"], {**doc, "status": "timed_out", "error": event.error,
                                              "completed_at": now.isoformat()},
                        expected_version=doc["_v"],
                        events=[ctx.outbox(event, event_id=stable_id(doc["_id"], "completed"))])

@@ -51,8 +51,6 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
         doc = {**(model or {"owner": owner, "name": name, "created_at": now, "visibility": "public"}),
                "description": event.description, "latest_version": version,
                "latest_sha256": sha, "updated_at": now, "deleted": False}
-        doc.pop("_id", None)
-        doc.pop("_v", None)
         try:
             await ctx.save("models", model_id, doc, expected_version=model["_v"] if model else None,
                            events=[ctx.outbox(event)])
@@ -91,9 +89,8 @@ async def delete_model(owner: str, name: str, x_feather_user: str = Header(...),
         if model is None or model.get("deleted"):
             raise HTTPException(404, detail=f"no model {model_id}")
         # a tombstone, not a removal: version numbers keep counting if the name is published again
-        doc = {k: v for k, v in model.items() if k not in ("_id", "_v")}
         try:
-            await ctx.save("models", model_id, {**doc, "deleted": True}, expected_version=model["_v"],
+            await ctx.save("models", model_id, {**model, "deleted": True}, expected_version=model["_v"],
                            events=[ctx.outbox(ModelDeleted(model_id=model_id))])
             return Response(status_code=204)
         except Conflict:
@@ -117,11 +114,11 @@ async def update_model(owner: str, name: str, changes: ModelChanges, x_feather_u
         model = await ctx.store.get("models", model_id)
         if model is None or model.get("deleted"):
             raise HTTPException(404, detail=f"no model {model_id}")
-        doc = {**{k: v for k, v in model.items() if k not in ("_id", "_v")}, **body}
+        doc = {**model, **body}
         try:
             await ctx.save("models", model_id, doc, expected_version=model["_v"],
                            events=[ctx.outbox(ModelUpdated(model_id=model_id, **body))])
-            return {"id": model_id, **doc}
+            return {"id": model_id, **{k: v for k, v in doc.items() if not k.startswith("_")}}
         except Conflict:
             continue
     raise HTTPException(409, detail="the model is changing concurrently; try again")

@@ -121,7 +121,6 @@ def test_delete_hides_the_model_and_publishing_again_continues_the_versions(clie
 
 
 def test_links_into_the_platform_are_not_fetched(hello: str, http: httpx.Client, platform):
-    ref = "local/two-steps"
     for url in (f"http://127.0.0.1:{platform.ports['telemetry']}/v1/models/local/hello/runs",
                 "http://169.254.169.254/latest/meta-data/", "http://localhost:9/"):
         answer = http.post(f"/v1/models/{hello}/runs", json={"inputs": {"name": {"url": url}}})

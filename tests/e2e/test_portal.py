@@ -4,7 +4,6 @@ Screenshots of each flow are kept in test-artifacts/portal/.
 """
 from __future__ import annotations
 
-import io
 import secrets
 import shutil
 import subprocess

@@ -21,6 +21,7 @@ def test_every_catalogue_event_has_a_topic_and_a_distinct_type():
     types = [cls.ce_type() for cls in CATALOGUE]
     assert len(set(types)) == len(types)
     assert {cls.topic for cls in CATALOGUE} <= set(topics.ALL)
+    assert all(cls.key_field in cls.model_fields for cls in CATALOGUE)
 
 
 def test_unknown_fields_are_ignored_and_unknown_types_refused():
@@ -40,9 +41,7 @@ def test_an_old_version_is_upcast_to_the_current_one():
         topic: ClassVar[str] = topics.RUNS
         title: str
         size: int = 0
-
-        def key(self) -> str:
-            return self.title
+        key_field: ClassVar[str] = "title"
 
     codec = Codec(events=(Renamed,))
     codec.upcaster("test.renamed", 1)(lambda d: {"title": d.pop("label"), **d})

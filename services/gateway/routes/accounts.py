@@ -113,6 +113,5 @@ async def revoke_token(token_id: str, user: str = Depends(required_user),
     if not page.items or page.items[0].get("revoked"):
         raise HTTPException(404, detail="no such token")
     doc = page.items[0]
-    await ctx.store.save("tokens", doc["_id"], {**{k: v for k, v in doc.items() if k not in ("_id", "_v")},
-                                                 "revoked": True}, expected_version=doc["_v"])
+    await ctx.store.save("tokens", doc["_id"], {**doc, "revoked": True}, expected_version=doc["_v"])
     return Response(status_code=204)

@@ -15,7 +15,7 @@ from services.gateway.openapi import model_openapi
 from services.gateway.views import model_or_404, model_view
 from services.kit.blobs import BlobNotFound
 from services.kit.runtime import ServiceContext, context
-from services.kit.store import Order, Query
+from services.kit.store import Query
 
 router = APIRouter()
 PUBLISH_VISIBLE_S = 10.0

@@ -32,7 +32,8 @@ class RunBody(BaseModel):
 
 
 async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, user: str | None) -> RunRequested:
-    version = domain.pick_version(model, await versions_of(ctx, model["_id"]), body.version)
+    versions = await versions_of(ctx, model["_id"])
+    version = domain.pick_version(model, versions, body.version)
     manifest = version["manifest"]
     given = body.inputs
     if body.previous_run:
@@ -42,7 +43,7 @@ async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, us
                                              "type": "value_error"}])
         if previous["status"] != "succeeded":
             raise domain.RequestError(409, f"run {body.previous_run} did not succeed")
-        version = next(v for v in await versions_of(ctx, model["_id"]) if v["version"] == previous["version"])
+        version = next(v for v in versions if v["version"] == previous["version"])
         manifest = version["manifest"]
         names = [s["name"] for s in manifest["steps"]]
         following = names[names.index(previous["step"]) + 1] if previous["step"] in names[:-1] else None
@@ -134,8 +135,7 @@ async def cancel_run(run_id: str, user: str | None = Depends(optional_user),
         if doc["status"] in TERMINAL_STATUSES:
             raise HTTPException(409, detail=f"run {run_id} already ended: {doc['status']}")
         try:
-            await ctx.save("runs", run_id, {**{k: v for k, v in doc.items() if k not in ("_id", "_v")},
-                                            "cancel_requested": True}, expected_version=doc["_v"],
+            await ctx.save("runs", run_id, {**doc, "cancel_requested": True}, expected_version=doc["_v"],
                            events=[ctx.outbox(event, event_id=stable_id(run_id, "cancel"))])
             break
         except Conflict:
