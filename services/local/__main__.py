@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -76,6 +77,18 @@ def up(
         console.print("stopped.")
 
 
+def _feather_command() -> str:
+    """How to call this installation's CLI from the user's shell, as it is right now."""
+    here = Path(sys.executable).with_name("feather")
+    on_path = shutil.which("feather")
+    if on_path and Path(on_path).resolve() == here.resolve():
+        return "feather"
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)
+
+
 def _banner(url: str, token: str, ready: list[str]) -> None:
     out = Console()
     out.print(f"\n[bold green]feather is up[/bold green] at [bold]{url}[/bold]  (Ctrl-C to stop)\n")
@@ -83,7 +96,7 @@ def _banner(url: str, token: str, ready: list[str]) -> None:
         out.print("Try it:")
         out.print(f"  curl -s -X POST {url}/v1/models/local/hello/runs -H 'Prefer: wait' "
                   "-H 'Content-Type: application/json' -d '{\"inputs\": {\"name\": \"World\"}}'", soft_wrap=True)
-        out.print("  feather run local/hello --input name=World\n")
+        out.print(f"  {_feather_command()} run local/hello --input name=World\n")
     out.print(f"API token for user 'local' (also saved for the feather CLI): {token}", soft_wrap=True)
     sys.stdout.flush()
 
