@@ -59,10 +59,10 @@ def test_up_prints_working_commands_and_stops_cleanly(tmp_path: Path):
         pasted = subprocess.run(curl, shell=True, capture_output=True, text=True, timeout=60)
         assert '"status":"succeeded"' in pasted.stdout and "Hello, World!" in pasted.stdout
 
-        cli_line = next(line.strip() for line in banner.splitlines() if line.strip().startswith("feather run "))
+        # pasted as printed: `feather run ...`, or the venv's own path to it when not on PATH
+        cli_line = next(line.strip() for line in banner.splitlines() if " run local/hello " in line)
         env = {**os.environ, "FEATHER_CONFIG_DIR": str(tmp_path / "config")}
-        ran = subprocess.run([sys.executable, "-m", "feather._cli", *cli_line.split()[1:]],
-                             capture_output=True, text=True, env=env, timeout=60)
+        ran = subprocess.run(cli_line, shell=True, capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
         assert ran.returncode == 0, ran.stderr
         assert "Hello, World!" in ran.stdout
         token = re.search(r"(ft_\S+)", banner).group(1)
