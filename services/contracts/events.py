@@ -115,6 +115,7 @@ class RunRequested(RunEvent):
 
 
 class RunStarted(RunEvent):
+    topic: ClassVar[str] = topics.RUN_STATUS
     name: ClassVar[str] = "run.started"
     model_id: str
     version: int
@@ -122,12 +123,14 @@ class RunStarted(RunEvent):
 
 
 class RunProgress(RunEvent):
+    topic: ClassVar[str] = topics.RUN_STATUS
     name: ClassVar[str] = "run.progress"
     fraction: float | None = None
     message: str = ""
 
 
 class RunCompleted(RunEvent):
+    topic: ClassVar[str] = topics.RUN_STATUS
     name: ClassVar[str] = "run.completed"
     model_id: str
     version: int

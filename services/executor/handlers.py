@@ -39,12 +39,14 @@ class Executor:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.canceling: set[str] = set()
         self.runtime_ready: dict[str, asyncio.Event] = {}
+        self.runtimes: dict[str, dict[str, Any]] = {}
 
     async def on_build(self, envelope: Envelope) -> None:
         event = envelope.event
         if isinstance(event, ImageBuilt):
             key = f"{event.model_id}@{event.version}"
             await self.ctx.store.apply("runtimes", key, {"runtime": event.runtime}, event_id=envelope.id)
+            self.runtimes[key] = event.runtime
             self.runtime_ready.setdefault(key, asyncio.Event()).set()
             prestart = getattr(self.backend, "prestart", None)
             if prestart is not None:
@@ -58,13 +60,13 @@ class Executor:
             return
         job = {"status": "queued", "attempts": 0, "request": event.model_dump(mode="json")}
         try:
-            await self.ctx.save("jobs", event.run_id, job, expected_version=None)
+            version = await self.ctx.save("jobs", event.run_id, job, expected_version=None)
         except Conflict:
             return  # redelivered: the job is already recorded and runs (or ran) once
-        self.schedule(event.run_id)
+        self.schedule(event.run_id, {**job, "_id": event.run_id, "_v": version})
 
-    def schedule(self, run_id: str) -> None:
-        task = asyncio.create_task(self.execute(run_id), name=f"run {run_id}")
+    def schedule(self, run_id: str, job: dict[str, Any] | None = None) -> None:
+        task = asyncio.create_task(self.execute(run_id, job), name=f"run {run_id}")
         self.tasks[run_id] = task
         task.add_done_callback(lambda _: self.tasks.pop(run_id, None))
 
@@ -90,6 +92,8 @@ class Executor:
 
     async def _runtime(self, model_id: str, version: int) -> dict[str, Any] | None:
         key = f"{model_id}@{version}"
+        if key in self.runtimes:  # a version's runtime only changes through on_build
+            return self.runtimes[key]
         ready = self.runtime_ready.setdefault(key, asyncio.Event())
         doc = await self.ctx.store.get("runtimes", key)
         if doc is None:
@@ -97,10 +101,15 @@ class Executor:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(ready.wait(), RUNTIME_WAIT_S)
             doc = await self.ctx.store.get("runtimes", key)
-        return doc["runtime"] if doc else None
+        if doc is None:
+            return None
+        self.runtimes[key] = doc["runtime"]
+        return doc["runtime"]
 
-    async def execute(self, run_id: str) -> None:
-        job = await self.ctx.store.get("jobs", run_id)
+    async def execute(self, run_id: str, job: dict[str, Any] | None = None) -> None:
+        """Run a recorded job; ``job`` is the document just written, when the caller has it."""
+        if job is None:
+            job = await self.ctx.store.get("jobs", run_id)
         if job is None or job["status"] not in ("queued", "running"):
             return
         request = RunRequested.model_validate(job["request"])

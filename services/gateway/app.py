@@ -27,8 +27,8 @@ def _subscribe(ctx: ServiceContext) -> None:
     ctx.state.update(projections=projections, replies=replies)
     ctx.bus.subscribe(topics.MODELS, projections.on_model)
     ctx.bus.subscribe(topics.BUILDS, projections.on_build)
-    ctx.bus.subscribe(topics.RUNS, projections.on_run)
-    ctx.bus.subscribe(topics.RUNS, replies.on_run, group=f"feather-gateway-replies-{ctx.settings.instance_id}",
+    ctx.bus.subscribe(topics.RUN_STATUS, projections.on_run)
+    ctx.bus.subscribe(topics.RUN_STATUS, replies.on_run, group=f"feather-gateway-replies-{ctx.settings.instance_id}",
                       from_latest=True, urgent=True)
 
 

@@ -1,6 +1,6 @@
 """The reply path: a request waiting for its run learns the outcome from the bus, not by polling.
 
-Each gateway replica reads ``feather.runs`` in a consumer group of its own, so every replica
+Each gateway replica reads ``feather.run-status`` in a consumer group of its own, so every replica
 sees every RunCompleted and wakes the requests it holds.
 """
 from __future__ import annotations
@@ -16,21 +16,34 @@ class Replies:
     def __init__(self, projections: Projections) -> None:
         self.projections = projections
         self.waiting: dict[str, asyncio.Future[RunCompleted]] = {}
+        self.reported: set[str] = set()  # waiting runs that sent RunStarted or RunProgress
 
     def expect(self, run_id: str) -> asyncio.Future[RunCompleted]:
         future: asyncio.Future[RunCompleted] = asyncio.get_running_loop().create_future()
         self.waiting[run_id] = future
         return future
 
+    def completed(self, run_id: str) -> RunCompleted | None:
+        """The completion of a run held here, if an answer can be built from it alone.
+
+        Not for a run that reported progress: its last progress is only in the store.
+        """
+        future = self.waiting.get(run_id)
+        if future is None or not future.done() or run_id in self.reported:
+            return None
+        return future.result()
+
     def forget(self, run_id: str) -> None:
         self.waiting.pop(run_id, None)
+        self.reported.discard(run_id)
 
     async def on_run(self, envelope: Envelope) -> None:
         event = envelope.event
-        if not isinstance(event, RunCompleted):
-            return
         future = self.waiting.get(event.run_id)
         if future is None:
+            return
+        if not isinstance(event, RunCompleted):
+            self.reported.add(event.run_id)
             return
         # record it first, so the answer and a later GET /v1/runs/{id} agree
         await self.projections.on_run(envelope)

@@ -1,7 +1,8 @@
 """The bus: FastStream's KafkaBroker with feather's delivery rules.
 
 - Producer: acks=all (and idempotence where the broker supports it).
-- Consumers: one group per service, commit after the handler returns.
+- Consumers: one group per service; an offset is committed (in the background, see commits.py)
+  only after its message is handled.
 - A handler that keeps failing is retried a bounded number of times, then the message goes to
   ``<topic>.dlq`` with the error in its headers and is committed, so a partition never stalls.
 """
@@ -22,6 +23,7 @@ from faststream.middlewares import AckPolicy
 from services.contracts import topics
 from services.contracts.envelope import Codec, Envelope, UnknownEvent, codec as default_codec
 from services.contracts.events import Event
+from services.kit.commits import Commits
 from services.kit.settings import Settings
 
 log = logging.getLogger("feather.bus")
@@ -53,6 +55,7 @@ class Bus:
         )
         self._groups: dict[str, _Group] = {}
         self._registered = False
+        self.commits = Commits(settings.kafka_commit_interval_ms / 1000)
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
                   from_latest: bool = False, urgent: bool = False) -> None:
@@ -74,9 +77,8 @@ class Bus:
             self.broker.subscriber(
                 *spec.handlers,
                 group_id=group_id,
-                # commit after handling; if even the dead-letter publish fails, the handler raises
-                # and the message is not committed, so it comes back rather than being lost
-                ack_policy=AckPolicy.NACK_ON_ERROR,
+                # offsets are committed by self.commits once handled (see consume)
+                ack_policy=AckPolicy.MANUAL,
                 auto_offset_reset="latest" if spec.from_latest else "earliest",
                 # a short fetch wait costs broker CPU, so only groups on a request's path use it
                 fetch_max_wait_ms=self.settings.kafka_fetch_wait_ms if spec.urgent
@@ -87,32 +89,44 @@ class Bus:
         self._registered = True
 
     def _consumer(self, spec: "_Group") -> Callable[[KafkaMessage], Awaitable[None]]:
-        retries = self.settings.handler_retries
-
         async def consume(message: KafkaMessage) -> None:
-            topic = message.raw_message.topic
+            raw = message.raw_message
             try:
-                envelope = self.codec.decode(dict(message.headers), message.body)
-            except (UnknownEvent, ValueError) as exc:
-                await self._dead_letter(topic, message, f"undecodable: {exc}")
-                return
-            for handler in spec.handlers.get(topic, ()):
-                for attempt in range(1, retries + 1):
-                    try:
-                        await handler(envelope)
-                        break
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:  # the handler's own failure: retry, then dead-letter
-                        log.warning("%s: %s failed (attempt %d/%d): %s", self.service, envelope.type,
-                                    attempt, retries, exc)
-                        if attempt == retries:
-                            await self._dead_letter(topic, message, f"{type(exc).__name__}: {exc}")
-                            return
-                        # about 1.5 s in all by default: long enough to ride out a store failover
-                        await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+                await self._handle(spec, raw.topic, message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # even the dead-letter publish failed: rewind, so the message comes back
+                await message.nack()
+                raise
+            self.commits.handled(message.consumer, raw.topic, raw.partition, raw.offset)
 
         return consume
+
+    async def _handle(self, spec: "_Group", topic: str, message: KafkaMessage) -> None:
+        """Every handler of ``topic`` gets the event, each retried a few times and then the
+        message dead-lettered; raises only if the dead-letter publish itself fails."""
+        try:
+            envelope = self.codec.decode(dict(message.headers), message.body)
+        except (UnknownEvent, ValueError) as exc:
+            await self._dead_letter(topic, message, f"undecodable: {exc}")
+            return
+        retries = self.settings.handler_retries
+        for handler in spec.handlers.get(topic, ()):
+            for attempt in range(1, retries + 1):
+                try:
+                    await handler(envelope)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the handler's own failure: retry, then dead-letter
+                    log.warning("%s: %s failed (attempt %d/%d): %s", self.service, envelope.type,
+                                attempt, retries, exc)
+                    if attempt == retries:
+                        await self._dead_letter(topic, message, f"{type(exc).__name__}: {exc}")
+                        return
+                    # about 1.5 s in all by default: long enough to ride out a store failover
+                    await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
 
     async def _dead_letter(self, topic: str, message: KafkaMessage, error: str) -> None:
         headers = {k: v for k, v in dict(message.headers).items() if isinstance(v, str)}
@@ -175,12 +189,14 @@ class Bus:
                 if not away:
                     log.warning("%s: the broker is unreachable; pausing consumers", self.service)
                     away = True
+                    self.commits.drop()
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(self.broker.stop(), 15.0)
                 continue
             if away or not set(topics.ALL) <= present:
                 log.warning("%s: the broker is back; recreating topics and rejoining", self.service)
                 try:
+                    self.commits.drop()  # offsets of the old topics must not reach the new ones
                     await self.ensure_topics()
                     if not away:
                         await self.broker.stop()
@@ -195,6 +211,7 @@ class Bus:
         self.register()
         await self.ensure_topics()
         await self.broker.start()
+        self.commits.start()
         self._watcher = asyncio.create_task(self._watch(), name=f"{self.service}-bus-watch")
 
     async def stop(self) -> None:
@@ -205,4 +222,6 @@ class Bus:
                 await watcher
             except asyncio.CancelledError:
                 pass
+        with contextlib.suppress(Exception):  # the broker may be gone: the next start replays
+            await self.commits.stop()
         await self.broker.stop()

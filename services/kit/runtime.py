@@ -70,8 +70,11 @@ async def _start_bus(ctx: ServiceContext) -> None:
             delay = min(delay * 2, 3.0)
 
 
-def context(request: Request) -> ServiceContext:
-    """The running service's context, for route handlers (use with ``Depends``)."""
+async def context(request: Request) -> ServiceContext:
+    """The running service's context, for route handlers (use with ``Depends``).
+
+    A coroutine, because FastAPI runs a plain function dependency on a worker thread.
+    """
     return request.app.state.ctx
 
 

@@ -21,11 +21,13 @@ class Settings(BaseSettings):
     # Idempotent producers need InitProducerId; the embedded Tansu broker's memory engine does
     # not implement it, so `feather up` turns this off. Consumers dedupe by event id either way.
     kafka_idempotence: bool = True
-    # Tansu answers a fetch only when its wait runs out, so a short wait is what keeps the
-    # run path fast; a real Kafka broker answers as soon as data arrives.
+    # Tansu looks for new records when a fetch arrives and again when its wait runs out, not
+    # in between, so a short wait is what keeps the run path fast; a real Kafka broker answers
+    # as soon as data arrives.
     kafka_fetch_wait_ms: int = 3  # consumers on a waiting request's path
     kafka_background_fetch_wait_ms: int = 100  # everything else
     kafka_partitions: int = 3
+    kafka_commit_interval_ms: int = 200  # how often handled offsets are committed
     # Tansu holds a group join for about half the session timeout, so the embedded platform
     # uses a short one to start in seconds
     kafka_session_timeout_ms: int = 10_000

@@ -42,4 +42,5 @@ def subscribe(ctx: ServiceContext) -> None:
                               event_id=envelope.id)
 
     ctx.bus.subscribe(topics.RUNS, on_run)
+    ctx.bus.subscribe(topics.RUN_STATUS, on_run)
     ctx.bus.subscribe(topics.FEEDBACK, on_feedback)

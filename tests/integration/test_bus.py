@@ -70,9 +70,9 @@ async def test_events_arrive_decoded_and_poison_goes_to_the_dead_letter_topic(bu
         if event.message == "after":
             done.set()
 
-    bus.subscribe(topics.RUNS, handler)
+    bus.subscribe(topics.RUN_STATUS, handler)
 
-    @bus.broker.subscriber(topics.dead_letter(topics.RUNS), group_id=f"{bus.service}-dlq",
+    @bus.broker.subscriber(topics.dead_letter(topics.RUN_STATUS), group_id=f"{bus.service}-dlq",
                            auto_offset_reset="earliest", fetch_max_wait_ms=5)
     async def on_dead(message: KafkaMessage) -> None:
         if message.headers.get("ce_id", "").startswith(run_id):
@@ -93,4 +93,53 @@ async def test_events_arrive_decoded_and_poison_goes_to_the_dead_letter_topic(bu
     assert attempts["poison"] == 3 and attempts["flaky"] == 2
     assert len(dead) == 1
     assert dead[0]["dlq_error"] == "RuntimeError: cannot handle this"
-    assert dead[0]["dlq_topic"] == topics.RUNS
+    assert dead[0]["dlq_topic"] == topics.RUN_STATUS
+
+
+async def test_handled_messages_are_committed_and_a_failed_dead_letter_comes_back(tansu):
+    """Offsets are committed in the background, but only for handled messages: a consumer that
+    takes over the group starts after them, and a message whose dead-letter publish failed is
+    delivered again rather than skipped."""
+    service = f"test-{uuid.uuid4().hex[:8]}"
+    settings = Settings(kafka_bootstrap=tansu.bootstrap, kafka_idempotence=False, handler_retries=2,
+                        kafka_session_timeout_ms=3000, kafka_commit_interval_ms=50)
+    run_id = uuid.uuid4().hex
+    seen: list[str] = []
+    got = {"after": asyncio.Event(), "later": asyncio.Event()}
+
+    async def handler(envelope: Envelope) -> None:
+        event = envelope.event
+        if event.run_id != run_id:
+            return
+        seen.append(event.message)
+        if event.message == "poison":
+            raise RuntimeError("cannot handle this")
+        if event.message in got:
+            got[event.message].set()
+
+    first = Bus(settings, service)
+    first.subscribe(topics.RUN_STATUS, handler)
+    dead_letter = first._dead_letter
+    failures = []
+
+    async def dead_letter_fails_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("dead-letter topic unreachable")
+        await dead_letter(*args, **kwargs)
+
+    first._dead_letter = dead_letter_fails_once
+    async with running(first, "tansu"):
+        for i, text in enumerate(["first", "poison", "after"]):
+            await first.publish(RunProgress(run_id=run_id, message=text), event_id=f"{run_id}-{i}")
+        await asyncio.wait_for(got["after"].wait(), 30)
+    # the poison message was tried, its dead-letter failed, so it was rewound and tried again
+    assert seen == ["first", "poison", "poison", "poison", "poison", "after"]
+
+    second = Bus(settings, service)  # same service, same group: it resumes after what was handled
+    second.subscribe(topics.RUN_STATUS, handler)
+    seen.clear()
+    async with running(second, "tansu"):
+        await second.publish(RunProgress(run_id=run_id, message="later"), event_id=f"{run_id}-3")
+        await asyncio.wait_for(got["later"].wait(), 30)
+    assert seen == ["later"]

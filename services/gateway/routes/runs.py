@@ -14,6 +14,7 @@ from services.gateway import domain
 from services.gateway.auth import optional_user, required_user
 from services.contracts.steps import carry
 from services.gateway.inputs import resolve_files
+from services.gateway.projections import completed_fields
 from services.gateway.views import model_or_404, run_view, versions_of
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Conflict, Order, Query
@@ -94,10 +95,16 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response,
                 await asyncio.wait_for(asyncio.shield(waiter), wait_s)
             except asyncio.TimeoutError:
                 pass
+        completed = replies.completed(run_id)
     finally:
         replies.forget(run_id)
     waited = time.perf_counter()
-    run = run_view(await ctx.store.get("runs", run_id) or {"_id": run_id, **doc}, viewer=user)
+    if completed is not None:
+        # the reply path recorded this completion before waking us, so it is what the store holds
+        stored = {"_id": run_id, **doc, **completed_fields(completed)}
+    else:
+        stored = await ctx.store.get("runs", run_id) or {"_id": run_id, **doc}
+    run = run_view(stored, viewer=user)
     response.status_code = 201 if run["status"] in TERMINAL_STATUSES else 202
     response.headers["Location"] = run["urls"]["get"]
     # where the time went, for the curious and for benchmarks (W3C Server-Timing)
