@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from services.contracts import topics
@@ -36,6 +36,10 @@ class _Group:
     from_latest: bool
     urgent: bool = False
     handlers: dict[str, list[Handler]] = field(default_factory=dict)
+
+
+async def _whole_message(message: KafkaMessage) -> KafkaMessage:
+    return message
 
 
 class Bus:
@@ -85,11 +89,14 @@ class Bus:
                 else self.settings.kafka_background_fetch_wait_ms,
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
                 heartbeat_interval_ms=max(100, self.settings.kafka_session_timeout_ms // 6),
+                # hand the handler FastStream's message as it is: asking for it through an
+                # annotation makes the dependency injector fetch it on a worker thread, per message
+                decoder=_whole_message,
             )(self._consumer(spec))
         self._registered = True
 
     def _consumer(self, spec: "_Group") -> Callable[[KafkaMessage], Awaitable[None]]:
-        async def consume(message: KafkaMessage) -> None:
+        async def consume(message):  # type: ignore[no-untyped-def]  # a KafkaMessage, see register
             raw = message.raw_message
             try:
                 await self._handle(spec, raw.topic, message)
