@@ -221,5 +221,7 @@ def subscribe(ctx: ServiceContext) -> None:
                                            payload_bucket=settings.s3_bucket, s3_endpoint_url=settings.s3_endpoint)
     executor = Executor(ctx, ByRuntime(backends))
     ctx.state["executor"] = executor
-    ctx.bus.subscribe(topics.BUILDS, executor.on_build)
+    # builds in a group of their own: the runs consumer polls often, and every topic it reads
+    # is more work for each of those polls
+    ctx.bus.subscribe(topics.BUILDS, executor.on_build, group="feather-executor-builds")
     ctx.bus.subscribe(topics.RUNS, executor.on_run, urgent=True)

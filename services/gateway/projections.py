@@ -79,9 +79,18 @@ class Projections:
             with contextlib.suppress(Conflict):
                 await self.store.save("runs", event.run_id, {**current, **changes}, expected_version=current["_v"])
         elif isinstance(event, RunCompleted):
-            await self.store.apply("runs", event.run_id, completed_fields(event), event_id=envelope.id)
-            await self.store.apply("models", event.model_id, {}, event_id=envelope.id, increments={"runs": 1},
-                                   on_create={"owner": event.model_id.split("/")[0], "deleted": True})
+            await self.record_completion(envelope)
+            await self.count_completion(envelope)
+
+    async def record_completion(self, envelope: Envelope) -> None:
+        event = envelope.event
+        await self.store.apply("runs", event.run_id, completed_fields(event), event_id=envelope.id)
+
+    async def count_completion(self, envelope: Envelope) -> None:
+        """The model's run count, which orders the catalogue by popularity."""
+        event = envelope.event
+        await self.store.apply("models", event.model_id, {}, event_id=envelope.id, increments={"runs": 1},
+                               on_create={"owner": event.model_id.split("/")[0], "deleted": True})
 
 
 def completed_fields(event: RunCompleted) -> dict[str, Any]:

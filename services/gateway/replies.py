@@ -45,7 +45,9 @@ class Replies:
         if not isinstance(event, RunCompleted):
             self.reported.add(event.run_id)
             return
-        # record it first, so the answer and a later GET /v1/runs/{id} agree
-        await self.projections.on_run(envelope)
+        # record it first, so the answer and a later GET /v1/runs/{id} agree; the run count
+        # is not part of the answer, so the request need not wait for it
+        await self.projections.record_completion(envelope)
         if not future.done():
             future.set_result(event)
+        await self.projections.count_completion(envelope)
