@@ -60,6 +60,7 @@ class Bus:
         self._groups: dict[str, _Group] = {}
         self._registered = False
         self.commits = Commits(settings.kafka_commit_interval_ms / 1000)
+        self._admin: AIOKafkaAdminClient | None = None
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
                   from_latest: bool = False, urgent: bool = False) -> None:
@@ -168,12 +169,22 @@ class Bus:
             await admin.close()
 
     async def _topics(self) -> set[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=2000)
-        await admin.start()
+        # one connection kept for these checks: opening one twice a second costs both sides
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=2000)
+            await admin.start()
+            self._admin = admin
         try:
-            return set(await admin.list_topics())
-        finally:
-            await admin.close()
+            return set(await self._admin.list_topics())
+        except BaseException:
+            await self._close_admin()
+            raise
+
+    async def _close_admin(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await admin.close()
 
     async def _watch(self) -> None:
         """Stop consuming while the broker is away; rejoin from scratch when it is back.
@@ -229,6 +240,7 @@ class Bus:
                 await watcher
             except asyncio.CancelledError:
                 pass
+        await self._close_admin()
         with contextlib.suppress(Exception):  # the broker may be gone: the next start replays
             await self.commits.stop()
         await self.broker.stop()
