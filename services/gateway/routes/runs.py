@@ -32,9 +32,21 @@ class RunBody(BaseModel):
     deadline_s: float = Field(300.0, gt=0, le=900)
 
 
+async def _version(ctx: ServiceContext, model: dict[str, Any], wanted: int | None) -> dict[str, Any]:
+    """The version a run uses: ``wanted``, or else the newest ready one.
+
+    Usually one lookup: when the latest published version is ready it is the newest ready one.
+    """
+    number = wanted if wanted is not None else model.get("latest_version")
+    if number is not None:
+        doc = await ctx.store.get("versions", f"{model['_id']}@{number}")
+        if doc is not None and (wanted is not None or doc.get("status") == "ready"):
+            return domain.pick_version(model, [doc], wanted)
+    return domain.pick_version(model, await versions_of(ctx, model["_id"]), wanted)
+
+
 async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, user: str | None) -> RunRequested:
-    versions = await versions_of(ctx, model["_id"])
-    version = domain.pick_version(model, versions, body.version)
+    version = await _version(ctx, model, body.version)
     manifest = version["manifest"]
     given = body.inputs
     if body.previous_run:
@@ -44,7 +56,7 @@ async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, us
                                              "type": "value_error"}])
         if previous["status"] != "succeeded":
             raise domain.RequestError(409, f"run {body.previous_run} did not succeed")
-        version = next(v for v in versions if v["version"] == previous["version"])
+        version = await _version(ctx, model, previous["version"])
         manifest = version["manifest"]
         names = [s["name"] for s in manifest["steps"]]
         following = names[names.index(previous["step"]) + 1] if previous["step"] in names[:-1] else None
