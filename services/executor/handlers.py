@@ -45,11 +45,11 @@ class Executor:
         event = envelope.event
         if isinstance(event, ImageBuilt):
             key = f"{event.model_id}@{event.version}"
-            await self.ctx.store.apply("runtimes", key, {"runtime": event.runtime}, event_id=envelope.id)
+            fresh = await self.ctx.store.apply("runtimes", key, {"runtime": event.runtime}, event_id=envelope.id)
             self.runtimes[key] = event.runtime
             self.runtime_ready.setdefault(key, asyncio.Event()).set()
             prestart = getattr(self.backend, "prestart", None)
-            if prestart is not None:
+            if prestart is not None and fresh:  # not for builds read again after a restart
                 asyncio.create_task(prestart(event.model_id, event.version, event.runtime))
 
     async def on_run(self, envelope: Envelope) -> None:

@@ -33,6 +33,7 @@ Handler = Callable[[Envelope], Awaitable[None]]
 
 @dataclass
 class _Group:
+    group_id: str
     from_latest: bool
     urgent: bool = False
     handlers: dict[str, list[Handler]] = field(default_factory=dict)
@@ -70,7 +71,7 @@ class Bus:
         different topics would make every join rebalance the others.
         """
         group_id = group or f"feather-{self.service}"
-        spec = self._groups.setdefault(group_id, _Group(from_latest))
+        spec = self._groups.setdefault(group_id, _Group(group_id, from_latest))
         spec.handlers.setdefault(topic, []).append(handler)
         spec.urgent = spec.urgent or urgent
 
@@ -99,6 +100,7 @@ class Bus:
     def _consumer(self, spec: "_Group") -> Callable[[KafkaMessage], Awaitable[None]]:
         async def consume(message):  # type: ignore[no-untyped-def]  # a KafkaMessage, see register
             raw = message.raw_message
+            epoch = self.commits.epoch  # consumers replaced meanwhile make this offset stale
             try:
                 await self._handle(spec, raw.topic, message)
             except asyncio.CancelledError:
@@ -107,7 +109,7 @@ class Bus:
                 # even the dead-letter publish failed: rewind, so the message comes back
                 await message.nack()
                 raise
-            self.commits.handled(message.consumer, raw.topic, raw.partition, raw.offset)
+            self.commits.handled(message.consumer, raw.topic, raw.partition, raw.offset, epoch=epoch)
 
         return consume
 
@@ -117,7 +119,7 @@ class Bus:
         try:
             envelope = self.codec.decode(dict(message.headers), message.body)
         except (UnknownEvent, ValueError) as exc:
-            await self._dead_letter(topic, message, f"undecodable: {exc}")
+            await self._dead_letter(spec, topic, message, f"undecodable: {exc}")
             return
         retries = self.settings.handler_retries
         for handler in spec.handlers.get(topic, ()):
@@ -131,15 +133,14 @@ class Bus:
                     log.warning("%s: %s failed (attempt %d/%d): %s", self.service, envelope.type,
                                 attempt, retries, exc)
                     if attempt == retries:
-                        await self._dead_letter(topic, message, f"{type(exc).__name__}: {exc}")
+                        await self._dead_letter(spec, topic, message, f"{type(exc).__name__}: {exc}")
                         return
                     # about 1.5 s in all by default: long enough to ride out a store failover
                     await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
 
-    async def _dead_letter(self, topic: str, message: KafkaMessage, error: str) -> None:
+    async def _dead_letter(self, spec: "_Group", topic: str, message: KafkaMessage, error: str) -> None:
         headers = {k: v for k, v in dict(message.headers).items() if isinstance(v, str)}
-        headers.update({"dlq_error": error[:1000], "dlq_topic": topic,
-                        "dlq_group": f"feather-{self.service}"})
+        headers.update({"dlq_error": error[:1000], "dlq_topic": topic, "dlq_group": spec.group_id})
         log.error("%s: dead-lettering a message from %s: %s", self.service, topic, error)
         raw = message.raw_message
         await self.broker.publish(message.body, topics.dead_letter(topic),
@@ -207,14 +208,16 @@ class Bus:
                 if not away:
                     log.warning("%s: the broker is unreachable; pausing consumers", self.service)
                     away = True
-                    self.commits.drop()
+                    self.commits.drop()  # the consumers are going: what they handled will replay
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(self.broker.stop(), 15.0)
                 continue
             if away or not set(topics.ALL) <= present:
                 log.warning("%s: the broker is back; recreating topics and rejoining", self.service)
                 try:
-                    self.commits.drop()  # offsets of the old topics must not reach the new ones
+                    # offsets of the old topics must not reach the new ones: nothing handled
+                    # from here on by the current consumers is committed
+                    self.commits.drop()
                     await self.ensure_topics()
                     if not away:
                         await self.broker.stop()
@@ -243,4 +246,5 @@ class Bus:
         await self._close_admin()
         with contextlib.suppress(Exception):  # the broker may be gone: the next start replays
             await self.commits.stop()
+        self.commits.drop()  # what is handled while the consumers drain replays after a restart
         await self.broker.stop()

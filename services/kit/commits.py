@@ -4,7 +4,7 @@ Committing after every message puts a broker round trip between each message and
 on a busy run path that is the largest share of the broker's work. Here a message's offset is
 only recorded when its handler is done; a background task commits what was recorded a few times
 a second. Delivery stays at-least-once (nothing is committed before it is handled); a crash
-replays at most the last interval's messages, which every handler tolerates (they are
+replays what was handled since the last commit, which every handler tolerates (they are
 idempotent).
 """
 from __future__ import annotations
@@ -17,31 +17,54 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 log = logging.getLogger("feather.bus")
 
+Offsets = dict[TopicPartition, int]
+
 
 class Commits:
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
-        self.pending: dict[AIOKafkaConsumer, dict[TopicPartition, int]] = {}
+        self.epoch = 0  # bumped whenever the consumers are replaced
+        self.pending: dict[AIOKafkaConsumer, Offsets] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def handled(self, consumer: object, topic: str, partition: int, offset: int) -> None:
-        """``offset`` of ``topic``/``partition`` is handled: the next start is after it."""
-        if isinstance(consumer, AIOKafkaConsumer):  # the in-memory test broker has no offsets
-            self.pending.setdefault(consumer, {})[TopicPartition(topic, partition)] = offset + 1
+    def handled(self, consumer: object, topic: str, partition: int, offset: int, *, epoch: int) -> None:
+        """``offset`` of ``topic``/``partition`` is handled: the group resumes after it.
+
+        ``epoch`` is ``self.epoch`` as it was when the message was taken: a message taken by
+        consumers that have since been replaced is not committed, it replays.
+        """
+        if epoch != self.epoch or not isinstance(consumer, AIOKafkaConsumer):
+            return  # (the in-memory test broker has no offsets)
+        self._merge(consumer, {TopicPartition(topic, partition): offset + 1})
 
     def drop(self) -> None:
-        """Forget what is not committed yet: the consumers are being replaced."""
+        """The consumers are being replaced: forget what they have not committed yet."""
+        self.epoch += 1
         self.pending.clear()
 
+    def _merge(self, consumer: AIOKafkaConsumer, offsets: Offsets) -> None:
+        mine = self.pending.setdefault(consumer, {})
+        for tp, offset in offsets.items():
+            mine[tp] = max(offset, mine.get(tp, 0))
+
     async def flush(self) -> None:
-        pending, self.pending = self.pending, {}
+        pending, self.pending, epoch = self.pending, {}, self.epoch
         for consumer, offsets in pending.items():
+            # a partition given to another member meanwhile is theirs to commit
+            assigned = consumer.assignment()
+            offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
+            if not offsets:
+                continue
             try:
                 await asyncio.wait_for(consumer.commit(offsets), 5.0)
             except asyncio.CancelledError:
+                if epoch == self.epoch:
+                    self._merge(consumer, offsets)
                 raise
-            except Exception as exc:  # revoked partition, stopped consumer: the next owner replays
-                log.info("offset commit skipped: %s", exc)
+            except Exception as exc:  # a rebalance under way: try again with the next flush
+                log.info("offset commit postponed: %s", exc)
+                if epoch == self.epoch:
+                    self._merge(consumer, offsets)
 
     async def _run(self) -> None:
         while True:

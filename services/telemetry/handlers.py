@@ -13,11 +13,11 @@ def subscribe(ctx: ServiceContext) -> None:
     async def on_run(envelope: Envelope) -> None:
         event = envelope.event
         if isinstance(event, RunRequested):
+            # the status events travel on another topic and may be recorded first
             await store.apply("runs", event.run_id, {
+                "model_id": event.model_id, "version": event.version, "step": event.step,
                 "inputs": event.inputs, "requested_at": event.requested_at.isoformat()},
-                event_id=envelope.id,
-                on_create={"model_id": event.model_id, "version": event.version, "step": event.step,
-                           "status": "queued"})
+                event_id=envelope.id, on_create={"status": "queued"})
             await store.apply("model_stats", event.model_id, {}, event_id=envelope.id,
                               on_create={"model_id": event.model_id}, increments={"requested": 1})
         elif isinstance(event, RunStarted):

@@ -1,10 +1,12 @@
 """The embedded Store: one SQLite file in WAL mode.
 
 Lookups and writes by key run on the event loop itself: each is a few microseconds of SQLite
-work, where handing it to a worker thread and back costs about 100 us here (two thread
-wake-ups), and a run touches the store a dozen times. A service has its file to itself, so a
-write never waits for a lock. Each write is one transaction with no await inside, so it runs to
-completion even when the caller is cancelled (no transaction is ever left open).
+work, while handing it to a worker thread and back costs two thread wake-ups, on the order of
+100 us, and a run touches the store a dozen times. Each write is one transaction with no await
+inside, so it runs to completion even when the caller is cancelled (no transaction is ever left
+open). A service normally has its file to itself; should something else hold the write lock (a
+backup, an operator's shell), a write waits for it without blocking the loop, retrying for up
+to ``LOCK_WAIT_S``. WAL checkpoints run inside the occasional commit that triggers them.
 
 ``find`` may scan a whole collection, so it runs on a worker thread with a read-only connection
 of its own: WAL lets it read committed data while writes go on, and a large scan never stalls
@@ -34,7 +36,9 @@ CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, topic T
     key TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(seq) WHERE sent = 0;
 """
-PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000")
+# a short busy timeout: the connection is used on the event loop, which must not stall
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=20")
+LOCK_WAIT_S = 5.0
 
 
 # Rules both adapters share (mongo.py imports them), so that both accept and refuse the
@@ -173,7 +177,7 @@ class SqliteStore(Store):
         db, reader, scans = self._db, self._reader, self._scans
         self._db = self._reader = self._scans = None
         if scans is not None:
-            scans.shutdown(wait=True)
+            await asyncio.to_thread(scans.shutdown, wait=True)
         if reader is not None and reader is not db:
             reader.close()
         if db is not None:
@@ -184,7 +188,21 @@ class SqliteStore(Store):
             raise RuntimeError("SqliteStore used before start()")
         return self._db
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        deadline: float | None = None
+        while True:
+            try:
+                return self._transaction(fn)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                now = asyncio.get_running_loop().time()
+                deadline = deadline or now + LOCK_WAIT_S
+                if now > deadline:
+                    raise
+            await asyncio.sleep(0.01)  # someone else holds the write lock
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         db = self._conn()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -237,7 +255,7 @@ class SqliteStore(Store):
             db.executemany("INSERT INTO outbox(topic, key, headers, body) VALUES (?, ?, ?, ?)", outbox)
             return version
 
-        return self._write(write)
+        return await self._write(write)
 
     async def apply(self, collection: str, key: str, changes: Mapping[str, Any], *, event_id: str,
                     on_create: Mapping[str, Any] | None = None,
@@ -262,7 +280,7 @@ class SqliteStore(Store):
                        (collection, key, version + 1, _dumps(body)))
             return True
 
-        return self._write(write)
+        return await self._write(write)
 
     async def find(self, collection: str, query: Query = Query()) -> Page:
         check_limit(query.limit)
@@ -296,7 +314,7 @@ class SqliteStore(Store):
             db.execute("DELETE FROM applied WHERE collection = ? AND key = ?", (collection, key))
             return cur.rowcount == 1
 
-        return self._write(write)
+        return await self._write(write)
 
     async def outbox_pending(self, limit: int = 100) -> list[OutboxRecord]:
         rows = self._conn().execute(
@@ -308,4 +326,4 @@ class SqliteStore(Store):
     async def outbox_mark_sent(self, seqs: Sequence[int]) -> None:
         marks = [(int(seq),) for seq in seqs]
         if marks:
-            self._write(lambda db: db.executemany("UPDATE outbox SET sent = 1 WHERE seq = ?", marks).close())
+            await self._write(lambda db: db.executemany("UPDATE outbox SET sent = 1 WHERE seq = ?", marks).close())
