@@ -38,9 +38,17 @@ class Commits:
         self._merge(consumer, {TopicPartition(topic, partition): offset + 1})
 
     def drop(self) -> None:
-        """The consumers are being replaced: forget what they have not committed yet."""
+        """The consumers are being replaced: forget what they have not committed yet.
+
+        A commit under way is canceled too: the client retries a commit until the broker
+        answers, and a broker that comes back empty must not receive the old positions, or the
+        new consumers would skip the first records of the new topics.
+        """
         self.epoch += 1
         self.pending.clear()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = asyncio.create_task(self._run(), name="offset-commits")
 
     def _merge(self, consumer: AIOKafkaConsumer, offsets: Offsets) -> None:
         mine = self.pending.setdefault(consumer, {})

@@ -96,7 +96,8 @@ def _banner(url: str, token: str, ready: list[str]) -> None:
         out.print("Try it:")
         out.print(f"  curl -s -X POST {url}/v1/models/local/hello/runs -H 'Prefer: wait' "
                   "-H 'Content-Type: application/json' -d '{\"inputs\": {\"name\": \"World\"}}'", soft_wrap=True)
-        out.print(f"  {_feather_command()} run local/hello --input name=World\n")
+        # commands are never wrapped: a long venv path would break the line users paste
+        out.print(f"  {_feather_command()} run local/hello --input name=World\n", soft_wrap=True)
     out.print(f"API token for user 'local' (also saved for the feather CLI): {token}", soft_wrap=True)
     sys.stdout.flush()
 
