@@ -61,8 +61,9 @@ async def _resolve_one(ctx: ServiceContext, value: dict[str, Any], url: str, pat
         raise _problem(path, "a file url must be data:, feather:files/ or http(s)://")
 
 
-async def _public_address(url: str, path: list[str]) -> None:
-    """Refuse links into this machine or its network: the gateway would fetch them for the caller."""
+async def _public_address(url: str, path: list[str]) -> str:
+    """The address to fetch ``url`` from, refusing links into this machine or its network (the
+    gateway would fetch them for the caller)."""
     host = urlsplit(url).hostname
     if not host:
         raise _problem(path, f"{url} has no host")
@@ -74,14 +75,24 @@ async def _public_address(url: str, path: list[str]) -> None:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
             raise _problem(path, f"{host} is not a public address; upload the file instead")
+    if not infos:
+        raise _problem(path, f"cannot resolve {host}")
+    return str(infos[0][4][0])
 
 
 async def _fetch(ctx: ServiceContext, url: str, name: str | None, path: list[str]) -> str:
     http: httpx.AsyncClient = ctx.state["http"]
-    await _public_address(url, path)
+    address = await _public_address(url, path)
+    # connect to the address just checked, not to whatever the name resolves to a moment later
+    # (a name can be made to answer a public address first and a private one next); the name
+    # still goes in the Host header and in TLS, where the certificate is checked against it
+    target = httpx.URL(url)
+    pinned = target.copy_with(host=address)
     try:
         # redirects are not followed: each hop would need the same address check
-        async with http.stream("GET", url, timeout=30, follow_redirects=False) as answer:
+        async with http.stream("GET", pinned, headers={"Host": target.netloc.decode("ascii")},
+                               extensions={"sni_hostname": target.host}, timeout=30,
+                               follow_redirects=False) as answer:
             if answer.is_redirect:
                 raise _problem(path, f"{url} redirects; send the final address")
             if answer.status_code >= 400:
