@@ -27,10 +27,10 @@ def _subscribe(ctx: ServiceContext) -> None:
     ctx.state.update(projections=projections, replies=replies)
     ctx.bus.subscribe(topics.MODELS, projections.on_model)
     ctx.bus.subscribe(topics.BUILDS, projections.on_build)
-    ctx.bus.subscribe(topics.RUN_STATUS, projections.on_run)
+    ctx.bus.subscribe(topics.RUN_STATUS, replies.on_projected_run)
     # status events written before they had a topic of their own (older executors, outboxes
     # not yet drained) are still on the runs topic; the projection ignores the requests there
-    ctx.bus.subscribe(topics.RUNS, projections.on_run)
+    ctx.bus.subscribe(topics.RUNS, replies.on_projected_run)
     ctx.bus.subscribe(topics.RUN_STATUS, replies.on_run, group=f"feather-gateway-replies-{ctx.settings.instance_id}",
                       from_latest=True, urgent=True)
 

@@ -37,6 +37,20 @@ class Replies:
         self.waiting.pop(run_id, None)
         self.reported.discard(run_id)
 
+    async def on_projected_run(self, envelope: Envelope) -> None:
+        """The shared projection's consumer: records every run event, and also wakes a request
+        held here whose completion the reply consumer has not seen.
+
+        That consumer starts at the end of the topic whenever it (re)joins, after a broker
+        restart for instance, so a completion written while it was joining reaches only this
+        one, which resumes from its committed offsets.
+        """
+        await self.projections.on_run(envelope)
+        event = envelope.event
+        future = self.waiting.get(event.run_id) if isinstance(event, RunCompleted) else None
+        if future is not None and not future.done():
+            future.set_result(event)
+
     async def on_run(self, envelope: Envelope) -> None:
         event = envelope.event
         future = self.waiting.get(event.run_id)
