@@ -43,6 +43,11 @@ async def _whole_message(message: KafkaMessage) -> KafkaMessage:
     return message
 
 
+async def _close_quietly(admin: AIOKafkaAdminClient) -> None:
+    with contextlib.suppress(Exception, asyncio.TimeoutError):
+        await asyncio.wait_for(admin.close(), 3.0)
+
+
 class Bus:
     def __init__(self, settings: Settings, service: str, *, codec: Codec = default_codec) -> None:
         self.settings = settings
@@ -62,6 +67,7 @@ class Bus:
         self._registered = False
         self.commits = Commits(settings.kafka_commit_interval_ms / 1000)
         self._admin: AIOKafkaAdminClient | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
                   from_latest: bool = False, urgent: bool = False) -> None:
@@ -173,19 +179,26 @@ class Bus:
         # one connection kept for these checks: opening one twice a second costs both sides
         if self._admin is None:
             admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=2000)
-            await admin.start()
+            try:
+                await admin.start()
+            except BaseException:
+                self._discard(admin)
+                raise
             self._admin = admin
         try:
             return set(await self._admin.list_topics())
         except BaseException:
-            await self._close_admin()
+            admin, self._admin = self._admin, None
+            self._discard(admin)
             raise
 
-    async def _close_admin(self) -> None:
-        admin, self._admin = self._admin, None
+    def _discard(self, admin: AIOKafkaAdminClient | None) -> None:
+        """Close an admin client in the background: it may be mid-request on a broker that is
+        gone, and whoever gives it up (often a task being canceled) must not wait on it."""
         if admin is not None:
-            with contextlib.suppress(Exception):
-                await admin.close()
+            task = asyncio.get_running_loop().create_task(_close_quietly(admin))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def _watch(self) -> None:
         """Stop consuming while the broker is away; rejoin from scratch when it is back.
@@ -239,11 +252,11 @@ class Bus:
         watcher = getattr(self, "_watcher", None)
         if watcher is not None:
             watcher.cancel()
-            try:
-                await watcher
-            except asyncio.CancelledError:
-                pass
-        await self._close_admin()
+            await asyncio.wait([watcher], timeout=5.0)
+        admin, self._admin = self._admin, None
+        self._discard(admin)
+        if self._closing:
+            await asyncio.wait(list(self._closing), timeout=3.0)
         with contextlib.suppress(Exception):  # the broker may be gone: the next start replays
             await self.commits.stop()
         self.commits.drop()  # what is handled while the consumers drain replays after a restart
