@@ -533,17 +533,23 @@ function PickListWidget({ spec, id, value, error, onChange, source }: WidgetProp
           </label>
         ))}
       </div>
-      {multiple && opts.length > 1 ? (
-        <div className="toolbar">
-          <button type="button" className="button small subtle" onClick={() => onChange({ selected: opts.map((_, i) => i) })}>
-            Select all
-          </button>
-          <button type="button" className="button small subtle" onClick={() => onChange({ selected: [] })}>
-            Select none
-          </button>
-        </div>
-      ) : null}
+      {multiple ? <SelectAllNone count={opts.length} onChange={onChange} /> : null}
     </Field>
+  );
+}
+
+/** "Select all" / "Select none" under a multiple choice of ``count`` options (none for one). */
+function SelectAllNone({ count, onChange }: { count: number; onChange: WidgetProps["onChange"] }) {
+  if (count < 2) return null;
+  return (
+    <div className="toolbar">
+      <button type="button" className="button small subtle" onClick={() => onChange({ selected: Array.from({ length: count }, (_, i) => i) })}>
+        Select all
+      </button>
+      <button type="button" className="button small subtle" onClick={() => onChange({ selected: [] })}>
+        Select none
+      </button>
+    </div>
   );
 }
 
@@ -574,16 +580,7 @@ function ImageRegionsWidget({ spec, id, value, error, onChange, source }: Widget
           </label>
         ))}
       </div>
-      {multiple && regions.length > 1 ? (
-        <div className="toolbar">
-          <button type="button" className="button small subtle" onClick={() => onChange({ selected: regions.map((_, i) => i) })}>
-            Select all
-          </button>
-          <button type="button" className="button small subtle" onClick={() => onChange({ selected: [] })}>
-            Select none
-          </button>
-        </div>
-      ) : null}
+      {multiple ? <SelectAllNone count={regions.length} onChange={onChange} /> : null}
     </Field>
   );
 }
