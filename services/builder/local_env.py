@@ -133,9 +133,24 @@ def unpack_code(bundle: bytes, dest: Path) -> Path:
     tmp.mkdir(parents=True)
     try:
         with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
-            tar.extractall(tmp, filter="data")
+            _extract(tar, tmp)
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Only plain files and folders, only inside ``dest``."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    # Pythons before 3.11.4 (Debian 12's among them) have no extraction filters
+    root = dest.resolve()
+    members = tar.getmembers()
+    for member in members:
+        if not (member.isfile() or member.isdir()) or not (root / member.name).resolve().is_relative_to(root):
+            raise ValueError(f"the bundle holds something other than files in its folder: {member.name}")
+        member.mode &= 0o755
+    tar.extractall(dest, members=members)
