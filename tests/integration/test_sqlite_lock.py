@@ -27,23 +27,3 @@ async def test_a_write_waits_for_a_foreign_lock_without_stalling_the_loop(tmp_pa
         assert (await store.get("runs", "r1"))["status"] == "queued"
     finally:
         await store.close()
-
-
-async def test_committed_pages_reach_the_database_file_off_the_loop(tmp_path, monkeypatch):
-    from services.kit.store import sqlite as sqlite_store
-    monkeypatch.setattr(sqlite_store, "CHECKPOINT_S", 0.05)
-    path = tmp_path / "store.db"
-    store = SqliteStore(str(path))
-    await store.start()
-    try:
-        before = path.stat().st_size
-        for i in range(200):
-            await store.save("runs", f"r{i}", {"blob": "x" * 2000}, expected_version=None)
-        assert path.stat().st_size == before  # commits only append to the write-ahead log
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            if path.stat().st_size > before + 200 * 2000:
-                break
-        assert path.stat().st_size > before + 200 * 2000  # the checkpoint copied them over
-    finally:
-        await store.close()

@@ -6,9 +6,7 @@ work, while handing it to a worker thread and back costs two thread wake-ups, on
 inside, so it runs to completion even when the caller is cancelled (no transaction is ever left
 open). A service normally has its file to itself; should something else hold the write lock (a
 backup, an operator's shell), a write waits for it without blocking the loop, retrying for up
-to ``LOCK_WAIT_S``. WAL checkpoints (copying committed pages into the database file, with an
-fsync) would run inside whichever commit crossed the threshold; instead they run on the worker
-thread below, every ``CHECKPOINT_S`` while there are new writes.
+to ``LOCK_WAIT_S``. WAL checkpoints run inside the occasional commit that triggers them.
 
 ``find`` may scan a whole collection, so it runs on a worker thread with a read-only connection
 of its own: WAL lets it read committed data while writes go on, and a large scan never stalls
@@ -18,9 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
-import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +25,6 @@ from typing import Any, TypeVar
 from services.kit.store.port import Conflict, OutboxRecord, Page, Query, Store
 
 T = TypeVar("T")
-log = logging.getLogger("feather.store")
 RESERVED = frozenset({"_id", "_v", "_applied"})
 
 SCHEMA = """
@@ -44,7 +39,6 @@ CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(seq) WHERE sent = 0;
 # a short busy timeout: the connection is used on the event loop, which must not stall
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=20")
 LOCK_WAIT_S = 5.0
-CHECKPOINT_S = 1.0
 
 
 # Rules both adapters share (mongo.py imports them), so that both accept and refuse the
@@ -162,8 +156,6 @@ class SqliteStore(Store):
         self._db: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._scans: ThreadPoolExecutor | None = None
-        self._checkpoints: asyncio.Task[None] | None = None
-        self._writes = 0  # commits since the last checkpoint
 
     async def start(self) -> None:
         if self._db is not None:
@@ -179,27 +171,9 @@ class SqliteStore(Store):
             reader.execute("PRAGMA busy_timeout=5000")
             reader.execute("PRAGMA query_only=1")
             self._scans = ThreadPoolExecutor(1, thread_name_prefix="sqlite-scan")
-            db.execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoint_forever
-            self._checkpoints = asyncio.create_task(self._checkpoint_forever(), name="sqlite-checkpoints")
         self._db, self._reader = db, reader
 
-    async def _checkpoint_forever(self) -> None:
-        while True:
-            await asyncio.sleep(CHECKPOINT_S)
-            if not self._writes:
-                continue
-            self._writes = 0
-            try:
-                await self._scan(lambda db: db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
-            except sqlite3.Error as exc:  # the next round tries again
-                log.warning("sqlite checkpoint of %s failed: %s", self.path, exc)
-
     async def close(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpoints
-            self._checkpoints = None
         db, reader, scans = self._db, self._reader, self._scans
         self._db = self._reader = self._scans = None
         if scans is not None:
@@ -234,7 +208,6 @@ class SqliteStore(Store):
         try:
             result = fn(db)
             db.execute("COMMIT")
-            self._writes += 1
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
