@@ -1,8 +1,7 @@
 """The bus: FastStream's KafkaBroker with feather's delivery rules.
 
 - Producer: acks=all (and idempotence where the broker supports it).
-- Consumers: one group per service; an offset is committed (in the background, see commits.py)
-  only after its message is handled.
+- Consumers: one group per service; an offset is committed only after its message is handled.
 - A handler that keeps failing is retried a bounded number of times, then the message goes to
   ``<topic>.dlq`` with the error in its headers and is committed, so a partition never stalls.
 """
@@ -23,7 +22,6 @@ from faststream.middlewares import AckPolicy
 from services.contracts import topics
 from services.contracts.envelope import Codec, Envelope, UnknownEvent, codec as default_codec
 from services.contracts.events import Event
-from services.kit.commits import Commits
 from services.kit.settings import Settings
 
 log = logging.getLogger("feather.bus")
@@ -65,7 +63,6 @@ class Bus:
         )
         self._groups: dict[str, _Group] = {}
         self._registered = False
-        self.commits = Commits(settings.kafka_commit_interval_ms / 1000)
         self._admin: AIOKafkaAdminClient | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -89,7 +86,7 @@ class Bus:
             self.broker.subscriber(
                 *spec.handlers,
                 group_id=group_id,
-                # offsets are committed by self.commits once handled (see consume)
+                # offsets are committed once handled (see consume)
                 ack_policy=AckPolicy.MANUAL,
                 auto_offset_reset="latest" if spec.from_latest else "earliest",
                 # a short fetch wait costs broker CPU, so only groups on a request's path use it
@@ -106,7 +103,6 @@ class Bus:
     def _consumer(self, spec: "_Group") -> Callable[[KafkaMessage], Awaitable[None]]:
         async def consume(message):  # type: ignore[no-untyped-def]  # a KafkaMessage, see register
             raw = message.raw_message
-            epoch = self.commits.epoch  # consumers replaced meanwhile make this offset stale
             try:
                 await self._handle(spec, raw.topic, message)
             except asyncio.CancelledError:
@@ -115,7 +111,7 @@ class Bus:
                 # even the dead-letter publish failed: rewind, so the message comes back
                 await message.nack()
                 raise
-            self.commits.handled(message.consumer, raw.topic, raw.partition, raw.offset, epoch=epoch)
+            await message.ack()  # committed only once handled
 
         return consume
 
@@ -221,16 +217,12 @@ class Bus:
                 if not away:
                     log.warning("%s: the broker is unreachable; pausing consumers", self.service)
                     away = True
-                    self.commits.drop()  # the consumers are going: what they handled will replay
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(self.broker.stop(), 15.0)
                 continue
             if away or not set(topics.ALL) <= present:
                 log.warning("%s: the broker is back; recreating topics and rejoining", self.service)
                 try:
-                    # offsets of the old topics must not reach the new ones: nothing handled
-                    # from here on by the current consumers is committed
-                    self.commits.drop()
                     await self.ensure_topics()
                     if not away:
                         await self.broker.stop()
@@ -245,7 +237,6 @@ class Bus:
         self.register()
         await self.ensure_topics()
         await self.broker.start()
-        self.commits.start()
         self._watcher = asyncio.create_task(self._watch(), name=f"{self.service}-bus-watch")
 
     async def stop(self) -> None:
@@ -257,7 +248,4 @@ class Bus:
         self._discard(admin)
         if self._closing:
             await asyncio.wait(list(self._closing), timeout=3.0)
-        with contextlib.suppress(Exception):  # the broker may be gone: the next start replays
-            await self.commits.stop()
-        self.commits.drop()  # what is handled while the consumers drain replays after a restart
         await self.broker.stop()

@@ -27,7 +27,6 @@ class Settings(BaseSettings):
     kafka_fetch_wait_ms: int = 3  # consumers on a waiting request's path
     kafka_background_fetch_wait_ms: int = 100  # everything else
     kafka_partitions: int = 3
-    kafka_commit_interval_ms: int = 200  # how often handled offsets are committed
     # Tansu holds a group join for about half the session timeout, so the embedded platform
     # uses a short one to start in seconds
     kafka_session_timeout_ms: int = 10_000

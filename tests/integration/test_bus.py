@@ -97,12 +97,12 @@ async def test_events_arrive_decoded_and_poison_goes_to_the_dead_letter_topic(bu
 
 
 async def test_handled_messages_are_committed_and_a_failed_dead_letter_comes_back(tansu):
-    """Offsets are committed in the background, but only for handled messages: a consumer that
+    """Offsets are committed only for handled messages: a consumer that
     takes over the group starts after them, and a message whose dead-letter publish failed is
     delivered again rather than skipped."""
     service = f"test-{uuid.uuid4().hex[:8]}"
     settings = Settings(kafka_bootstrap=tansu.bootstrap, kafka_idempotence=False, handler_retries=2,
-                        kafka_session_timeout_ms=3000, kafka_commit_interval_ms=50)
+                        kafka_session_timeout_ms=3000)
     run_id = uuid.uuid4().hex
     seen: list[str] = []
     got = {"after": asyncio.Event(), "later": asyncio.Event()}
