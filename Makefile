@@ -7,12 +7,22 @@ UV := $(VENV)/bin/uv
 
 setup: $(VENV)/.installed system portal/dist/index.html
 
-# bubblewrap sandboxes model workers; without it they run unsandboxed (with a warning)
+# Model workers run in a bubblewrap sandbox under a seccomp filter (compiled with libseccomp's
+# Python bindings), as an unprivileged user that owns nothing. Without these the executor refuses runs.
+SYSTEM_PACKAGES := bubblewrap python3-seccomp util-linux
+WORKER_USER ?= feather-worker
 system:
-	@command -v bwrap >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
-	  else echo "note: install bubblewrap (apt-get install bubblewrap) to sandbox model workers"; fi; }
+	@missing=""; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	  /usr/bin/python3 -c "import seccomp" 2>/dev/null || missing="$$missing python3-seccomp"; \
+	  command -v setpriv >/dev/null || missing="$$missing util-linux"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    else echo "note: install$$missing (apt-get install$$missing): the executor runs no model without them"; fi; \
+	  fi
+	@if [ "$$(id -u)" = 0 ] && ! id -u $(WORKER_USER) >/dev/null 2>&1; then \
+	  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group $(WORKER_USER); \
+	fi
 
 # the portal is built once here; running the platform needs no Node.js
 portal/dist/index.html: portal/package.json portal/package-lock.json $(shell find portal/src portal/index.html -type f 2>/dev/null)

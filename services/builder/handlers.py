@@ -21,7 +21,8 @@ log = logging.getLogger("feather.builder")
 class Builder:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.envs = LocalEnvironments(ctx.settings.data_dir, timeout_s=domain.BUILD_TIMEOUT_S)
+        self.envs = LocalEnvironments(ctx.settings.data_dir, timeout_s=domain.BUILD_TIMEOUT_S,
+                                      find_links=ctx.settings.build_find_links)
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.lambda_images = None
         if ctx.settings.runtime_backend == "lambda":
@@ -97,8 +98,8 @@ class Builder:
         locked = await self.envs.lock(request.requirements, request.python, lines)
         key = domain.env_key(locked.splitlines(), request.python)
         env = await self.envs.ensure(key, locked, request.python, lines)
-        return {"backend": "local", "python": str(env.python), "app_dir": str(code_dir),
-                "env_key": key, "reused": env.reused}
+        return {"backend": "local", "python": str(env.python), "env_dir": str(env.path), "app_dir": str(code_dir),
+                "interpreter": env.interpreter, "env_key": key, "reused": env.reused}
 
     async def _finish(self, bid: str, doc: dict[str, Any], request: ModelPublished, runtime: dict[str, Any] | None,
                       error: str, log_ref: Any, duration_ms: float) -> None:

@@ -46,16 +46,27 @@ def clean_requirements(requirements: Iterable[str]) -> list[str]:
 
 
 def render_dockerfile(python: str, requirements: list[str]) -> str:
-    lines = [f"FROM {BASE_IMAGE}:{lambda_python(python)}", ""]
+    base = f"{BASE_IMAGE}:{lambda_python(python)}"
+    lines: list[str] = []
     if clean_requirements(requirements):  # pip refuses an empty requirements file
         lines += [
+            "# Wheels only, fetched in a stage of their own: no package's build code ever runs.",
+            f"FROM {base} AS wheels",
+            "COPY requirements.txt /wheels/requirements.txt",
+            'RUN pip download --no-cache-dir --disable-pip-version-check --only-binary=:all: \\',
+            '    -r /wheels/requirements.txt --dest /wheels',
+            "",
+            f"FROM {base}",
             "# Dependencies first, in a layer of their own: a new version with the same requirements",
             "# takes it from the build cache, and the push sends only the code layers below.",
-            "COPY requirements.txt ${LAMBDA_TASK_ROOT}/requirements.txt",
-            'RUN pip install --no-cache-dir --disable-pip-version-check \\',
-            '    -r "${LAMBDA_TASK_ROOT}/requirements.txt" --target "${LAMBDA_TASK_ROOT}"',
+            "# Installed with no network, from the wheels above only.",
+            'RUN --network=none --mount=type=bind,from=wheels,source=/wheels,target=/wheels \\',
+            '    pip install --no-cache-dir --disable-pip-version-check --no-index --only-binary=:all: \\',
+            '    --find-links /wheels -r /wheels/requirements.txt --target "${LAMBDA_TASK_ROOT}"',
             "",
         ]
+    else:
+        lines += [f"FROM {base}", ""]
     lines += [
         "# Code: the feather runtime and its Lambda handler, then the model's bundle, which changes",
         "# with every version. The SDK comes after the dependencies so it wins over any package",

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import fcntl
 import io
+import json
 import os
 import shutil
 import tarfile
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from uv import find_uv_bin
 
+from services.builder import install_check
 from services.builder.domain import python_for
 
 
@@ -31,14 +33,34 @@ class Environment:
     path: Path
     python: Path
     reused: bool
+    interpreter: dict  # the base interpreter's executable and the paths a sandbox must mount for it
+
+
+# Run by the base interpreter itself (isolated, no site): where its standard library and shared
+# library are. Never run with an environment's interpreter, whose packages could add start-up code.
+_PROBE = """
+import json, os, sys, sysconfig
+paths = sysconfig.get_paths()
+lib = None
+if sysconfig.get_config_var("Py_ENABLE_SHARED"):
+    name = sysconfig.get_config_var("INSTSONAME") or sysconfig.get_config_var("LDLIBRARY")
+    candidate = os.path.join(sysconfig.get_config_var("LIBDIR") or "", name or "")
+    lib = candidate if name and os.path.exists(candidate) else None
+print(json.dumps({"stdlib": paths["stdlib"], "platstdlib": paths["platstdlib"], "libpython": lib,
+                  "version": "%d.%d.%d" % sys.version_info[:3]}))
+"""
 
 
 class LocalEnvironments:
-    def __init__(self, root: Path, *, timeout_s: float) -> None:
+    def __init__(self, root: Path, *, timeout_s: float, find_links: str | None = None) -> None:
         self.root = root
         self.timeout_s = timeout_s
+        self.find_links = find_links
         self._locks: dict[str, asyncio.Lock] = {}
         self._uv = find_uv_bin()
+
+    def _index_args(self) -> list[str]:
+        return ["--find-links", self.find_links] if self.find_links else []
 
     async def lock(self, requirements: list[str], python: str, log: Callable[[str], None]) -> str:
         """Resolve the requirements to exact pins: equal locks share one environment."""
@@ -51,7 +73,7 @@ class LocalEnvironments:
         try:
             # --no-build: only published wheels, so installing never runs code from the bundle's author
             await self._run([self._uv, "pip", "compile", str(source), "--quiet", "--no-header", "--no-annotate",
-                             "--no-build",
+                             "--no-build", *self._index_args(),
                              "--python-version", python or "3.11", "--output-file", str(source.with_suffix(".lock"))],
                             log)
             locked = source.with_suffix(".lock").read_text()
@@ -66,33 +88,72 @@ class LocalEnvironments:
         final.parent.mkdir(parents=True, exist_ok=True)
         # concurrent builds of one environment do the work once: in this process (asyncio lock)
         # and across builder processes sharing the folder (a file lock)
+        record = final.with_name(f".{key}.interpreter.json")  # beside the environment, not in it
         async with self._locks.setdefault(key, asyncio.Lock()), _file_lock(final.with_name(f".{key}.lock")):
-            if (final / ".ready").exists():
+            if (final / ".ready").exists() and record.exists():
                 log(f"reusing environment {key}")
-                return Environment(final, final / "bin" / "python", reused=True)
+                return Environment(final, final / "bin" / "python", reused=True,
+                                   interpreter=json.loads(record.read_text()))
             tmp = self.root / "envs" / f".{key}.{os.getpid()}.{time.monotonic_ns()}"
             try:
                 await self._run([self._uv, "venv", "--quiet", "--python", python_for(python), str(tmp)], log)
+                # read before any package is in: from here on the environment holds strangers' files
+                interpreter = await self._interpreter(tmp, final)
+                before = install_check.snapshot(tmp)
                 if locked:
                     (tmp / "requirements.lock").write_text(locked)
-                    await self._run([self._uv, "pip", "sync", "--no-build", "--python", str(tmp / "bin" / "python"),
-                                     str(tmp / "requirements.lock")], log)
+                    before = install_check.snapshot(tmp)
+                    await self._run([self._uv, "pip", "sync", "--no-build", *self._index_args(),
+                                     "--python", str(tmp / "bin" / "python"), str(tmp / "requirements.lock")], log)
+                problems = install_check.violations(tmp, before)
+                if problems:
+                    for problem in problems[:20]:
+                        log(f"refused: {problem.line()}")
+                    raise BuildError(f"{problems[0].line()} (builds accept only files in site-packages and bin, "
+                                     "and no start-up hooks)")
                 (tmp / ".ready").write_text(key)
                 if final.exists():
                     shutil.rmtree(final)
                 os.replace(tmp, final)
+                record.write_text(json.dumps(interpreter))
             finally:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
         # only bin/python is used from the environment, and it finds its site-packages next to
         # pyvenv.cfg, so the rename does not break it (console-script shebangs would break)
-        return Environment(final, final / "bin" / "python", reused=False)
+        return Environment(final, final / "bin" / "python", reused=False, interpreter=interpreter)
+
+    async def _interpreter(self, env: Path, final: Path) -> dict:
+        """The base interpreter behind a new environment, and every path a sandbox must show for it:
+        each link from bin/python to the executable, its standard library, its shared library."""
+        chain, path = [], env / "bin" / "python"
+        for _ in range(40):
+            chain.append(path)
+            if not path.is_symlink():
+                break
+            path = Path(os.path.normpath(path.parent / os.readlink(path)))
+        executable = chain[-1]
+        if executable.is_symlink() or not executable.is_file():
+            raise BuildError(f"the environment's interpreter {executable} is not a file")
+        probe = await asyncio.create_subprocess_exec(str(executable), "-I", "-S", "-c", _PROBE,
+                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(probe.communicate(), 60)
+        if probe.returncode != 0:
+            raise BuildError(f"the interpreter {executable} did not answer: {err.decode(errors='replace')[-200:]}")
+        found = json.loads(out)
+        outside = [p for p in chain if env not in p.parents]
+        mounts = [str(p.parent) for p in outside]
+        mounts += [found["stdlib"], found["platstdlib"]] + ([found["libpython"]] if found["libpython"] else [])
+        mounts = list(dict.fromkeys(os.path.normpath(m) for m in mounts))
+        return {"executable": str(executable), "version": found["version"],
+                "mounts": [m for m in mounts if not any(Path(m).is_relative_to(o) and m != o for o in mounts)]}
 
     async def _run(self, argv: list[str], log: Callable[[str], None]) -> None:
         log("$ " + " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv)))
         proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "NO_COLOR": "1", "UV_NO_PROGRESS": "1"})
+            env={**os.environ, "NO_COLOR": "1", "UV_NO_PROGRESS": "1"},
+            preexec_fn=lambda: os.umask(0o022))  # sandboxed workers run as another uid: files must be readable
         assert proc.stdout is not None
 
         async def pump() -> None:
@@ -134,11 +195,22 @@ def unpack_code(bundle: bytes, dest: Path) -> Path:
     try:
         with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
             _extract(tar, tmp)
+        _readable(tmp)
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _readable(root: Path) -> None:
+    """Code is read by workers running as another uid: folders 0755, files 0644, none writable."""
+    os.chmod(root, 0o755)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
 
 
 def _extract(tar: tarfile.TarFile, dest: Path) -> None:

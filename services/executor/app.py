@@ -18,6 +18,10 @@ async def _close(ctx: ServiceContext) -> None:
     await ctx.state["executor"].close()
 
 
+def _health(ctx: ServiceContext) -> dict:
+    return {"sandbox": ctx.state["sandbox"].health()}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service("executor", settings or Settings(), subscribe=subscribe,
-                          on_start=_resume, on_stop=_close)
+                          on_start=_resume, on_stop=_close, health=_health)

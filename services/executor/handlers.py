@@ -20,7 +20,8 @@ from services.contracts.steps import carry
 from services.executor.backends.by_runtime import ByRuntime
 from services.executor.backends.local import LocalBackend, PoolConfig
 from services.executor.backends.port import Backend, StepCall, StepOutcome
-from services.executor.sandbox import Limits, Sandbox
+from services.executor.limits import Limits
+from services.executor.sandbox import Sandbox
 from services.kit.runtime import ServiceContext
 from services.kit.store import Conflict, Query
 
@@ -208,12 +209,16 @@ class Executor:
 
 def subscribe(ctx: ServiceContext) -> None:
     settings = ctx.settings
-    sandbox = Sandbox(settings.data_dir / "sandbox", Limits(memory_mb=settings.worker_memory_mb,
-                                                            pids=settings.worker_pids, tmp_mb=settings.worker_tmp_mb,
-                                                            file_mb=settings.worker_file_mb),
-                      mode=settings.sandbox)
+    limits = Limits(memory_mb=settings.worker_memory_mb, pids=settings.worker_pids, cpus=settings.worker_cpus,
+                    run_cpu_s=settings.worker_run_cpu_s, tmp_mb=settings.worker_tmp_mb,
+                    output_mb=settings.worker_output_mb, file_mb=settings.worker_file_mb)
+    sandbox = Sandbox(settings.data_dir / "sandbox", limits, mode=settings.sandbox, worker_uid=settings.worker_uid,
+                      worker_user=settings.worker_user, seccomp_python=settings.seccomp_python,
+                      forbidden=[settings.data_dir], workers_total=settings.workers_total)
+    ctx.state["sandbox"] = sandbox
     config = PoolConfig(min_workers=settings.workers_min, max_workers=settings.workers_per_version,
-                        max_total=settings.workers_total, idle_s=settings.worker_idle_s)
+                        max_total=settings.workers_total, idle_s=settings.worker_idle_s,
+                        run_cpu_s=settings.worker_run_cpu_s, idle_grace_s=settings.worker_idle_grace_s)
     backends: dict[str, Backend] = {"local": LocalBackend(ctx.blobs, sandbox, config)}
     if settings.runtime_backend == "lambda":
         from services.executor.backends.aws_lambda import LambdaBackend

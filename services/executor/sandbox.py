@@ -1,87 +1,180 @@
-"""Sandboxing a model's worker process with bubblewrap, cgroups and resource limits.
+"""Sandboxing a model's worker process with bubblewrap, seccomp, cgroups and an unprivileged uid.
 
-Each worker gets: no network (its own network namespace), the model's code, its environment
-and the Python it was built from mounted read-only, nothing else of the host's data, a private
-size-limited /tmp, its own unprivileged uid, a memory and process-count limit (cgroups when the
-host lets us create them, rlimits otherwise) and a file-size limit. The wall-clock deadline of a
-run is enforced by the executor, which kills the worker.
+Each worker sees: the system's /usr and libraries, the interpreter paths its builder recorded,
+its environment, its code and the SDK, all read-only; its run's inputs read-only; a sized
+output folder, /tmp and /dev/shm; a minimal read-only /dev; its own /proc. It has no network
+(its own network namespace), cannot make namespaces, mount, trace or load anything into the
+kernel (seccomp), and has memory, process, CPU and file-size limits.
+
+Two ways in, by who the executor is:
+- root: bubblewrap builds the sandbox with real privileges and no user namespace, then
+  ``setpriv`` switches to the worker uid, which owns nothing on the host;
+- not root: bubblewrap makes an unprivileged user namespace (``--disable-userns`` stops the
+  model making another); the worker keeps the executor's uid, so the host's file permissions
+  protect less (see docs/security.md).
+Nothing the model controls decides what is mounted: the paths come from the runtime the
+builder recorded, never from a file inside the environment.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import resource
+import pwd
 import shutil
 import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
+
+from services.executor import limits as _limits
+from services.executor.limits import Control, Limits
 
 log = logging.getLogger("feather.sandbox")
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 INSIDE_SCRATCH = "/feather/scratch"
-NOBODY = 65534
+SANDBOX_UID = 65534  # the uid a worker sees itself as inside a user namespace
+SYSTEM_PATHS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/alternatives", "/etc/ssl",
+                "/etc/ld.so.cache", "/etc/localtime")
+SECCOMP_SCRIPT = Path(__file__).resolve().parent / "seccomp_filter.py"
+FIX_MISSING = ("install it (Debian/Ubuntu: apt-get install bubblewrap), or, on a machine that only runs "
+               "your own models, set FEATHER_SANDBOX=off")
+FIX_USERNS = ("allow unprivileged user namespaces (sysctl -w kernel.unprivileged_userns_clone=1 or "
+              "user.max_user_namespaces=15000; in a container, a seccomp profile that permits them), "
+              "or run the executor as root")
+
+__all__ = ["Limits", "Sandbox", "SandboxUnavailable", "interpreter_mounts_ok"]
+
+
+class SandboxUnavailable(RuntimeError):
+    """Raised for a run when the sandbox is required and cannot work on this host."""
 
 
 @dataclass(frozen=True)
-class Limits:
-    memory_mb: int = 1024
-    pids: int = 64
-    tmp_mb: int = 128
-    file_mb: int = 256
-
-
-def _python_home(python: str) -> Path:
-    """The base installation an environment's interpreter comes from (read from pyvenv.cfg)."""
-    cfg = Path(python).parent.parent / "pyvenv.cfg"
-    for line in cfg.read_text().splitlines() if cfg.exists() else ():
-        key, _, value = line.partition("=")
-        if key.strip() == "home":
-            return Path(value.strip()).parent
-    return Path(python).resolve().parent.parent
+class WorkerIdentity:
+    uid: int
+    gid: int
 
 
 class Sandbox:
-    def __init__(self, root: Path, limits: Limits, *, mode: str = "auto") -> None:
+    def __init__(self, root: Path, limits: Limits, *, mode: Literal["required", "off"] = "required",
+                 worker_uid: int | None = None, worker_user: str = "feather-worker",
+                 seccomp_python: str = "/usr/bin/python3", forbidden: Sequence[Path] = (),
+                 workers_total: int = 8) -> None:
         self.root = root
         self.limits = limits
+        self.mode = mode
+        self.enabled = mode != "off"
+        self.privileged = os.geteuid() == 0
+        self.forbidden = [Path(p).resolve() for p in (*forbidden, root)]
+        self.workers_total = workers_total
         self.bwrap = shutil.which("bwrap")
-        self.enabled = mode != "off" and self.bwrap is not None and self._works()
-        if mode == "required" and not self.enabled:
-            raise RuntimeError("the sandbox is required but bubblewrap is missing or cannot run here")
-        if not self.enabled and mode != "off":
-            log.warning("bubblewrap is not usable here: model workers run WITHOUT a sandbox")
-        self.cgroups = self.enabled and os.access(CGROUP_ROOT / "pids", os.W_OK) \
-            and os.access(CGROUP_ROOT / "memory", os.W_OK)
+        self.setpriv = shutil.which("setpriv")
+        self.identity: WorkerIdentity | None = None
+        self.seccomp: bytes = b""
+        self.disable_userns = False
+        self.problem: str | None = None
+        self.control: Control = _limits.Rlimits(limits)
+        if self.enabled:
+            self.problem = self._prepare(worker_uid, worker_user, seccomp_python)
+            if self.problem:
+                log.error("the sandbox cannot run, so no model will run: %s", self.problem)
+        else:
+            log.warning("FEATHER_SANDBOX=off: model code runs unsandboxed, with the executor's rights; "
+                        "only for your own models on your own machine")
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
         self.sweep()
 
+    # --- checks at start ------------------------------------------------------------------
+
+    def _prepare(self, worker_uid: int | None, worker_user: str, seccomp_python: str) -> str | None:
+        if self.bwrap is None:
+            return f"bubblewrap (bwrap) is not installed: {FIX_MISSING}"
+        usage = subprocess.run([self.bwrap, "--help"], capture_output=True, text=True).stdout
+        if "--size" not in usage or "--seccomp" not in usage:
+            return "bubblewrap is too old (0.8 or newer sizes the sandbox's tmpfs): upgrade it"
+        self.disable_userns = "--disable-userns" in usage
+        if self.privileged:
+            if self.setpriv is None:
+                return "setpriv (util-linux) is missing: it switches workers to their unprivileged uid"
+            identity = _identity(worker_uid, worker_user)
+            if isinstance(identity, str):
+                return identity
+            self.identity = identity
+        self.seccomp, problem = _compile_seccomp(seccomp_python)
+        if problem:
+            return problem
+        self.control = _limits.detect(self.limits)
+        return self._try()
+
+    def _try(self) -> str | None:
+        """Start the sandbox once around /bin/true, exactly as a worker's would be."""
+        fds: list[int] = []
+        try:
+            scratch = self.scratch("probe")
+            argv, fds = self.command(["/bin/true"], runtime_mounts=[], scratch=scratch, chdir="/")
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=20, pass_fds=fds)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"bubblewrap could not start: {exc}"
+        finally:
+            for fd in fds:
+                os.close(fd)
+            self.release("probe")
+        if done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            if self.privileged:
+                return f"bubblewrap failed as root ({reason}); see docs/security.md"
+            return f"bubblewrap cannot create its namespaces here ({reason}): {FIX_USERNS}"
+        return None
+
+    def require(self) -> None:
+        if self.problem:
+            raise SandboxUnavailable(f"the sandbox cannot run on this host: {self.problem}")
+
+    def health(self) -> dict[str, Any]:
+        if not self.enabled:
+            return {"mode": "off", "warning": "model code runs unsandboxed with the executor's rights"}
+        answer: dict[str, Any] = {"mode": self.mode, "ready": self.problem is None}
+        if self.problem:
+            answer["problem"] = self.problem
+            return answer
+        answer.update(
+            isolation="root+setpriv" if self.privileged else "user namespace",
+            worker_uid=self.identity.uid if self.identity else os.geteuid(),
+            separate_uid=self.identity is not None,
+            seccomp=True, nested_userns="denied (seccomp" + (", --disable-userns)" if self.disable_userns
+                                                             and not self.privileged else ")"),
+            limits={**self.control.describe(),
+                    "memory_mb": self.limits.memory_mb, "pids": self.limits.pids, "cpus": self.limits.cpus,
+                    "run_cpu_s": self.limits.run_cpu_s, "tmp_mb": self.limits.tmp_mb,
+                    "shm_mb": self.limits.tmp_mb, "file_mb": self.limits.file_mb,
+                    "output": f"tmpfs {self.limits.output_mb} MB" if self.privileged
+                    else f"disk, {self.limits.file_mb} MB per file"})
+        return answer
+
+    # --- one worker ------------------------------------------------------------------------
+
     def sweep(self) -> None:
-        """Remove what workers of a dead executor left: their /tmp mounts, folders and cgroups."""
-        if not self.root.exists():
-            return
+        """Remove what workers of a dead executor left: their output mounts, folders and cgroups."""
         for scratch in self.root.iterdir():
             owner = scratch.name[1:].split("-", 1)[0]
             if owner.isdigit() and (int(owner) == os.getpid() or Path(f"/proc/{owner}").exists()):
                 continue
             self.release(scratch.name)
 
-    def _works(self) -> bool:
-        try:
-            done = subprocess.run([self.bwrap, "--ro-bind", "/", "/", "--unshare-all", "--", "/bin/true"],
-                                  capture_output=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-        return done.returncode == 0
-
     def scratch(self, worker_id: str) -> Path:
         path = self.root / worker_id
-        for folder in ("tmp", "run/in", "run/out"):
+        for folder in ("run/in", "run/out") if self.enabled else ("run/in", "run/out", "tmp"):
             (path / folder).mkdir(parents=True, exist_ok=True)
-        if self.enabled and os.geteuid() == 0:
-            # a tmpfs of fixed size, so a model filling /tmp cannot fill the host's disk
-            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.limits.tmp_mb}m,mode=1777",
-                            "tmpfs", str(path / "tmp")], capture_output=True)
+        os.chmod(path / "run" / "in", 0o755)  # the worker reads inputs through its read-only mount
+        if self.enabled and self.privileged and self.identity is not None:
+            # a sized tmpfs that only the worker uid may write, so outputs cannot fill the host's disk
+            subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            f"size={self.limits.output_mb}m,mode=0700,uid={self.identity.uid},"
+                            f"gid={self.identity.gid},nosuid,nodev", "tmpfs", str(path / "run" / "out")],
+                           capture_output=True, check=True)
         return path
 
     def inside(self, outside: Path, scratch: Path) -> str:
@@ -95,64 +188,124 @@ class Sandbox:
             return Path(inside)
         return scratch / Path(inside).relative_to(INSIDE_SCRATCH)
 
-    def command(self, argv: list[str], *, python: str, app_dir: str, sdk_dir: str, scratch: Path) -> list[str]:
+    def command(self, argv: list[str], *, runtime_mounts: Sequence[str], scratch: Path,
+                chdir: str) -> tuple[list[str], list[int]]:
+        """The command line that runs ``argv`` in the sandbox, and the descriptors it needs passed."""
         if not self.enabled:
-            return argv
-        ro = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/alternatives", "/etc/ssl", "/etc/ld.so.cache",
-              str(_python_home(python)), str(Path(python).parent.parent), app_dir, sdk_dir]
-        args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-                "--uid", str(NOBODY), "--gid", str(NOBODY), "--proc", "/proc", "--dev", "/dev",
-                # a run's inputs are read-only to the model and only its output folder is writable,
-                # so it cannot plant links where the executor will write or read later
-                "--ro-bind", str(scratch / "run" / "in"), f"{INSIDE_SCRATCH}/run/in",
-                "--bind", str(scratch / "run" / "out"), f"{INSIDE_SCRATCH}/run/out",
-                "--bind", str(scratch / "tmp"), "/tmp",
-                "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", app_dir]
-        for path in dict.fromkeys(ro):
-            if os.path.exists(path):
-                args += ["--ro-bind", path, path]
-        return [*args, "--", *argv]
-
-    def preexec(self, worker_id: str):
-        """Runs in the child before exec: join the worker's cgroups, set rlimits."""
-        groups = self._cgroups(worker_id) if self.cgroups else []
+            return argv, []
         limits = self.limits
+        if self.privileged:
+            # real privileges build the sandbox; setpriv below drops to the worker uid
+            args = [self.bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                    "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        else:
+            args = [self.bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
+                    "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
+            if self.disable_userns:
+                args.append("--disable-userns")
+        args += ["--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
+                 "--size", str(limits.tmp_mb * 2**20), "--perms", "1777", "--tmpfs", "/dev/shm",
+                 "--remount-ro", "/dev",
+                 "--size", str(limits.tmp_mb * 2**20), "--perms", "1777", "--tmpfs", "/tmp"]
+        made: set[str] = {"/", "/dev", "/proc", "/tmp"}
+        mounts = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
+        # a recorded path under a system folder (Debian's /usr/lib/python3.11) is already there
+        mounts += [p for p in runtime_mounts if not any(Path(p).is_relative_to(s) for s in mounts)]
+        for path in dict.fromkeys(mounts):
+            args += _parents(path, made) + ["--ro-bind", path, path]
+        args += _parents(f"{INSIDE_SCRATCH}/run/in", made)
+        args += ["--ro-bind", str(scratch / "run" / "in"), f"{INSIDE_SCRATCH}/run/in",
+                 # only the output folder is writable: a model cannot plant links where the executor
+                 # later writes or reads
+                 "--bind", str(scratch / "run" / "out"), f"{INSIDE_SCRATCH}/run/out",
+                 "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", chdir]
+        fds: list[int] = []
+        if self.seccomp:
+            fd = os.memfd_create("feather-seccomp", 0)
+            os.write(fd, self.seccomp)
+            os.lseek(fd, 0, os.SEEK_SET)
+            fds.append(fd)
+            args += ["--seccomp", str(fd)]
+        if self.privileged and self.identity is not None:
+            argv = [self.setpriv, f"--reuid={self.identity.uid}", f"--regid={self.identity.gid}", "--clear-groups",
+                    "--inh-caps=-all", "--bounding-set=-all", "--", *argv]
+        return [*args, "--", *argv], fds
 
-        def apply() -> None:
-            for group in groups:
-                (group / "cgroup.procs").write_text(str(os.getpid()))
-            file_bytes = limits.file_mb * 2**20
-            resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
-            if not groups:  # without cgroups, rlimits are the fallback (weaker: per process)
-                memory = limits.memory_mb * 2**20 * 4
-                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-                resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids, limits.pids))
-        return apply
+    def mounts_for(self, runtime: dict[str, Any], sdk_dir: str) -> list[str]:
+        """What a runtime's worker may see, refusing paths that would reveal the platform's data."""
+        interpreter = runtime.get("interpreter") or {}
+        recorded = interpreter.get("mounts")
+        if not isinstance(recorded, list) or not recorded:
+            raise SandboxUnavailable("this version's runtime does not say which interpreter it was built with; "
+                                     "publish it again to rebuild it")
+        env_dir = runtime.get("env_dir") or str(Path(runtime["python"]).parent.parent)
+        paths = [*recorded, env_dir, runtime["app_dir"], sdk_dir]
+        for path in paths:
+            if not interpreter_mounts_ok(path, self.forbidden):
+                raise SandboxUnavailable(f"the runtime asks to mount {path!r}, which would expose the platform")
+        return paths
 
-    def _cgroups(self, worker_id: str) -> list[Path]:
-        pids = CGROUP_ROOT / "pids" / "feather" / worker_id
-        memory = CGROUP_ROOT / "memory" / "feather" / worker_id
-        for group in (pids, memory):
-            group.mkdir(parents=True, exist_ok=True)
-        (pids / "pids.max").write_text(str(self.limits.pids))
-        (memory / "memory.limit_in_bytes").write_text(str(self.limits.memory_mb * 2**20))
-        with contextlib.suppress(OSError):  # no swap to escape into
-            (memory / "memory.memsw.limit_in_bytes").write_text(str(self.limits.memory_mb * 2**20))
-        return [pids, memory]
+    def preexec(self, worker_id: str) -> Callable[[], None]:
+        """Runs in the child before exec: join the worker's cgroups, set rlimits."""
+        if self.enabled and not self.problem:
+            self.control.create(worker_id)
+        shared = self.workers_total if self.identity is not None else 1
+        return self.control.join(worker_id, shared_uid_workers=shared)
+
+    def cpu_seconds(self, worker_id: str, pid: int) -> float:
+        return self.control.cpu_seconds(worker_id, pid)
 
     def out_of_memory(self, worker_id: str) -> bool:
-        group = CGROUP_ROOT / "memory" / "feather" / worker_id
-        with contextlib.suppress(OSError, ValueError):
-            for line in (group / "memory.oom_control").read_text().splitlines():
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1]) > 0
-            return int((group / "memory.failcnt").read_text()) > 0
-        return False
+        return self.control.out_of_memory(worker_id)
 
     def release(self, worker_id: str) -> None:
         scratch = self.root / worker_id
-        subprocess.run(["umount", str(scratch / "tmp")], capture_output=True)
+        subprocess.run(["umount", "-l", str(scratch / "run" / "out")], capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
-        for kind in ("pids", "memory"):
-            with contextlib.suppress(OSError):
-                (CGROUP_ROOT / kind / "feather" / worker_id).rmdir()
+        self.control.remove(worker_id)
+
+
+def interpreter_mounts_ok(path: object, forbidden: Sequence[Path]) -> bool:
+    """An absolute path that is not the root and holds none of the forbidden folders."""
+    if not isinstance(path, str) or not os.path.isabs(path) or os.path.normpath(path) == "/":
+        return False
+    resolved = Path(path).resolve()
+    return not any(resolved == f or resolved in f.parents for f in forbidden)
+
+
+def _parents(path: str, made: set[str]) -> list[str]:
+    """Folders above a mount point, world-traversable (bubblewrap would make them 0700)."""
+    args: list[str] = []
+    for parent in reversed(Path(path).parents):
+        name = str(parent)
+        if name not in made:
+            made.add(name)
+            args += ["--perms", "0755", "--dir", name]
+    return args
+
+
+def _identity(worker_uid: int | None, worker_user: str) -> WorkerIdentity | str:
+    if worker_uid is not None:
+        with contextlib.suppress(KeyError):
+            return WorkerIdentity(worker_uid, pwd.getpwuid(worker_uid).pw_gid)
+        return WorkerIdentity(worker_uid, worker_uid)
+    try:
+        entry = pwd.getpwnam(worker_user)
+    except KeyError:
+        return (f"there is no worker user {worker_user!r} for model code to run as: create it "
+                f"(useradd --system --no-create-home --user-group {worker_user}) or set FEATHER_WORKER_UID")
+    if entry.pw_uid == 0:
+        return f"the worker user {worker_user!r} is root: pick an unprivileged one"
+    return WorkerIdentity(entry.pw_uid, entry.pw_gid)
+
+
+def _compile_seccomp(python: str) -> tuple[bytes, str | None]:
+    """The filter as BPF, compiled by an interpreter that has libseccomp's bindings."""
+    fix = "install libseccomp's Python bindings (Debian/Ubuntu: apt-get install python3-seccomp)"
+    if not (shutil.which(python) or os.path.exists(python)):
+        return b"", f"no interpreter {python!r} to compile the seccomp filter: {fix}, or set FEATHER_SECCOMP_PYTHON"
+    done = subprocess.run([python, "-I", str(SECCOMP_SCRIPT), "/proc/self/fd/1"], capture_output=True, timeout=30)
+    if done.returncode != 0 or not done.stdout:
+        reason = (done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        return b"", f"the seccomp filter could not be compiled ({reason}): {fix}"
+    return done.stdout, None

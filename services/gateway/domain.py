@@ -38,6 +38,7 @@ def check_inputs(step: dict[str, Any], inputs: Any) -> dict[str, Any]:
     """Validate ``inputs`` against the step's schema; every problem names its field."""
     if not isinstance(inputs, dict):
         raise RequestError(422, [{"loc": ["body", "inputs"], "msg": "must be an object", "type": "type_error"}])
+    drop_paths(inputs, step["input_schema"])
     validator = Draft202012Validator(step["input_schema"])
     problems = []
     for error in sorted(validator.iter_errors(inputs), key=lambda e: list(e.path)):
@@ -45,13 +46,68 @@ def check_inputs(step: dict[str, Any], inputs: Any) -> dict[str, Any]:
         msg = error.message
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else ""
-            loc, msg = ["body", "inputs", missing], "field required"
+            loc, msg = [*loc, missing], "field required"
         elif error.validator == "additionalProperties":
             msg = f"unexpected input: {error.message}"
         problems.append({"loc": loc, "msg": msg, "type": str(error.validator)})
     if problems:
         raise RequestError(422, problems)
     return _with_defaults(step, inputs)
+
+
+def drop_paths(value: Any, schema: Any) -> Any:
+    """Remove ``path`` from every file value the caller sent, at any depth (in place).
+
+    Only the executor says where a worker reads a file from; a caller's ``path`` would make a
+    step open any file its worker can see (a model's private weights, say). File values are
+    found by the schema (an object with a ``url`` property), so a JSON input may still hold
+    a key named "path".
+    """
+    if not isinstance(schema, dict):
+        return value
+    for alternative in (*schema.get("anyOf", ()), *schema.get("oneOf", ()), *schema.get("allOf", ())):
+        drop_paths(value, alternative)
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        if "url" in properties:
+            value.pop("path", None)
+        for key, sub in properties.items():
+            if key in value:
+                drop_paths(value[key], sub)
+    elif isinstance(value, list):
+        for item in value:
+            drop_paths(item, schema.get("items"))
+    return value
+
+
+def check_choices(step: dict[str, Any], choices: Any, carried: set[str] = frozenset()) -> dict[str, Any]:
+    """Validate what a caller chose for a later step of a chain, against that step's schema.
+
+    A choice for a value an earlier step gives (``carried``) is merged onto it
+    (``{"selected": [0, 2]}`` onto regions), so an object is checked field by field without its
+    required list; any other choice is the whole value and is checked whole.
+    """
+    loc = ["body", "choices", step["name"]]
+    if not isinstance(choices, dict):
+        raise RequestError(422, [{"loc": loc, "msg": "must be an object", "type": "type_error"}])
+    schema = step["input_schema"]
+    properties = schema.get("properties") or {}
+    problems = []
+    for name, value in choices.items():
+        if name not in properties:
+            problems.append({"loc": [*loc, name], "msg": f"not an input of step {step['name']!r}",
+                             "type": "additionalProperties"})
+            continue
+        drop_paths(value, properties[name])
+        sub = properties[name]
+        if name in carried and isinstance(value, dict) and isinstance(sub, dict) and sub.get("type") == "object":
+            sub = {**sub, "required": []}
+        for error in Draft202012Validator(sub).iter_errors(value):
+            problems.append({"loc": [*loc, name, *[str(p) for p in error.path]], "msg": error.message,
+                             "type": str(error.validator)})
+    if problems:
+        raise RequestError(422, problems)
+    return choices
 
 
 def _with_defaults(step: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 A service provides an APIRouter (its routes reach the context through ``context(request)``),
 a ``subscribe(ctx)`` that registers its consumers, and if it needs them ``on_start(ctx)`` /
-``on_stop(ctx)``. Nothing happens at import time.
+``on_stop(ctx)``, and ``health(ctx)`` for what its /healthz adds. Nothing happens at import time.
 """
 from __future__ import annotations
 
@@ -86,10 +86,12 @@ def create_service(
     subscribe: Callable[[ServiceContext], None] | None = None,
     on_start: Hook | None = None,
     on_stop: Hook | None = None,
+    health: Callable[[ServiceContext], dict[str, Any]] | None = None,
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.chmod(0o700)  # the platform's data is its own: model workers run as another uid
         store = open_store(settings.store_location(name))
         await store.start()
         blobs = open_blobs(str(settings.blobs_dir), s3_bucket=settings.s3_bucket,
@@ -126,7 +128,10 @@ def create_service(
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         ctx: ServiceContext = app.state.ctx
-        return {"status": "ok", "service": name, "bus": "ready" if ctx.bus_ready.is_set() else "connecting",
-                "outbox_published": ctx.relay.published}
+        answer = {"status": "ok", "service": name, "bus": "ready" if ctx.bus_ready.is_set() else "connecting",
+                  "outbox_published": ctx.relay.published}
+        if health is not None:
+            answer.update(health(ctx))
+        return answer
 
     return app

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field
@@ -53,20 +54,31 @@ class Settings(BaseSettings):
     workers_min: int = 0  # started as soon as a version is ready
     workers_total: int = 8  # across all versions; with worker_memory_mb, the memory budget
     worker_idle_s: float = 600.0
-    sandbox: str = "auto"  # auto | required | off
+    # "required": no run without a working sandbox; "off" only for a developer's own code
+    sandbox: Literal["required", "off"] = "required"
+    worker_uid: int | None = None  # the host uid workers run as (when the executor is root)
+    worker_user: str = "feather-worker"  # looked up when worker_uid is unset
     worker_memory_mb: int = 1024
     worker_pids: int = 64
-    worker_tmp_mb: int = 128
+    worker_cpus: float = 1.0  # CPU bandwidth of one worker, in cores
+    worker_run_cpu_s: float = 600.0  # CPU time one run may use, all its threads together
+    worker_idle_grace_s: float = 1.0  # a worker still busy this long after its step returned is replaced
+    worker_tmp_mb: int = 128  # /tmp, and as much again for /dev/shm
+    worker_output_mb: int = 256
     worker_file_mb: int = 256
+    seccomp_python: str = "/usr/bin/python3"  # an interpreter with libseccomp's bindings (python3-seccomp)
+
+    # builds
+    build_find_links: str | None = None  # an extra folder or page of wheels (tests); unset in production
 
     # AWS Lambda runtimes: built and run when runtime_backend is "lambda"
-    runtime_backend: str = "local"  # local | lambda
+    runtime_backend: Literal["local", "lambda"] = "local"
     aws_region: str = "us-east-1"
     aws_endpoint: str | None = None  # an AWS stand-in (moto, LocalStack); unset for AWS itself
     lambda_role_arn: str | None = None  # the functions' execution role: CloudWatch logs only
     lambda_memory_mb: int = 2048
     lambda_timeout_s: int = 300  # keep >= the longest run deadline
-    lambda_architecture: str = "x86_64"
+    lambda_architecture: Literal["x86_64", "arm64"] = "x86_64"
 
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     outbox_poll_s: float = 1.0

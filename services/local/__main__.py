@@ -57,6 +57,7 @@ def up(
     try:
         with console.status("starting the broker and the services..."):
             platform.start()
+        _say_sandbox(platform.sandbox())
         write_cli_config(platform.gateway_url, token)
         ready = publish_examples(platform.gateway_url, token, console) if examples else []
         _banner(platform.gateway_url, token, ready)
@@ -75,6 +76,14 @@ def up(
     finally:
         platform.stop()
         console.print("stopped.")
+
+
+def _say_sandbox(sandbox: dict) -> None:
+    if sandbox.get("mode") == "off":
+        console.print("[yellow]warning: FEATHER_SANDBOX=off: models run unsandboxed, with your rights; "
+                      "only for your own models[/yellow]")
+    elif sandbox.get("problem"):
+        console.print(f"[red]the sandbox cannot run, so no model will: {sandbox['problem']}[/red]", soft_wrap=True)
 
 
 def _feather_command() -> str:

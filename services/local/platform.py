@@ -115,6 +115,11 @@ class LocalPlatform:
             if pending:
                 time.sleep(0.1)
 
+    def sandbox(self) -> dict:
+        """What the executor says of its sandbox (mode, limits, or why it cannot run)."""
+        health = httpx.get(f"http://127.0.0.1:{self.ports['executor']}/healthz", timeout=5.0).json()
+        return health.get("sandbox") or {}
+
     def stop_process(self, name: str, timeout: float = 15.0) -> None:
         proc = self.procs.pop(name, None)
         if proc is None or proc.poll() is not None:
@@ -130,9 +135,9 @@ class LocalPlatform:
         for name in reversed(SERVICES):
             self.stop_process(name)
         self.stop_process("broker")
-        # workers killed with their executor cannot unmount their private /tmp themselves
-        for tmp in (self.data_dir / "sandbox").glob("*/tmp"):
-            subprocess.run(["umount", str(tmp)], capture_output=True)
+        # workers killed with their executor cannot unmount their output folders themselves
+        for out in (self.data_dir / "sandbox").glob("*/run/out"):
+            subprocess.run(["umount", "-l", str(out)], capture_output=True)
 
 
 def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:

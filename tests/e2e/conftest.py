@@ -10,6 +10,7 @@ import pytest
 
 import feather
 from services.local.platform import LocalPlatform
+from package_index import build_index
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = Path(__file__).resolve().parent / "models"
@@ -18,16 +19,24 @@ MODELS = Path(__file__).resolve().parent / "models"
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     data_dir = tmp_path_factory.mktemp("feather-data")
+    wheels = build_index(tmp_path_factory.mktemp("wheels"))
     # the sandbox must really be there: a missing bubblewrap fails the tests, not silently weakens them
     local = LocalPlatform.on_free_ports(data_dir, "ft_" + secrets.token_urlsafe(24),
-                                        extra_env={"FEATHER_SANDBOX": "required", "FEATHER_WORKER_MEMORY_MB": "512"})
+                                        extra_env={"FEATHER_SANDBOX": "required", "FEATHER_WORKER_MEMORY_MB": "512",
+                                                   "FEATHER_WORKER_RUN_CPU_S": "5",
+                                                   "FEATHER_BUILD_FIND_LINKS": str(wheels)})
     try:
         local.start()
     except Exception:
         local.stop()
         raise
-    print(f"\nplatform: Tansu broker + 5 service processes (workers sandboxed with bubblewrap), "
-          f"gateway {local.gateway_url}, data in {data_dir}")
+    sandbox = local.sandbox()
+    if not sandbox.get("ready"):
+        local.stop()
+        raise RuntimeError(f"the executor's sandbox cannot run here: {sandbox.get('problem')}")
+    print(f"\nplatform: Tansu broker + 5 service processes (workers sandboxed with bubblewrap as "
+          f"{sandbox['isolation']}, uid {sandbox['worker_uid']}, limits by {sandbox['limits']['mechanism']}: "
+          f"{', '.join(sandbox['limits']['enforced'])}), gateway {local.gateway_url}, data in {data_dir}")
     yield local
     local.stop()
 

@@ -34,11 +34,24 @@ def test_dockerfile_matches_snapshot() -> None:
     assert text == SNAPSHOT.read_text(), "Dockerfile changed: rerun with FEATHER_UPDATE_SNAPSHOTS=1 if meant"
 
     lines = text.splitlines()
-    assert lines[0] == "FROM public.ecr.aws/lambda/python:3.12"
-    install = next(i for i, line in enumerate(lines) if line.startswith("RUN pip install"))
+    stages = [line for line in lines if line.startswith("FROM ")]
+    assert stages == ["FROM public.ecr.aws/lambda/python:3.12 AS wheels", "FROM public.ecr.aws/lambda/python:3.12"]
+    download = next(i for i, line in enumerate(lines) if line.startswith("RUN pip download"))
+    install = next(i for i, line in enumerate(lines) if line.startswith("RUN --network=none"))
     code = [i for i, line in enumerate(lines) if line.startswith("COPY") and "requirements" not in line]
-    assert code and install < min(code), "the dependency layer must come before every code layer"
+    assert download < install and code and install < min(code), "the dependency layer must come before the code"
     assert "--target" in text and lines[-1] == 'CMD ["feather_lambda.handler"]'
+
+
+def test_lambda_dependencies_are_wheels_installed_without_network() -> None:
+    """No sdist's setup.py may run in the build: both pip commands take wheels only, and the one
+    that installs has no network and no index, only the wheels the first one fetched."""
+    text = render_dockerfile("3.12", ["numpy>=2"])
+    commands = [c for c in text.replace("\\\n", " ").splitlines() if c.startswith("RUN ")]
+    assert len(commands) == 2 and all("--only-binary=:all:" in c for c in commands), commands
+    download, install = commands
+    assert "pip download" in download and "--dest /wheels" in download
+    assert install.startswith("RUN --network=none ") and "--no-index" in install and "--find-links /wheels" in install
 
 
 def test_dockerfile_without_requirements_has_no_install_step() -> None:

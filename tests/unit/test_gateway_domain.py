@@ -1,5 +1,7 @@
 import pytest
 
+from services.gateway import domain as _domain
+
 from services.gateway.domain import (RequestError, check_inputs, new_run_id, parse_prefer_wait,
                                      pick_step, pick_version)
 
@@ -86,3 +88,43 @@ def test_run_ids_are_unique_and_time_ordered():
     ids = [new_run_id() for _ in range(1000)]
     assert len(set(ids)) == 1000
     assert all(len(i) == 28 for i in ids)
+
+
+# --- a caller never says where a worker reads a file from ----------------------------------
+
+FILE = {"type": "object", "properties": {"url": {"type": "string"}, "name": {"type": "string"}}, "required": ["url"]}
+REGIONS = {"type": "object", "required": ["image", "regions", "selected"],
+           "properties": {"image": FILE, "regions": {"type": "array"},
+                          "selected": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1}}}
+FILE_STEP = {"name": "read", "input_schema": {"type": "object", "additionalProperties": False,
+                                         "properties": {"doc": FILE, "digits": REGIONS, "cfg": {"type": "object"},
+                                                        "docs": {"type": "array", "items": FILE},
+                                                        "either": {"anyOf": [FILE, {"type": "string"}]}}}}
+
+
+def test_paths_are_dropped_from_every_file_value_and_kept_in_json() -> None:
+    value = {"doc": {"url": "data:,x", "path": "/etc/passwd"}, "digits": {"image": {"path": "/w.npz"}},
+             "docs": [{"path": "/a"}, {"url": "data:,y", "path": "/b"}], "either": {"path": "/c", "url": "data:,z"},
+             "cfg": {"path": "just data"}}
+    _domain.drop_paths(value, FILE_STEP["input_schema"])
+    assert value == {"doc": {"url": "data:,x"}, "digits": {"image": {}}, "docs": [{}, {"url": "data:,y"}],
+                     "either": {"url": "data:,z"}, "cfg": {"path": "just data"}}
+
+
+def test_inputs_with_a_bare_path_are_refused_for_want_of_a_url() -> None:
+    with pytest.raises(_domain.RequestError) as caught:
+        _domain.check_inputs(FILE_STEP, {"doc": {"path": "/etc/passwd"}})
+    assert caught.value.detail[0]["loc"] == ["body", "inputs", "doc", "url"]
+
+
+def test_choices_are_checked_against_the_later_steps_schema() -> None:
+    choice = {"digits": {"selected": [0, 2], "image": {"url": "data:,x", "path": "/etc/passwd"}}}
+    assert _domain.check_choices(FILE_STEP, choice, {"digits"}) == {
+        "digits": {"selected": [0, 2], "image": {"url": "data:,x"}}}
+    for bad, where in [({"nope": 1}, ["nope"]), ({"digits": {"selected": [-1]}}, ["digits", "selected", "0"]),
+                       ({"digits": {"selected": "all"}}, ["digits", "selected"]), ({"doc": {"path": "/x"}}, ["doc"])]:
+        with pytest.raises(_domain.RequestError) as caught:
+            _domain.check_choices(FILE_STEP, bad, {"digits"})
+        assert caught.value.status == 422 and caught.value.detail[0]["loc"] == ["body", "choices", "read", *where]
+    with pytest.raises(_domain.RequestError):  # not given by an earlier step: the choice must be whole
+        _domain.check_choices(FILE_STEP, {"digits": {"selected": [0]}}, set())

@@ -18,7 +18,7 @@ from typing import Any
 from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.executor.backends.worker import Worker, WorkerDied
 from services.executor.files import RunFiles
-from services.executor.sandbox import Sandbox
+from services.executor.sandbox import Sandbox, SandboxUnavailable
 from services.kit.blobs import BlobStore
 
 
@@ -28,6 +28,12 @@ class PoolConfig:
     max_workers: int = 2
     max_total: int = 8
     idle_s: float = 300.0
+    run_cpu_s: float = 600.0  # CPU time one run may use
+    idle_grace_s: float = 1.0  # after a step returns, its worker must be quiet within this
+
+
+QUIET_SHARE = 0.2  # of a core: more than this after a step returned is work nobody asked for
+BUDGET_CHECK_S = 0.5
 
 
 class Pool:
@@ -85,9 +91,26 @@ class Pool:
             await self.forget()
             return
         worker.last_used = time.monotonic()
+        cpu_at_release = worker.cpu_seconds()
         async with self.backend.free:
             self.idle.append(worker)
             self.backend.free.notify_all()
+        asyncio.get_running_loop().call_later(self.backend.config.idle_grace_s, self._check_quiet, worker,
+                                              cpu_at_release, worker.runs)
+
+    def _check_quiet(self, worker: Worker, cpu_before: float, runs: int) -> None:
+        """A worker that keeps computing after its step returned (a thread left spinning) would
+        steal CPU from the next runs: it is replaced."""
+        if worker not in self.idle or worker.runs != runs:
+            return  # already serving another run, which its CPU budget covers
+        grace = self.backend.config.idle_grace_s
+        if worker.cpu_seconds() - cpu_before > grace * QUIET_SHARE:
+            self.idle.remove(worker)
+            asyncio.create_task(self._replace(worker))
+
+    async def _replace(self, worker: Worker) -> None:
+        await worker.kill()
+        await self.forget()
 
 
 class LocalBackend(Backend):
@@ -125,7 +148,7 @@ class LocalBackend(Backend):
     async def prestart(self, model_id: str, version: int, runtime: dict[str, Any]) -> None:
         pool = self.pool((model_id, version), runtime)
         for _ in range(max(0, self.config.min_workers - pool.size)):
-            with contextlib.suppress(WorkerDied, OSError):
+            with contextlib.suppress(WorkerDied, OSError, SandboxUnavailable):
                 if not await pool.grow():
                     return
 
@@ -133,10 +156,12 @@ class LocalBackend(Backend):
         pool = self.pool(call, call.runtime)
         try:
             worker = await pool.acquire()
-        except (WorkerDied, OSError) as exc:
+        except (WorkerDied, OSError, SandboxUnavailable) as exc:
             return StepOutcome("failed", error=str(exc) or "the model's worker could not start")
+        worker.runs += 1
         files = RunFiles(worker.scratch / "run")
         files.clear()  # whatever a previous run (or a model behind its back) left
+        budget = asyncio.create_task(self._watch_budget(worker))
         try:
             inputs = await files.materialize(self.blobs, call.inputs,
                                              inside=lambda p: self.sandbox.inside(p, worker.scratch))
@@ -155,13 +180,28 @@ class LocalBackend(Backend):
             return StepOutcome("timed_out", error=f"the run exceeded its deadline of {call.deadline_s:g}s")
         except (WorkerDied, BrokenPipeError, ConnectionResetError) as exc:
             await worker.kill()
+            if worker.over_budget:
+                return StepOutcome("timed_out", error=f"the run used more than its CPU time budget of "
+                                                      f"{self.config.run_cpu_s:g}s")
             return StepOutcome("failed", error=f"the model's worker crashed: {exc}")
         except asyncio.CancelledError:
             await worker.kill()  # canceled mid-step: its answer would arrive for the wrong run
             raise
         finally:
+            budget.cancel()
             files.clear()
             await pool.release(worker)
+
+    async def _watch_budget(self, worker: Worker) -> None:
+        """Stops a run whose threads and processes together used more CPU time than allowed."""
+        start = worker.cpu_seconds()
+        limit = self.config.run_cpu_s
+        while True:
+            await asyncio.sleep(min(BUDGET_CHECK_S, limit / 4))
+            if worker.cpu_seconds() - start > limit:
+                worker.over_budget = True
+                worker.proc.kill()
+                return
 
     async def _reap(self) -> None:
         while True:

@@ -34,23 +34,36 @@ class Worker:
         self.sandbox = sandbox
         self.last_used = time.monotonic()
         self.runs = 0
+        self.over_budget = False
 
     @classmethod
     async def start(cls, runtime: dict[str, Any], sandbox: Sandbox) -> "Worker":
+        sandbox.require()
+        app_dir = runtime["app_dir"]
+        mounts = sandbox.mounts_for(runtime, SDK_PATH) if sandbox.enabled else []
         worker_id = f"w{os.getpid()}-{next(_ids)}"
         scratch = sandbox.scratch(worker_id)
-        app_dir = runtime["app_dir"]
-        argv = sandbox.command([runtime["python"], "-m", "feather.runtime.worker", "--app", str(Path(app_dir) / "app.py")],
-                               python=runtime["python"], app_dir=app_dir, sdk_dir=SDK_PATH, scratch=scratch)
+        argv, fds = sandbox.command([runtime["python"], "-m", "feather.runtime.worker", "--app",
+                                     str(Path(app_dir) / "app.py")],
+                                    runtime_mounts=mounts, scratch=scratch, chdir=app_dir)
+        home = "/tmp" if sandbox.enabled else str(scratch / "tmp")
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": SDK_PATH, "PYTHONUNBUFFERED": "1",
-               "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(scratch / "tmp"), "TMPDIR": str(scratch / "tmp"),
+               "PYTHONDONTWRITEBYTECODE": "1", "HOME": home, "TMPDIR": home,
                "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
         for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # host-specific BLAS fixes still apply
             if name in os.environ:
                 env[name] = os.environ[name]
-        proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=app_dir, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL, limit=64 * 2**20, preexec_fn=sandbox.preexec(worker_id))
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=app_dir, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL, limit=64 * 2**20, pass_fds=fds,
+                preexec_fn=sandbox.preexec(worker_id))
+        except BaseException:
+            sandbox.release(worker_id)
+            raise
+        finally:
+            for fd in fds:
+                os.close(fd)
         worker = cls(proc, worker_id, scratch, sandbox)
         try:
             hello = await asyncio.wait_for(worker._read(), READY_TIMEOUT_S)
@@ -100,6 +113,10 @@ class Worker:
             if message.get("id") != call.run_id:  # never hand one run's answer to another
                 raise WorkerDied("it answered for another run")
             return message
+
+    def cpu_seconds(self) -> float:
+        """CPU time this worker has used since it started, all its processes and threads together."""
+        return self.sandbox.cpu_seconds(self.id, self.proc.pid)
 
     @property
     def alive(self) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from typing import Any
 
@@ -65,8 +66,12 @@ async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, us
                       {**(previous.get("inputs") or {}), **(previous.get("outputs") or {})}, body.inputs)
     else:
         step = domain.pick_step(manifest, body.step)
-    inputs = domain.check_inputs(step, await resolve_files(ctx, dict(given)))
+    given = domain.drop_paths(copy.deepcopy(given), step["input_schema"])  # before any file is looked at
+    inputs = domain.check_inputs(step, await resolve_files(ctx, given))
     chain = None
+    if body.choices and not body.chain:
+        raise domain.RequestError(422, [{"loc": ["body", "choices"], "msg": "choices are for chain runs "
+                                         "(\"chain\": true)", "type": "value_error"}])
     if body.chain:
         steps = manifest["steps"]
         start = [s["name"] for s in steps].index(step["name"])
@@ -75,8 +80,12 @@ async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, us
         if unknown:
             raise domain.RequestError(422, [{"loc": ["body", "choices", sorted(unknown)[0]],
                                              "msg": "not a later step of this model", "type": "value_error"}])
-        for choice in body.choices.values():
-            await resolve_files(ctx, choice)
+        carried: set[str] = set()  # what the steps before each one give it
+        for later in steps[start:]:
+            if later["name"] in body.choices:
+                domain.check_choices(later, body.choices[later["name"]], carried)
+                await resolve_files(ctx, body.choices[later["name"]])
+            carried |= {i["name"] for i in later.get("inputs", [])} | {o["name"] for o in later.get("outputs", [])}
     return RunRequested(run_id=domain.new_run_id(), model_id=model["_id"], version=version["version"],
                         step=step["name"], inputs=inputs, owner=user, deadline_s=body.deadline_s,
                         chain=chain, choices=body.choices or None)

@@ -1,10 +1,18 @@
 """A model that misbehaves on request, one step per kind of attack on the platform."""
+import ctypes
+import glob
+import json
 import os
 import socket
+import subprocess
+import threading
+import uuid
 
 import feather as ft
 
-model = ft.Model("hostile", description="Tries to escape its sandbox; every attempt must fail cleanly.")
+model = ft.Model("hostile", description="Tries to escape its sandbox; every attempt must fail cleanly.",
+                 files=["weights.bin"])
+STARTED_AS = uuid.uuid4().hex  # a new worker process has a new one
 
 
 @model.step(inputs=[ft.Text("host"), ft.Number("port", integer=True)], outputs=[ft.Text("answer")])
@@ -18,6 +26,28 @@ def connect(host: str, port: int) -> str:
 def read(path: str) -> str:
     with open(path, "rb") as handle:
         return handle.read(200).decode(errors="replace")
+
+
+@model.step(inputs=[ft.Text("pattern")], outputs=[ft.Text("found")])
+def find(pattern: str) -> str:
+    """Files matching a name pattern anywhere the worker can see outside the system folders
+    (say, every SQLite store)."""
+    system = ("proc", "usr", "lib", "lib32", "lib64", "bin", "sbin", "dev", "sys")
+    found = []
+    for top in sorted(set(os.listdir("/")) - set(system)):
+        found += glob.glob(f"/{top}/**/{pattern}", recursive=True)
+    return json.dumps(sorted(found)[:50])
+
+
+@model.step(inputs=[ft.File("doc")], outputs=[ft.Text("content")])
+def read_input(doc) -> str:
+    return doc.read_bytes()[:200].decode(errors="replace")
+
+
+@model.step(inputs=[], outputs=[ft.Text("identity")])
+def whoami() -> str:
+    return json.dumps({"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "worker": STARTED_AS,
+                       "root": sorted(os.listdir("/"))})
 
 
 @model.step(inputs=[ft.Number("children", integer=True)], outputs=[ft.Text("answer")])
@@ -39,13 +69,15 @@ def hog_memory(megabytes: int) -> str:
     return f"held {len(blocks)} MB"
 
 
-@model.step(inputs=[ft.Number("megabytes", integer=True)], outputs=[ft.Text("answer")])
-def fill_tmp(megabytes: int) -> str:
+@model.step(inputs=[ft.Text("folder"), ft.Number("megabytes", integer=True)], outputs=[ft.Text("answer")])
+def fill(folder: str, megabytes: int) -> str:
+    """Writes files of 8 MB into a folder until it has written `megabytes`."""
     chunk = b"x" * 2**20
-    with open("/tmp/filler", "wb") as handle:
-        for _ in range(megabytes):
-            handle.write(chunk)
-    return f"wrote {megabytes} MB"
+    for i in range(0, megabytes, 8):
+        with open(os.path.join(folder, f"filler-{i}"), "wb") as handle:
+            for _ in range(8):
+                handle.write(chunk)
+    return f"wrote {megabytes} MB into {folder}"
 
 
 @model.step(inputs=[ft.Number("seconds")], outputs=[ft.Text("answer")])
@@ -54,7 +86,45 @@ def hang(seconds: float) -> str:
         pass
 
 
+@model.step(inputs=[ft.Number("threads", integer=True)], outputs=[ft.Text("answer")])
+def burn(threads: int) -> str:
+    """Computes in a separate process, so a CPU budget must count more than this process."""
+    code = "while True: pass"
+    procs = [subprocess.Popen(["python3", "-c", code]) for _ in range(threads)]
+    procs[0].wait()
+    return "never"
+
+
+@model.step(inputs=[], outputs=[ft.Text("worker")])
+def spin_after() -> str:
+    """Returns at once, leaving a thread that computes for ever."""
+    def spin() -> None:
+        while True:
+            pass
+    threading.Thread(target=spin, daemon=True).start()
+    return STARTED_AS
+
+
 @model.step(inputs=[ft.Text("how")], outputs=[ft.Text("answer")])
 def suicide(how: str) -> str:
     os.kill(os.getpid(), 9)
     return "unreachable"
+
+
+@model.step(inputs=[], outputs=[ft.Text("answer")])
+def new_namespace() -> str:
+    """Both ways a process makes a user namespace: the unshare tool, and the system call."""
+    tool = subprocess.run(["unshare", "-Ur", "id"], capture_output=True, text=True)
+    libc = ctypes.CDLL(None, use_errno=True)
+    call = libc.unshare(0x10000000)  # CLONE_NEWUSER
+    if tool.returncode == 0 or call == 0:
+        return f"made a namespace: tool={tool.returncode} {tool.stdout.strip()} call={call}"
+    raise PermissionError(f"unshare refused: {tool.stderr.strip()}; "
+                          f"unshare(2): {os.strerror(ctypes.get_errno())}")
+
+
+@model.step(inputs=[ft.Text("path")], outputs=[ft.Text("answer")])
+def write(path: str) -> str:
+    with open(path, "w") as handle:
+        handle.write("planted")
+    return f"wrote {path}"

@@ -1,0 +1,107 @@
+"""What an installed environment may hold: packages go in site-packages and bin, and nothing they
+install runs by itself when Python starts.
+
+A wheel can carry files for any folder of the environment (``<pkg>.data/data/...`` lands in its
+root, so a ``pyvenv.cfg`` there replaces the environment's own) and start-up hooks (``.pth``
+lines that begin with ``import``, ``sitecustomize``). The builder compares the environment
+before and after the install and refuses the build when a package did either.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STARTUP_MODULES = ("sitecustomize.py", "usercustomize.py")
+INSTALLER_FILES = (".lock",)  # what uv itself keeps in an environment's root while it works on it
+Snapshot = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Violation:
+    package: str
+    path: str  # relative to the environment
+    reason: str
+
+    def line(self) -> str:
+        return f"package {self.package} {self.reason}: {self.path}"
+
+
+def snapshot(env: Path) -> Snapshot:
+    """Every file and link in the environment, with what identifies its content."""
+    found: Snapshot = {}
+    for folder, dirs, files in os.walk(env):
+        for name in [*files, *(d for d in dirs if os.path.islink(os.path.join(folder, d)))]:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, env)
+            if os.path.islink(path):
+                found[rel] = "link:" + os.readlink(path)
+            else:
+                with open(path, "rb") as handle:
+                    found[rel] = hashlib.sha256(handle.read()).hexdigest()
+    return found
+
+
+def site_packages(env: Path) -> str:
+    """The environment's site-packages folder, relative to it (lib/pythonX.Y/site-packages)."""
+    for entry in sorted((env / "lib").glob("python*/site-packages")):
+        return os.path.relpath(entry, env)
+    raise FileNotFoundError(f"{env} has no lib/python*/site-packages")
+
+
+def owners(env: Path, site: str) -> dict[str, str]:
+    """Which installed distribution wrote each file (from the RECORD files), relative to env."""
+    found: dict[str, str] = {}
+    for record in (env / site).glob("*.dist-info/RECORD"):
+        package = _name(record.parent)
+        for line in record.read_text(errors="replace").splitlines():
+            name = line.rsplit(",", 2)[0] if line.count(",") >= 2 else line
+            if name:
+                found[os.path.normpath(os.path.join(site, name))] = package
+    return found
+
+
+def violations(env: Path, before: Snapshot) -> list[Violation]:
+    """Files the install put outside site-packages and bin, changed, or made start-up hooks of."""
+    site = site_packages(env)
+    after = snapshot(env)
+    by = owners(env, site)
+    found: list[Violation] = []
+    for rel, identity in sorted(after.items()):
+        package = by.get(rel, "(unknown)")
+        if rel in before:
+            if before[rel] != identity:
+                found.append(Violation(package, rel, "replaces a file of the environment itself"))
+            continue
+        parent = os.path.dirname(rel)
+        if rel in INSTALLER_FILES and rel not in by:
+            continue
+        if not (rel.startswith(site + os.sep) or parent == "bin"):
+            found.append(Violation(package, rel, "installs a file outside site-packages and bin"))
+        elif parent == site and rel.endswith(".pth") and _runs_code(env / rel):
+            found.append(Violation(package, rel, "adds a .pth file that runs code when Python starts"))
+        elif parent == site and os.path.basename(rel) in STARTUP_MODULES:
+            found.append(Violation(package, rel, "adds a module Python runs when it starts"))
+    return found
+
+
+def _name(dist_info: Path) -> str:
+    """The distribution's own name (its METADATA), else the folder's."""
+    try:
+        for line in (dist_info / "METADATA").read_text(errors="replace").splitlines():
+            if line.lower().startswith("name:"):
+                return line.split(":", 1)[1].strip()
+            if not line.strip():
+                break
+    except OSError:
+        pass
+    return dist_info.name.removesuffix(".dist-info").rsplit("-", 1)[0]
+
+
+def _runs_code(pth: Path) -> bool:
+    """site.py executes a .pth line that starts with "import" followed by a space or a tab."""
+    for line in pth.read_text(errors="replace").splitlines():
+        if line.startswith(("import ", "import\t")):
+            return True
+    return False
