@@ -39,16 +39,20 @@ async def runtime_for(root: Path, app: Path, envs: LocalEnvironments, requiremen
     unpack_code(pack(str(app)), code)
     locked = await envs.lock(requirements, "3.11", lambda _: None)
     env = await envs.ensure(env_key(locked.splitlines(), "3.11"), locked, "3.11", lambda _: None)
-    return {"backend": "local", "python": str(env.python), "app_dir": str(code)}
+    return {"backend": "local", "python": str(env.python), "env_dir": str(env.path), "app_dir": str(code),
+            "interpreter": env.interpreter}
 
 
 async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="feather-bench-") as tmp:
         root = Path(tmp)
         envs = LocalEnvironments(root, timeout_s=600)
-        sandbox = Sandbox(root / "sandbox", Limits(), mode="auto")
-        print(f"sandbox: {'bubblewrap' if sandbox.enabled else 'NONE (bubblewrap missing)'}"
-              f"{' + cgroups' if sandbox.cgroups else ''}")
+        sandbox = Sandbox(root / "sandbox", Limits(), forbidden=[root / "blobs"])
+        health = sandbox.health()
+        if not health.get("ready"):
+            raise SystemExit(f"the sandbox cannot run here: {health.get('problem')}")
+        print(f"sandbox: bubblewrap as {health['isolation']} (uid {health['worker_uid']}), seccomp, "
+              f"limits by {health['limits']['mechanism']} ({', '.join(health['limits']['enforced'])})")
         backend = LocalBackend(LocalBlobStore(str(root / "blobs")), sandbox, PoolConfig(max_workers=2))
         echo = await runtime_for(root, ROOT / "examples" / "echo" / "app.py", envs, [])
 

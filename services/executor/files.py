@@ -18,10 +18,9 @@ class RunFiles:
     """The folders a run's files pass through. A worker serves one run at a time, so each
     worker keeps one pair and empties it between runs rather than making new ones."""
 
-    def __init__(self, root: Path) -> None:
-        self.dir = root
-        self.inputs = self.dir / "in"
-        self.outputs = self.dir / "out"
+    def __init__(self, inputs: Path, outputs: Path) -> None:
+        self.inputs = inputs
+        self.outputs = outputs
 
     async def materialize(self, blobs: BlobStore, inputs: dict[str, Any],
                           inside: Callable[[Path], str] = str) -> dict[str, Any]:
@@ -38,6 +37,7 @@ class RunFiles:
             local = self.inputs / fid.replace("/", "-")
             if not local.exists():
                 local.write_bytes(await blobs.get(blob_key(fid)))
+                local.chmod(0o644)  # read by a worker that runs as another uid
             value["path"] = inside(local)
         return inputs
 

@@ -61,12 +61,13 @@ class Sandbox:
     def __init__(self, root: Path, limits: Limits, *, mode: Literal["required", "off"] = "required",
                  worker_uid: int | None = None, worker_user: str = "feather-worker",
                  seccomp_python: str = "/usr/bin/python3", forbidden: Sequence[Path] = (),
-                 workers_total: int = 8) -> None:
+                 workers_total: int = 8, as_root: bool | None = None) -> None:
         self.root = root
         self.limits = limits
         self.mode = mode
         self.enabled = mode != "off"
-        self.privileged = os.geteuid() == 0
+        # as root unless told otherwise (tests run the unprivileged way as root too)
+        self.privileged = os.geteuid() == 0 if as_root is None else as_root and os.geteuid() == 0
         self.forbidden = [Path(p).resolve() for p in (*forbidden, root)]
         self.workers_total = workers_total
         self.bwrap = shutil.which("bwrap")
@@ -150,8 +151,7 @@ class Sandbox:
                     "memory_mb": self.limits.memory_mb, "pids": self.limits.pids, "cpus": self.limits.cpus,
                     "run_cpu_s": self.limits.run_cpu_s, "tmp_mb": self.limits.tmp_mb,
                     "shm_mb": self.limits.tmp_mb, "file_mb": self.limits.file_mb,
-                    "output": f"tmpfs {self.limits.output_mb} MB" if self.privileged
-                    else f"disk, {self.limits.file_mb} MB per file"})
+                    "output_mb": self.limits.output_mb})
         return answer
 
     # --- one worker ------------------------------------------------------------------------
@@ -183,10 +183,23 @@ class Sandbox:
             return str(outside)
         return str(Path(INSIDE_SCRATCH) / outside.relative_to(scratch))
 
-    def outside(self, inside: str, scratch: Path) -> Path:
+    def outputs_inside(self, scratch: Path) -> str:
+        """The output folder as the worker sees it."""
+        return f"{INSIDE_SCRATCH}/run/out" if self.enabled else str(scratch / "run" / "out")
+
+    def outputs_dir(self, scratch: Path, pid: int) -> Path:
+        """The output folder as the executor reaches it. Without root it is a tmpfs inside the
+        sandbox, reached through the sandbox's root in /proc (the sandbox's first process)."""
+        if not self.enabled or self.privileged:
+            return scratch / "run" / "out"
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return Path(f"/proc/{children[0]}/root{INSIDE_SCRATCH}/run/out")
+
+    def outside(self, inside: str, outputs: Path) -> Path:
+        """Where the executor reads a file the worker wrote into its output folder."""
         if not self.enabled:
             return Path(inside)
-        return scratch / Path(inside).relative_to(INSIDE_SCRATCH)
+        return outputs / Path(inside).relative_to(f"{INSIDE_SCRATCH}/run/out")
 
     def command(self, argv: list[str], *, runtime_mounts: Sequence[str], scratch: Path,
                 chdir: str) -> tuple[list[str], list[int]]:
@@ -214,11 +227,15 @@ class Sandbox:
         for path in dict.fromkeys(mounts):
             args += _parents(path, made) + ["--ro-bind", path, path]
         args += _parents(f"{INSIDE_SCRATCH}/run/in", made)
-        args += ["--ro-bind", str(scratch / "run" / "in"), f"{INSIDE_SCRATCH}/run/in",
-                 # only the output folder is writable: a model cannot plant links where the executor
-                 # later writes or reads
-                 "--bind", str(scratch / "run" / "out"), f"{INSIDE_SCRATCH}/run/out",
-                 "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", chdir]
+        args += ["--ro-bind", str(scratch / "run" / "in"), f"{INSIDE_SCRATCH}/run/in"]
+        # only the output folder is writable, and sized: as root a tmpfs the executor mounted for
+        # the worker uid, else one inside the sandbox (the executor reads it through /proc)
+        if self.privileged:
+            args += ["--bind", str(scratch / "run" / "out"), f"{INSIDE_SCRATCH}/run/out"]
+        else:
+            args += ["--size", str(limits.output_mb * 2**20), "--perms", "0700", "--tmpfs", f"{INSIDE_SCRATCH}/run/out"]
+        # the sandbox's own root read-only: nothing above the mounts can be renamed or replaced
+        args += ["--remount-ro", "/", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", chdir]
         fds: list[int] = []
         if self.seccomp:
             fd = os.memfd_create("feather-seccomp", 0)

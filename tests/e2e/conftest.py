@@ -59,3 +59,9 @@ def hello(client: feather.Client) -> str:
     answer = client.publish(str(ROOT / "examples" / "hello" / "app.py"))
     client.wait_ready(f"{answer['owner']}/{answer['name']}", answer["version"], timeout=300)
     return f"{answer['owner']}/{answer['name']}"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    from package_index import NOTES
+    for note in NOTES:
+        terminalreporter.write_line(note)

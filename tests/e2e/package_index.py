@@ -59,3 +59,7 @@ def build_index(folder: Path) -> Path:
     write_wheel(folder, "feather-test-benign", {"feather_test_benign/__init__.py": "GREETING = 'benign'\n",
                                                 "feather_test_benign.pth": "feather_test_benign_extra\n"})
     return folder
+
+
+# what the end-to-end sandbox tests want said at the end of the run (see conftest.py)
+NOTES: list[str] = []

@@ -157,3 +157,14 @@ def test_a_process_trees_cpu_time_counts_its_children() -> None:
         assert L.tree_cpu_seconds(os.getpid()) >= L.tree_cpu_seconds(child.pid) >= 0.5
     finally:
         child.communicate(b"")
+
+
+def test_feather_up_says_at_start_why_no_model_will_run(capsys) -> None:
+    from services.local.__main__ import _say_sandbox
+    _say_sandbox({"mode": "required", "ready": False, "problem": "bubblewrap (bwrap) is not installed: install it"})
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "no model will" in said and "bubblewrap (bwrap) is not installed" in said
+    _say_sandbox({"mode": "off", "warning": "..."})
+    assert "FEATHER_SANDBOX=off" in capsys.readouterr().err
+    _say_sandbox({"mode": "required", "ready": True})
+    assert capsys.readouterr().err == ""

@@ -159,17 +159,17 @@ class LocalBackend(Backend):
         except (WorkerDied, OSError, SandboxUnavailable) as exc:
             return StepOutcome("failed", error=str(exc) or "the model's worker could not start")
         worker.runs += 1
-        files = RunFiles(worker.scratch / "run")
+        files = RunFiles(worker.inputs_dir, worker.outputs_dir)
         files.clear()  # whatever a previous run (or a model behind its back) left
         budget = asyncio.create_task(self._watch_budget(worker))
         try:
             inputs = await files.materialize(self.blobs, call.inputs,
                                              inside=lambda p: self.sandbox.inside(p, worker.scratch))
-            reply = await asyncio.wait_for(worker.call(call, inputs, self.sandbox.inside(files.outputs, worker.scratch)),
+            reply = await asyncio.wait_for(worker.call(call, inputs, self.sandbox.outputs_inside(worker.scratch)),
                                            timeout=call.deadline_s)
             if reply.get("ok"):
                 outputs = await files.store_outputs(self.blobs, reply.get("outputs") or {},
-                                                    outside=lambda p: self.sandbox.outside(p, worker.scratch))
+                                                    outside=lambda p: self.sandbox.outside(p, worker.outputs_dir))
                 return StepOutcome("succeeded", outputs=outputs, logs=reply.get("logs", ""),
                                    predict_ms=reply.get("predict_ms", 0.0))
             return StepOutcome("failed", error=reply.get("error") or "the step failed", logs=reply.get("logs", ""),

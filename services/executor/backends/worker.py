@@ -35,6 +35,8 @@ class Worker:
         self.last_used = time.monotonic()
         self.runs = 0
         self.over_budget = False
+        self.inputs_dir = scratch / "run" / "in"
+        self.outputs_dir = scratch / "run" / "out"  # where the executor finds what it wrote (set once ready)
 
     @classmethod
     async def start(cls, runtime: dict[str, Any], sandbox: Sandbox) -> "Worker":
@@ -73,6 +75,11 @@ class Worker:
         if hello.get("type") != "ready":
             await worker.kill()
             raise WorkerDied(f"the model failed to load: {hello.get('error', hello)}")
+        try:
+            worker.outputs_dir = sandbox.outputs_dir(scratch, proc.pid)
+        except (OSError, IndexError):
+            await worker.kill()
+            raise WorkerDied("its sandbox vanished as it started") from None
         return worker
 
     async def _read(self) -> dict[str, Any]:

@@ -128,3 +128,20 @@ def write(path: str) -> str:
     with open(path, "w") as handle:
         handle.write("planted")
     return f"wrote {path}"
+
+
+@model.step(inputs=[], outputs=[ft.File("made", filename="made.txt")])
+def make_file() -> bytes:
+    return b"made inside the sandbox"
+
+
+@model.step(inputs=[ft.Text("target"), ft.Text("kind")], outputs=[ft.JSON("file")])
+def planted_output(target: str, kind: str) -> dict:
+    """Leaves a link (or a fifo) in the output folder and names it as a produced file, hoping the
+    executor reads the host file it points at."""
+    path = "/feather/scratch/run/out/planted"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        os.symlink(target, path)
+    return {"path": path, "name": "planted.txt"}
