@@ -91,12 +91,12 @@ class Pool:
             await self.forget()
             return
         worker.last_used = time.monotonic()
-        cpu_at_release = worker.cpu_seconds()
+        worker.cpu_mark = worker.cpu_seconds()
         async with self.backend.free:
             self.idle.append(worker)
             self.backend.free.notify_all()
         asyncio.get_running_loop().call_later(self.backend.config.idle_grace_s, self._check_quiet, worker,
-                                              cpu_at_release, worker.runs)
+                                              worker.cpu_mark, worker.runs)
 
     def _check_quiet(self, worker: Worker, cpu_before: float, runs: int) -> None:
         """A worker that keeps computing after its step returned (a thread left spinning) would
@@ -161,7 +161,9 @@ class LocalBackend(Backend):
         worker.runs += 1
         files = RunFiles(worker.inputs_dir, worker.outputs_dir)
         files.clear()  # whatever a previous run (or a model behind its back) left
-        budget = asyncio.create_task(self._watch_budget(worker))
+        # the CPU the worker used when it was last released (or started) is this run's baseline:
+        # a worker busy while idle is replaced, so nothing else is counted
+        budget = asyncio.get_running_loop().call_later(self._budget_every, self._check_budget, worker, worker.cpu_mark)
         try:
             inputs = await files.materialize(self.blobs, call.inputs,
                                              inside=lambda p: self.sandbox.inside(p, worker.scratch))
@@ -189,19 +191,24 @@ class LocalBackend(Backend):
             raise
         finally:
             budget.cancel()
+            if worker.budget_check is not None:
+                worker.budget_check.cancel()
+                worker.budget_check = None
             files.clear()
             await pool.release(worker)
 
-    async def _watch_budget(self, worker: Worker) -> None:
+    @property
+    def _budget_every(self) -> float:
+        return min(BUDGET_CHECK_S, self.config.run_cpu_s / 4)
+
+    def _check_budget(self, worker: Worker, start: float) -> None:
         """Stops a run whose threads and processes together used more CPU time than allowed."""
-        start = worker.cpu_seconds()
-        limit = self.config.run_cpu_s
-        while True:
-            await asyncio.sleep(min(BUDGET_CHECK_S, limit / 4))
-            if worker.cpu_seconds() - start > limit:
-                worker.over_budget = True
-                worker.proc.kill()
-                return
+        if worker.cpu_seconds() - start > self.config.run_cpu_s:
+            worker.over_budget = True
+            worker.proc.kill()
+        elif worker.alive:
+            worker.budget_check = asyncio.get_running_loop().call_later(self._budget_every, self._check_budget,
+                                                                        worker, start)
 
     async def _reap(self) -> None:
         while True:

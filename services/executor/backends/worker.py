@@ -35,6 +35,8 @@ class Worker:
         self.last_used = time.monotonic()
         self.runs = 0
         self.over_budget = False
+        self.cpu_mark = 0.0  # CPU used when it was last released, the next run's baseline
+        self.budget_check: asyncio.TimerHandle | None = None
         self.inputs_dir = scratch / "run" / "in"
         self.outputs_dir = scratch / "run" / "out"  # where the executor finds what it wrote (set once ready)
 
@@ -75,6 +77,7 @@ class Worker:
         if hello.get("type") != "ready":
             await worker.kill()
             raise WorkerDied(f"the model failed to load: {hello.get('error', hello)}")
+        worker.cpu_mark = worker.cpu_seconds()
         try:
             worker.outputs_dir = sandbox.outputs_dir(scratch, proc.pid)
         except (OSError, IndexError):
