@@ -22,7 +22,8 @@ class Builder:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.envs = LocalEnvironments(ctx.settings.data_dir, timeout_s=domain.BUILD_TIMEOUT_S,
-                                      find_links=ctx.settings.build_find_links)
+                                      find_links=ctx.settings.build_find_links,
+                                      max_env_mb=ctx.settings.build_max_env_mb)
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.lambda_images = None
         if ctx.settings.runtime_backend == "lambda":

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-STARTUP_MODULES = ("sitecustomize.py", "usercustomize.py")
+STARTUP_NAMES = ("sitecustomize", "usercustomize")
 INSTALLER_FILES = (".lock",)  # what uv itself keeps in an environment's root while it works on it
 Snapshot = dict[str, str]
 
@@ -29,18 +29,27 @@ class Violation:
 
 
 def snapshot(env: Path) -> Snapshot:
-    """Every file and link in the environment, with what identifies its content."""
-    found: Snapshot = {}
+    """Every file and link in a new environment (a few dozen), with what identifies its content."""
+    return {rel: _identity(env / rel) for rel in _walk(env)}
+
+
+def _walk(env: Path) -> list[str]:
+    """Every file and link under ``env``, relative to it, without following links."""
+    found = []
     for folder, dirs, files in os.walk(env):
         for name in [*files, *(d for d in dirs if os.path.islink(os.path.join(folder, d)))]:
-            path = os.path.join(folder, name)
-            rel = os.path.relpath(path, env)
-            if os.path.islink(path):
-                found[rel] = "link:" + os.readlink(path)
-            else:
-                with open(path, "rb") as handle:
-                    found[rel] = hashlib.sha256(handle.read()).hexdigest()
+            found.append(os.path.relpath(os.path.join(folder, name), env))
     return found
+
+
+def _identity(path: Path) -> str:
+    if path.is_symlink():
+        return "link:" + os.readlink(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def site_packages(env: Path) -> str:
@@ -62,18 +71,21 @@ def owners(env: Path, site: str) -> dict[str, str]:
     return found
 
 
-def violations(env: Path, before: Snapshot) -> list[Violation]:
-    """Files the install put outside site-packages and bin, changed, or made start-up hooks of."""
+def violations(env: Path, before: Snapshot, *, max_bytes: int | None = None) -> list[Violation]:
+    """Files the install put outside site-packages and bin, changed, or made start-up hooks of;
+    and an environment larger than ``max_bytes``."""
     site = site_packages(env)
-    after = snapshot(env)
+    after = _walk(env)
     by = owners(env, site)
     found: list[Violation] = []
-    for rel, identity in sorted(after.items()):
+    total = 0
+    for rel in sorted(after):
         package = by.get(rel, "(unknown)")
         if rel in before:
-            if before[rel] != identity:
+            if before[rel] != _identity(env / rel):
                 found.append(Violation(package, rel, "replaces a file of the environment itself"))
             continue
+        total += os.lstat(env / rel).st_size
         parent = os.path.dirname(rel)
         if rel in INSTALLER_FILES and rel not in by:
             continue
@@ -81,9 +93,18 @@ def violations(env: Path, before: Snapshot) -> list[Violation]:
             found.append(Violation(package, rel, "installs a file outside site-packages and bin"))
         elif parent == site and rel.endswith(".pth") and _runs_code(env / rel):
             found.append(Violation(package, rel, "adds a .pth file that runs code when Python starts"))
-        elif parent == site and os.path.basename(rel) in STARTUP_MODULES:
+        elif _startup_module(rel):
+            # anywhere: a .pth path line can put any folder of site-packages on sys.path
             found.append(Violation(package, rel, "adds a module Python runs when it starts"))
+    if max_bytes is not None and total > max_bytes:
+        found.append(Violation("(all)", f"{total // 2**20} MiB", f"make the environment larger than "
+                                                                   f"{max_bytes // 2**20} MiB"))
     return found
+
+
+def _startup_module(rel: str) -> bool:
+    """sitecustomize or usercustomize as a module of any kind (.py, .pyc, extension) or a package."""
+    return any(part.split(".", 1)[0] in STARTUP_NAMES for part in Path(rel).parts[-2:])
 
 
 def _name(dist_info: Path) -> str:

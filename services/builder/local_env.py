@@ -52,10 +52,12 @@ print(json.dumps({"stdlib": paths["stdlib"], "platstdlib": paths["platstdlib"], 
 
 
 class LocalEnvironments:
-    def __init__(self, root: Path, *, timeout_s: float, find_links: str | None = None) -> None:
+    def __init__(self, root: Path, *, timeout_s: float, find_links: str | None = None,
+                 max_env_mb: int = 10240) -> None:
         self.root = root
         self.timeout_s = timeout_s
         self.find_links = find_links
+        self.max_env_bytes = max_env_mb * 2**20
         self._locks: dict[str, asyncio.Lock] = {}
         self._uv = find_uv_bin()
 
@@ -105,10 +107,12 @@ class LocalEnvironments:
                     before = install_check.snapshot(tmp)
                     await self._run([self._uv, "pip", "sync", "--no-build", *self._index_args(),
                                      "--python", str(tmp / "bin" / "python"), str(tmp / "requirements.lock")], log)
-                problems = install_check.violations(tmp, before)
+                problems = await asyncio.to_thread(install_check.violations, tmp, before,
+                                                   max_bytes=self.max_env_bytes)
                 if problems:
                     for problem in problems[:20]:
                         log(f"refused: {problem.line()}")
+                    await self._forget_cached({p.package for p in problems}, log)
                     raise BuildError(f"{problems[0].line()} (builds accept only files in site-packages and bin, "
                                      "and no start-up hooks)")
                 (tmp / ".ready").write_text(key)
@@ -122,6 +126,13 @@ class LocalEnvironments:
         # only bin/python is used from the environment, and it finds its site-packages next to
         # pyvenv.cfg, so the rename does not break it (console-script shebangs would break)
         return Environment(final, final / "bin" / "python", reused=False, interpreter=interpreter)
+
+    async def _forget_cached(self, packages: set[str], log: Callable[[str], None]) -> None:
+        """A refused package leaves nothing behind in the shared cache for the next build to reuse."""
+        names = sorted(p for p in packages if p and not p.startswith("("))
+        if names:
+            with contextlib.suppress(BuildError):
+                await self._run([self._uv, "cache", "clean", *names], log)
 
     async def _interpreter(self, env: Path, final: Path) -> dict:
         """The base interpreter behind a new environment, and every path a sandbox must show for it:

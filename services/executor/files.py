@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -13,14 +12,19 @@ from typing import Any
 from services.contracts.files import SCHEME, blob_key, content_type_of, file_id, file_values, new_file_id
 from services.kit.blobs import BlobStore
 
+MAX_OUTPUT_FILES = 1000  # files one step may return
+MAX_CLEAR_ENTRIES = 20_000  # a worker that leaves more than this in its folders is replaced
+MAX_CLEAR_DEPTH = 64
+
 
 class RunFiles:
     """The folders a run's files pass through. A worker serves one run at a time, so each
     worker keeps one pair and empties it between runs rather than making new ones."""
 
-    def __init__(self, inputs: Path, outputs: Path) -> None:
+    def __init__(self, inputs: Path, outputs: Path, *, max_output_bytes: int = 256 * 2**20) -> None:
         self.inputs = inputs
         self.outputs = outputs
+        self.max_output_bytes = max_output_bytes
 
     async def materialize(self, blobs: BlobStore, inputs: dict[str, Any],
                           inside: Callable[[Path], str] = str) -> dict[str, Any]:
@@ -48,43 +52,101 @@ class RunFiles:
         A produced file must sit directly in the output folder and be a regular file; it is
         opened without following links, so a model cannot make the executor read host files.
         """
+        stored: dict[str, dict[str, Any]] = {}  # one blob per file, however often it is named
+        total = 0
         for value in file_values(outputs, produced=True):
             path = value.get("path")
             if not path:
                 continue
+            if path in stored:
+                value.pop("path")
+                value.update(stored[path])
+                continue
+            if len(stored) >= MAX_OUTPUT_FILES:
+                raise ValueError(f"a step may return at most {MAX_OUTPUT_FILES} files")
             local = outside(path)
             if local.parent != self.outputs or local.name in ("", ".", ".."):
                 raise ValueError(f"output file {path!r} is not in the run's output folder")
-            data = _read_regular(local)
+            data = _read_regular(local, self.max_output_bytes - total)
+            total += len(data)
             fid = new_file_id(value.get("name") or local.name)
             content_type = value.get("content_type") or content_type_of(local.name)
             await blobs.put(blob_key(fid), data, content_type)
             value.pop("path")
             value.update(url=SCHEME + fid, size=len(data), content_type=content_type,
                          name=value.get("name") or local.name)
+            stored[path] = {key: value[key] for key in ("url", "size", "content_type", "name")}
         return outputs
 
-    def clear(self) -> None:
-        """Empty both folders (the worker keeps them mounted, so they stay themselves)."""
+    def is_empty(self) -> bool:
         for folder in (self.inputs, self.outputs):
             try:
-                entries = list(os.scandir(folder))
+                with os.scandir(folder) as entries:
+                    if next(entries, None) is not None:
+                        return False
             except FileNotFoundError:
                 continue
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
+        return True
+
+    def clear(self) -> bool:
+        """Empty both folders (the worker keeps them mounted, so they stay themselves).
+
+        False when the model left more than a worker should (too many entries, too deep): the
+        worker is then replaced, and its folders go with it.
+        """
+        return all([remove_contents(folder) for folder in (self.inputs, self.outputs)])
+
+
+def remove_contents(folder: Path, *, limit: int = MAX_CLEAR_ENTRIES, depth: int = MAX_CLEAR_DEPTH) -> bool:
+    """Delete everything inside ``folder``, never following a link, without recursion; False
+    (with part left) past ``limit`` entries or ``depth`` levels."""
+    try:
+        top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    stack: list[tuple[int, int | None, str]] = [(top, None, "")]  # folder, its parent, its name there
+    seen = 0
+    try:
+        while stack:
+            fd, parent, name = stack[-1]
+            child = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > limit:
+                        return False
+                    if entry.is_dir(follow_symlinks=False):
+                        if len(stack) > depth:
+                            return False
+                        child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                        stack.append((child, fd, entry.name))
+                        break
                     with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)
+                        os.unlink(entry.name, dir_fd=fd)
+            if child is None:  # this folder is empty now
+                stack.pop()
+                os.close(fd)
+                if parent is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.rmdir(name, dir_fd=parent)
+        return True
+    finally:
+        for fd, _, _ in stack:
+            os.close(fd)
 
 
-def _read_regular(path: Path) -> bytes:
+def _read_regular(path: Path, limit: int) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise ValueError(f"output {path.name!r} is not a regular file")
+        if info.st_size > limit:
+            raise ValueError("the step's output files are larger than the output folder allows")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise ValueError("the step's output files are larger than the output folder allows")
+        return data
     finally:
         os.close(fd)

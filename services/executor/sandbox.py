@@ -171,10 +171,13 @@ class Sandbox:
         os.chmod(path / "run" / "in", 0o755)  # the worker reads inputs through its read-only mount
         if self.enabled and self.privileged and self.identity is not None:
             # a sized tmpfs that only the worker uid may write, so outputs cannot fill the host's disk
-            subprocess.run(["mount", "-t", "tmpfs", "-o",
-                            f"size={self.limits.output_mb}m,mode=0700,uid={self.identity.uid},"
-                            f"gid={self.identity.gid},nosuid,nodev", "tmpfs", str(path / "run" / "out")],
-                           capture_output=True, check=True)
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                                   f"size={self.limits.output_mb}m,mode=0700,uid={self.identity.uid},"
+                                   f"gid={self.identity.gid},nosuid,nodev", "tmpfs", str(path / "run" / "out")],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                self.release(worker_id)
+                raise OSError(f"cannot mount the worker's output folder: {done.stderr.strip()}")
         return path
 
     def inside(self, outside: Path, scratch: Path) -> str:
@@ -210,7 +213,9 @@ class Sandbox:
         if self.privileged:
             # real privileges build the sandbox; setpriv below drops to the worker uid
             args = [self.bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-                    "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+                    "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                    # setpriv needs it to empty the bounding set; all three go with the uid switch
+                    "--cap-add", "CAP_SETPCAP"]
         else:
             args = [self.bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
                     "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]

@@ -25,6 +25,8 @@ DENIED = (
     "swapon", "swapoff", "reboot", "acct", "quotactl", "syslog", "lookup_dcookie",
     "iopl", "ioperm", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "vhangup",
     "nfsservctl", "uselib", "personality",
+    # large kernel surfaces with a history of escapes, and memory hidden from the kernel
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret",
 )
 # clone with any of these flags makes a namespace (values from linux/sched.h)
 NAMESPACE_FLAGS = {

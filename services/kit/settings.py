@@ -70,6 +70,7 @@ class Settings(BaseSettings):
 
     # builds
     build_find_links: str | None = None  # an extra folder or page of wheels (tests); unset in production
+    build_max_env_mb: int = 10240  # an environment that installs to more than this is refused
 
     # AWS Lambda runtimes: built and run when runtime_backend is "lambda"
     runtime_backend: Literal["local", "lambda"] = "local"

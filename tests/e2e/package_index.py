@@ -42,12 +42,15 @@ HOSTILE_WHEELS = {
     "feather-test-startup-hook": {"feather_test_startup_hook/__init__.py": "",
                                   "feather_test_startup_hook.pth":
                                       f"import os; open({str(HOOK_MARK)!r}, 'w').write('ran')\n"},
+    # a start-up module as a package, which a plain sitecustomize.py check would miss
+    "feather-test-sitecustomize-pkg": {"sitecustomize/__init__.py": f"open({str(HOOK_MARK)!r}, 'w').write('ran')\n"},
 }
 # what each refusal names in the build log
 REFUSALS = {
     "feather-test-planted-cfg": "pyvenv.cfg",
     "feather-test-outside": "etc/feather-test.conf",
     "feather-test-startup-hook": "feather_test_startup_hook.pth",
+    "feather-test-sitecustomize-pkg": "sitecustomize/__init__.py",
 }
 
 

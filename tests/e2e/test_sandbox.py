@@ -61,6 +61,8 @@ def test_workers_run_as_an_unprivileged_uid_and_see_only_their_own_things(hostil
     if platform.sandbox()["separate_uid"]:
         assert identity["uid"] == platform.sandbox()["worker_uid"]
     assert "home" not in identity["root"] and not any(n.startswith("sys") for n in identity["root"])
+    assert identity["caps"] == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapBnd": 0, "CapAmb": 0}, identity["caps"]
+    assert identity["no_new_privs"] == "1" and identity["seccomp"] == "2"  # 2: a filter is in force
 
 
 @pytest.mark.parametrize("target", ["gateway", "kafka"])
@@ -150,8 +152,9 @@ def test_a_worker_that_kills_itself_fails_the_run_and_the_pool_heals(hostile, he
     still_fine(http, hello, platform)
 
 
-def test_a_thread_left_spinning_after_the_step_gets_its_worker_replaced(hostile, http):
-    run = attack(http, hostile, "spin_after", {})
+@pytest.mark.parametrize("step, inputs", [("spin_after", {}), ("spin_later", {"delay": 3})])
+def test_a_thread_left_spinning_after_the_step_gets_its_worker_replaced(hostile, http, step, inputs):
+    run = attack(http, hostile, step, inputs)
     assert run["status"] == "succeeded", run
     spinning = run["outputs"]["worker"]
     deadline = time.monotonic() + 30
@@ -272,3 +275,31 @@ def test_a_planted_link_or_fifo_in_the_output_folder_is_not_followed(hostile, he
     assert run["status"] == "failed", run
     assert "SQLite" not in json.dumps(run)
     still_fine(http, hello, platform)
+
+
+@pytest.mark.parametrize("inputs", [{"depth": 3000, "files": 0}, {"depth": 0, "files": 30000}])
+def test_litter_in_the_output_folder_never_jams_the_executor(hostile, hello, http, platform, inputs):
+    """More litter runs than the executor has workers: each worker that leaves too much is
+    replaced, and every run, its own and everyone else's, still ends."""
+    for _ in range(10):
+        run = attack(http, hostile, "litter", inputs, deadline_s=30)
+        assert run["status"] in ("succeeded", "failed"), run
+    still_fine(http, hello, platform)
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_a_file_named_many_times_is_stored_once_and_outputs_are_capped(hostile, http, platform, distinct):
+    blobs = platform.data_dir / "blobs" / "files"
+    before = _size(blobs) if blobs.exists() else 0
+    run = attack(http, hostile, "sparse_outputs", {"copies": 20, "megabytes": 100, "distinct": distinct})
+    grown = (_size(blobs) if blobs.exists() else 0) - before
+    if distinct:  # 2000 MB named: more than the output folder holds
+        assert run["status"] == "failed" and "larger than the output folder allows" in run["error"], run
+    else:
+        assert run["status"] == "succeeded", run
+        assert len({f["url"] for f in run["outputs"]["files"]}) == 1
+    assert grown <= 256 * 2**20, f"the data folder grew by {grown / 2**20:.0f} MB"

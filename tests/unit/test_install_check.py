@@ -48,6 +48,8 @@ def test_a_plain_package_passes(env: Path) -> None:
     ({f"{SITE}/hook.pth": "import os; os.system('id')\n"}, "adds a .pth file that runs code"),
     ({f"{SITE}/hook.pth": "import\tos\n"}, "adds a .pth file that runs code"),
     ({f"{SITE}/sitecustomize.py": "print('hi')\n"}, "adds a module Python runs when it starts"),
+    ({f"{SITE}/sitecustomize/__init__.py": "print('hi')\n"}, "adds a module Python runs when it starts"),
+    ({f"{SITE}/extra/usercustomize.cpython-311-x86_64-linux-gnu.so": ""}, "adds a module Python runs when it starts"),
     ({"bin/python": "#!/bin/sh\n"}, "replaces a file of the environment itself"),
 ])
 def test_what_a_package_may_not_do(env: Path, files: dict[str, str], reason: str) -> None:
@@ -73,3 +75,11 @@ def test_the_installers_own_lock_file_is_not_a_package_file(env: Path) -> None:
     before = install_check.snapshot(env)
     (env / ".lock").write_text("")
     assert install_check.violations(env, before) == []
+
+
+def test_an_environment_past_its_size_is_refused(env: Path) -> None:
+    before = install_check.snapshot(env)
+    install(env, "big", {f"{SITE}/big/data.bin": "x" * 4096})
+    assert install_check.violations(env, before, max_bytes=8192) == []
+    found = install_check.violations(env, before, max_bytes=1024)
+    assert [v.reason for v in found] == ["make the environment larger than 0 MiB"]

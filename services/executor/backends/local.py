@@ -99,18 +99,28 @@ class Pool:
                                               worker.cpu_mark, worker.runs)
 
     def _check_quiet(self, worker: Worker, cpu_before: float, runs: int) -> None:
-        """A worker that keeps computing after its step returned (a thread left spinning) would
-        steal CPU from the next runs: it is replaced."""
+        """A worker that computes while idle (a thread left spinning, or one that wakes later)
+        would steal CPU from other runs: it is replaced. Checked every grace period while idle."""
         if worker not in self.idle or worker.runs != runs:
-            return  # already serving another run, which its CPU budget covers
+            return  # serving another run, which its CPU budget covers
         grace = self.backend.config.idle_grace_s
-        if worker.cpu_seconds() - cpu_before > grace * QUIET_SHARE:
+        used = worker.cpu_seconds()
+        if used - cpu_before > grace * QUIET_SHARE:
             self.idle.remove(worker)
             asyncio.create_task(self._replace(worker))
+        else:
+            asyncio.get_running_loop().call_later(grace, self._check_quiet, worker, used, runs)
 
     async def _replace(self, worker: Worker) -> None:
         await worker.kill()
         await self.forget()
+
+
+async def _cleared(files: RunFiles) -> bool:
+    """Empties a run's folders; off the event loop unless there is nothing to do (the usual case)."""
+    if files.is_empty():
+        return True
+    return await asyncio.to_thread(files.clear)
 
 
 class LocalBackend(Backend):
@@ -155,16 +165,24 @@ class LocalBackend(Backend):
     async def run(self, call: StepCall) -> StepOutcome:
         pool = self.pool(call, call.runtime)
         try:
-            worker = await pool.acquire()
+            # waiting for a worker counts against the deadline too: a run never waits for ever
+            worker = await asyncio.wait_for(pool.acquire(), call.deadline_s)
+        except asyncio.TimeoutError:
+            return StepOutcome("timed_out", error=f"no worker of this model was free within the run's deadline "
+                                                  f"of {call.deadline_s:g}s")
         except (WorkerDied, OSError, SandboxUnavailable) as exc:
             return StepOutcome("failed", error=str(exc) or "the model's worker could not start")
         worker.runs += 1
-        files = RunFiles(worker.inputs_dir, worker.outputs_dir)
-        files.clear()  # whatever a previous run (or a model behind its back) left
+        files = RunFiles(worker.inputs_dir, worker.outputs_dir,
+                         max_output_bytes=self.sandbox.limits.output_mb * 2**20)
         # the CPU the worker used when it was last released (or started) is this run's baseline:
         # a worker busy while idle is replaced, so nothing else is counted
-        budget = asyncio.get_running_loop().call_later(self._budget_every, self._check_budget, worker, worker.cpu_mark)
+        worker.budget_check = asyncio.get_running_loop().call_later(self._budget_every, self._check_budget,
+                                                                    worker, worker.cpu_mark)
         try:
+            if not await _cleared(files):  # whatever a previous run (or a model behind its back) left
+                await worker.kill()
+                return StepOutcome("failed", error="the model's worker left too much in its folders and was replaced")
             inputs = await files.materialize(self.blobs, call.inputs,
                                              inside=lambda p: self.sandbox.inside(p, worker.scratch))
             reply = await asyncio.wait_for(worker.call(call, inputs, self.sandbox.outputs_inside(worker.scratch)),
@@ -186,15 +204,21 @@ class LocalBackend(Backend):
                 return StepOutcome("timed_out", error=f"the run used more than its CPU time budget of "
                                                       f"{self.config.run_cpu_s:g}s")
             return StepOutcome("failed", error=f"the model's worker crashed: {exc}")
+        except ValueError as exc:  # outputs the executor refuses to collect
+            return StepOutcome("failed", error=str(exc))
         except asyncio.CancelledError:
             await worker.kill()  # canceled mid-step: its answer would arrive for the wrong run
             raise
         finally:
-            budget.cancel()
             if worker.budget_check is not None:
                 worker.budget_check.cancel()
                 worker.budget_check = None
-            files.clear()
+            try:
+                clean = await asyncio.shield(_cleared(files))
+            except Exception:  # the worker's release must happen whatever its folders hold
+                clean = False
+            if not clean:
+                await worker.kill()
             await pool.release(worker)
 
     @property

@@ -46,8 +46,11 @@ def read_input(doc) -> str:
 
 @model.step(inputs=[], outputs=[ft.Text("identity")])
 def whoami() -> str:
+    status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
     return json.dumps({"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "worker": STARTED_AS,
-                       "root": sorted(os.listdir("/"))})
+                       "root": sorted(os.listdir("/")),
+                       "caps": {k: int(status[k], 16) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")},
+                       "no_new_privs": status.get("NoNewPrivs", "").strip(), "seccomp": status.get("Seccomp", "").strip()})
 
 
 @model.step(inputs=[ft.Number("children", integer=True)], outputs=[ft.Text("answer")])
@@ -145,3 +148,43 @@ def planted_output(target: str, kind: str) -> dict:
     else:
         os.symlink(target, path)
     return {"path": path, "name": "planted.txt"}
+
+
+@model.step(inputs=[ft.Number("depth", integer=True), ft.Number("files", integer=True)], outputs=[ft.Text("answer")])
+def litter(depth: int, files: int) -> str:
+    """Leaves a very deep folder tree, or very many files, in the output folder."""
+    out = "/feather/scratch/run/out"
+    os.chdir(out)
+    for i in range(depth):
+        os.mkdir("d")
+        os.chdir("d")
+    os.chdir(out)
+    for i in range(files):
+        open(f"f{i}", "w").close()
+    return f"left {depth} levels and {files} files"
+
+
+@model.step(inputs=[ft.Number("copies", integer=True), ft.Number("megabytes", integer=True),
+                    ft.Checkbox("distinct")], outputs=[ft.JSON("files")])
+def sparse_outputs(copies: int, megabytes: int, distinct: bool) -> list:
+    """Names sparse files (which take no space in the output folder) as produced files, many times."""
+    values = []
+    for i in range(copies):
+        path = f"/feather/scratch/run/out/sparse-{i if distinct else 0}"
+        if not os.path.exists(path):
+            with open(path, "wb") as handle:
+                handle.truncate(megabytes * 2**20)
+        values.append({"path": path, "name": f"sparse-{i}.bin"})
+    return values
+
+
+@model.step(inputs=[ft.Number("delay")], outputs=[ft.Text("worker")])
+def spin_later(delay: float) -> str:
+    """Returns at once, leaving a thread that starts computing only after a while."""
+    def spin() -> None:
+        import time
+        time.sleep(delay)
+        while True:
+            pass
+    threading.Thread(target=spin, daemon=True).start()
+    return STARTED_AS
