@@ -1,5 +1,6 @@
-"""What an installed environment may hold: packages go in site-packages and bin, and nothing they
-install runs by itself when Python starts.
+"""What an installed environment may hold: packages go in site-packages and bin (data and headers
+in share, include and etc, which Python never reads), and nothing they install runs by itself
+when Python starts.
 
 A wheel can carry files for any folder of the environment (``<pkg>.data/data/...`` lands in its
 root, so a ``pyvenv.cfg`` there replaces the environment's own) and start-up hooks (``.pth``
@@ -15,6 +16,11 @@ from pathlib import Path
 
 STARTUP_NAMES = ("sitecustomize", "usercustomize")
 INSTALLER_FILES = (".lock",)  # what uv itself keeps in an environment's root while it works on it
+# a wheel's data and headers land here (sympy's man page, greenlet's headers): inert for Python
+DATA_FOLDERS = ("share", "include", "etc")
+# start-up hooks of well-known packages that are removed rather than refused: setuptools' shim is
+# installed again by setuptools itself when it is imported
+DISARMED_HOOKS = ("distutils-precedence.pth",)
 Snapshot = dict[str, str]
 
 
@@ -89,7 +95,8 @@ def violations(env: Path, before: Snapshot, *, max_bytes: int | None = None) -> 
         parent = os.path.dirname(rel)
         if rel in INSTALLER_FILES and rel not in by:
             continue
-        if not (rel.startswith(site + os.sep) or parent == "bin"):
+        top = rel.split(os.sep, 1)[0]
+        if not (rel.startswith(site + os.sep) or parent == "bin" or (top in DATA_FOLDERS and top != rel)):
             found.append(Violation(package, rel, "installs a file outside site-packages and bin"))
         elif parent == site and rel.endswith(".pth") and _runs_code(env / rel):
             found.append(Violation(package, rel, "adds a .pth file that runs code when Python starts"))
@@ -100,6 +107,17 @@ def violations(env: Path, before: Snapshot, *, max_bytes: int | None = None) -> 
         found.append(Violation("(all)", f"{total // 2**20} MiB", f"make the environment larger than "
                                                                    f"{max_bytes // 2**20} MiB"))
     return found
+
+
+def disarm(env: Path) -> list[str]:
+    """Remove the well-known start-up hooks (DISARMED_HOOKS); returns what was removed."""
+    removed = []
+    for name in DISARMED_HOOKS:
+        path = env / site_packages(env) / name
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+            removed.append(name)
+    return removed
 
 
 def _startup_module(rel: str) -> bool:

@@ -100,26 +100,27 @@ class LocalEnvironments:
             try:
                 await self._run([self._uv, "venv", "--quiet", "--python", python_for(python), str(tmp)], log)
                 # read before any package is in: from here on the environment holds strangers' files
-                interpreter = await self._interpreter(tmp, final)
-                before = install_check.snapshot(tmp)
+                interpreter = await self._interpreter(tmp)
                 if locked:
                     (tmp / "requirements.lock").write_text(locked)
-                    before = install_check.snapshot(tmp)
+                before = install_check.snapshot(tmp)
+                if locked:
                     await self._run([self._uv, "pip", "sync", "--no-build", *self._index_args(),
                                      "--python", str(tmp / "bin" / "python"), str(tmp / "requirements.lock")], log)
+                for hook in install_check.disarm(tmp):
+                    log(f"removed the start-up hook {hook}")
                 problems = await asyncio.to_thread(install_check.violations, tmp, before,
                                                    max_bytes=self.max_env_bytes)
                 if problems:
                     for problem in problems[:20]:
                         log(f"refused: {problem.line()}")
-                    await self._forget_cached({p.package for p in problems}, log)
-                    raise BuildError(f"{problems[0].line()} (builds accept only files in site-packages and bin, "
-                                     "and no start-up hooks)")
+                    raise BuildError(f"{problems[0].line()} (packages may install into site-packages and bin, "
+                                     "data into share, include and etc, and no start-up hooks)")
                 (tmp / ".ready").write_text(key)
+                record.write_text(json.dumps(interpreter))  # first: a ready environment always has one
                 if final.exists():
                     shutil.rmtree(final)
                 os.replace(tmp, final)
-                record.write_text(json.dumps(interpreter))
             finally:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
@@ -127,14 +128,7 @@ class LocalEnvironments:
         # pyvenv.cfg, so the rename does not break it (console-script shebangs would break)
         return Environment(final, final / "bin" / "python", reused=False, interpreter=interpreter)
 
-    async def _forget_cached(self, packages: set[str], log: Callable[[str], None]) -> None:
-        """A refused package leaves nothing behind in the shared cache for the next build to reuse."""
-        names = sorted(p for p in packages if p and not p.startswith("("))
-        if names:
-            with contextlib.suppress(BuildError):
-                await self._run([self._uv, "cache", "clean", *names], log)
-
-    async def _interpreter(self, env: Path, final: Path) -> dict:
+    async def _interpreter(self, env: Path) -> dict:
         """The base interpreter behind a new environment, and every path a sandbox must show for it:
         each link from bin/python to the executable, its standard library, its shared library."""
         chain, path = [], env / "bin" / "python"
@@ -164,7 +158,7 @@ class LocalEnvironments:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "NO_COLOR": "1", "UV_NO_PROGRESS": "1"},
-            preexec_fn=lambda: os.umask(0o022))  # sandboxed workers run as another uid: files must be readable
+            umask=0o022)  # sandboxed workers run as another uid: what is installed must be readable
         assert proc.stdout is not None
 
         async def pump() -> None:

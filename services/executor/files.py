@@ -25,14 +25,13 @@ class RunFiles:
         self.inputs = inputs
         self.outputs = outputs
         self.max_output_bytes = max_output_bytes
+        self.written: list[Path] = []  # the input files this run put in place
 
     async def materialize(self, blobs: BlobStore, inputs: dict[str, Any],
                           inside: Callable[[Path], str] = str) -> dict[str, Any]:
         """Give each stored input file a local ``path`` (as the worker sees it); the runtime never
         fetches anything. Works on a copy: the run's recorded inputs keep only their URLs."""
         inputs = copy.deepcopy(inputs)
-        self.inputs.mkdir(parents=True, exist_ok=True)
-        self.outputs.mkdir(parents=True, exist_ok=True)
         for value in file_values(inputs):
             value.pop("path", None)  # only this code decides where a worker reads a file from
             fid = file_id(value["url"])
@@ -42,6 +41,7 @@ class RunFiles:
             if not local.exists():
                 local.write_bytes(await blobs.get(blob_key(fid)))
                 local.chmod(0o644)  # read by a worker that runs as another uid
+                self.written.append(local)
             value["path"] = inside(local)
         return inputs
 
@@ -78,7 +78,12 @@ class RunFiles:
             stored[path] = {key: value[key] for key in ("url", "size", "content_type", "name")}
         return outputs
 
-    def is_empty(self) -> bool:
+    def tidy(self) -> bool:
+        """Remove the inputs this run wrote; True when both folders are then empty (the usual
+        case, and cheap), False when the model left something that needs ``clear``."""
+        for path in self.written:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         for folder in (self.inputs, self.outputs):
             try:
                 with os.scandir(folder) as entries:

@@ -214,11 +214,12 @@ def subscribe(ctx: ServiceContext) -> None:
                     output_mb=settings.worker_output_mb, file_mb=settings.worker_file_mb)
     sandbox = Sandbox(settings.data_dir / "sandbox", limits, mode=settings.sandbox, worker_uid=settings.worker_uid,
                       worker_user=settings.worker_user, seccomp_python=settings.seccomp_python,
-                      forbidden=[settings.data_dir], workers_total=settings.workers_total)
+                      forbidden=[settings.data_dir], workers_total=settings.workers_total,
+                      runtimes=[settings.data_dir / "envs", settings.data_dir / "code"])
     ctx.state["sandbox"] = sandbox
     config = PoolConfig(min_workers=settings.workers_min, max_workers=settings.workers_per_version,
                         max_total=settings.workers_total, idle_s=settings.worker_idle_s,
-                        run_cpu_s=settings.worker_run_cpu_s, idle_grace_s=settings.worker_idle_grace_s)
+                        idle_grace_s=settings.worker_idle_grace_s)
     backends: dict[str, Backend] = {"local": LocalBackend(ctx.blobs, sandbox, config)}
     if settings.runtime_backend == "lambda":
         from services.executor.backends.aws_lambda import LambdaBackend

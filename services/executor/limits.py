@@ -14,6 +14,8 @@ import errno
 import logging
 import os
 import resource
+import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +54,14 @@ class Control(abc.ABC):
     def create(self, worker_id: str) -> None:
         return None
 
-    def join(self, worker_id: str, *, shared_uid_workers: int) -> Callable[[], None]:
-        """What the worker's first process runs before exec (in the child: no logging, no locks)."""
+    @property
+    def counts_processes(self) -> bool:
+        """Whether this mechanism limits a worker's processes itself (else an rlimit must)."""
+        return True
+
+    def join(self, worker_id: str, *, nproc: int | None) -> Callable[[], None]:
+        """What the worker's first process runs before exec (in the child: no logging, no locks).
+        ``nproc``: a process limit for the worker's uid, where rlimits must stand in for pids."""
         file_bytes = self.limits.file_mb * 2**20
 
         def apply() -> None:
@@ -99,9 +107,9 @@ class Cgroup2(Control):
         (group / "pids.max").write_text(str(self.limits.pids))
         (group / "cpu.max").write_text(f"{max(1000, int(self.limits.cpus * CPU_PERIOD_US))} {CPU_PERIOD_US}")
 
-    def join(self, worker_id: str, *, shared_uid_workers: int) -> Callable[[], None]:
+    def join(self, worker_id: str, *, nproc: int | None) -> Callable[[], None]:
         procs = self.group(worker_id) / "cgroup.procs"
-        base = super().join(worker_id, shared_uid_workers=shared_uid_workers)
+        base = super().join(worker_id, nproc=nproc)
 
         def apply() -> None:
             procs.write_text(str(os.getpid()))
@@ -125,7 +133,10 @@ class Cgroup2(Control):
         return False
 
     def remove(self, worker_id: str) -> None:
-        _remove_group(self.group(worker_id))
+        group = self.group(worker_id)
+        with contextlib.suppress(OSError):
+            (group / "cgroup.kill").write_text("1")
+        _remove_group(group)
 
 
 class Cgroup1(Control):
@@ -157,9 +168,9 @@ class Cgroup1(Control):
             (groups["cpu"] / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
             (groups["cpu"] / "cpu.cfs_quota_us").write_text(str(max(1000, int(self.limits.cpus * CPU_PERIOD_US))))
 
-    def join(self, worker_id: str, *, shared_uid_workers: int) -> Callable[[], None]:
+    def join(self, worker_id: str, *, nproc: int | None) -> Callable[[], None]:
         procs = [group / "cgroup.procs" for group in dict.fromkeys(self.groups(worker_id).values())]
-        base = super().join(worker_id, shared_uid_workers=shared_uid_workers)
+        base = super().join(worker_id, nproc=nproc)
 
         def apply() -> None:
             for path in procs:
@@ -199,16 +210,19 @@ class Rlimits(Control):
     def enforced(self) -> list[str]:
         return ["memory (per process)", "pids (per uid)"]
 
-    def join(self, worker_id: str, *, shared_uid_workers: int) -> Callable[[], None]:
+    @property
+    def counts_processes(self) -> bool:
+        return False
+
+    def join(self, worker_id: str, *, nproc: int | None) -> Callable[[], None]:
         memory = self.limits.memory_mb * 2**20
-        # processes are counted per uid: workers sharing one uid share the budget
-        pids = self.limits.pids * max(1, shared_uid_workers)
-        base = super().join(worker_id, shared_uid_workers=shared_uid_workers)
+        base = super().join(worker_id, nproc=nproc)
 
         def apply() -> None:
             base()
             resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-            resource.setrlimit(resource.RLIMIT_NPROC, (pids, pids))
+            if nproc is not None:
+                resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         return apply
 
     def cpu_seconds(self, worker_id: str, pid: int) -> float:
@@ -235,12 +249,42 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def _remove_group(group: Path) -> None:
-    with contextlib.suppress(OSError):
-        for child in group.iterdir():  # a v1 group may hold a nested one left by a crash
-            if child.is_dir():
-                _remove_group(child)
-        group.rmdir()
+def _remove_group(group: Path, wait_s: float = 2.0) -> None:
+    """Kill what is still in a worker's group, wait for it to empty, and remove it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            pids = []
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            for child in group.iterdir():  # a v1 group may hold a nested one left by a crash
+                if child.is_dir():
+                    _remove_group(child, 0.0)
+        try:
+            group.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                log.warning("cgroup %s is still busy; left for the next sweep", group)
+                return
+            time.sleep(0.01)
+
+
+def orphans(control: Control, alive: Callable[[str], bool]) -> list[str]:
+    """Worker ids whose groups outlived their executor (to remove at start)."""
+    found: set[str] = set()
+    if isinstance(control, Cgroup2):
+        found = {p.name.removeprefix("feather-") for p in control.base.glob("feather-w*")}
+    elif isinstance(control, Cgroup1):
+        for base in control.bases.values():
+            found |= {p.name for p in (base / "feather").glob("w*")}
+    return sorted(w for w in found if not alive(w))
 
 
 def _mounts() -> list[tuple[str, str, set[str]]]:

@@ -61,6 +61,7 @@ class Sandbox:
     def __init__(self, root: Path, limits: Limits, *, mode: Literal["required", "off"] = "required",
                  worker_uid: int | None = None, worker_user: str = "feather-worker",
                  seccomp_python: str = "/usr/bin/python3", forbidden: Sequence[Path] = (),
+                 runtimes: Sequence[Path] = (),
                  workers_total: int = 8, as_root: bool | None = None) -> None:
         self.root = root
         self.limits = limits
@@ -69,14 +70,18 @@ class Sandbox:
         # as root unless told otherwise (tests run the unprivileged way as root too)
         self.privileged = os.geteuid() == 0 if as_root is None else as_root and os.geteuid() == 0
         self.forbidden = [Path(p).resolve() for p in (*forbidden, root)]
+        self.runtimes = [Path(p).resolve() for p in runtimes]  # inside forbidden, where runtimes live
         self.workers_total = workers_total
         self.bwrap = shutil.which("bwrap")
         self.setpriv = shutil.which("setpriv")
+        self.prlimit = shutil.which("prlimit")
         self.identity: WorkerIdentity | None = None
         self.seccomp: bytes = b""
         self.disable_userns = False
         self.problem: str | None = None
         self.control: Control = _limits.Rlimits(limits)
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
         if self.enabled:
             self.problem = self._prepare(worker_uid, worker_user, seccomp_python)
             if self.problem:
@@ -84,8 +89,6 @@ class Sandbox:
         else:
             log.warning("FEATHER_SANDBOX=off: model code runs unsandboxed, with the executor's rights; "
                         "only for your own models on your own machine")
-        self.root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
         self.sweep()
 
     # --- checks at start ------------------------------------------------------------------
@@ -111,25 +114,20 @@ class Sandbox:
         return self._try()
 
     def _try(self) -> str | None:
-        """Start the sandbox once around /bin/true, exactly as a worker's would be."""
+        """Start the sandbox once around /bin/true, exactly as a worker's would be, limits included."""
+        probe = f"w{os.getpid()}-probe"
         fds: list[int] = []
         try:
-            scratch = self.scratch("probe")
+            scratch = self.scratch(probe)
             argv, fds = self.command(["/bin/true"], runtime_mounts=[], scratch=scratch, chdir="/")
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=20, pass_fds=fds)
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=20, pass_fds=fds,
+                                  preexec_fn=self.preexec(probe))
         except (OSError, subprocess.SubprocessError) as exc:
-            return f"bubblewrap could not start: {exc}"
+            return f"the sandbox could not start: {exc}"
         finally:
             for fd in fds:
                 os.close(fd)
-            self.release("probe")
-        if done.returncode != 0:
-            reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-            if self.privileged:
-                return f"bubblewrap failed as root ({reason}); see docs/security.md"
-            return f"bubblewrap cannot create its namespaces here ({reason}): {FIX_USERNS}"
-        return None
-
+            self.release(probe)
     def require(self) -> None:
         if self.problem:
             raise SandboxUnavailable(f"the sandbox cannot run on this host: {self.problem}")
@@ -158,11 +156,9 @@ class Sandbox:
 
     def sweep(self) -> None:
         """Remove what workers of a dead executor left: their output mounts, folders and cgroups."""
-        for scratch in self.root.iterdir():
-            owner = scratch.name[1:].split("-", 1)[0]
-            if owner.isdigit() and (int(owner) == os.getpid() or Path(f"/proc/{owner}").exists()):
-                continue
-            self.release(scratch.name)
+        for name in {p.name for p in self.root.iterdir()} | set(_limits.orphans(self.control, _owner_alive)):
+            if not _owner_alive(name):
+                self.release(name)
 
     def scratch(self, worker_id: str) -> Path:
         path = self.root / worker_id
@@ -248,6 +244,9 @@ class Sandbox:
             os.lseek(fd, 0, os.SEEK_SET)
             fds.append(fd)
             args += ["--seccomp", str(fd)]
+        if not self.privileged and not self.control.counts_processes and self.prlimit:
+            # inside the user namespace the count is of this worker's processes alone
+            argv = [self.prlimit, f"--nproc={limits.pids}", "--", *argv]
         if self.privileged and self.identity is not None:
             argv = [self.setpriv, f"--reuid={self.identity.uid}", f"--regid={self.identity.gid}", "--clear-groups",
                     "--inh-caps=-all", "--bounding-set=-all", "--", *argv]
@@ -263,16 +262,21 @@ class Sandbox:
         env_dir = runtime.get("env_dir") or str(Path(runtime["python"]).parent.parent)
         paths = [*recorded, env_dir, runtime["app_dir"], sdk_dir]
         for path in paths:
-            if not interpreter_mounts_ok(path, self.forbidden):
+            if not interpreter_mounts_ok(path, self.forbidden, self.runtimes):
                 raise SandboxUnavailable(f"the runtime asks to mount {path!r}, which would expose the platform")
         return paths
 
     def preexec(self, worker_id: str) -> Callable[[], None]:
         """Runs in the child before exec: join the worker's cgroups, set rlimits."""
-        if self.enabled and not self.problem:
+        if self.enabled:
             self.control.create(worker_id)
-        shared = self.workers_total if self.identity is not None else 1
-        return self.control.join(worker_id, shared_uid_workers=shared)
+        nproc = None
+        if self.enabled and self.identity is not None and not self.control.counts_processes:
+            # every worker has the one worker uid, and RLIMIT_NPROC counts per uid: they share it
+            nproc = self.limits.pids * self.workers_total
+        # (without root the limit is set inside the sandbox's user namespace, see command();
+        # set here it would count every process of the executor's own uid)
+        return self.control.join(worker_id, nproc=nproc)
 
     def cpu_seconds(self, worker_id: str, pid: int) -> float:
         return self.control.cpu_seconds(worker_id, pid)
@@ -282,17 +286,29 @@ class Sandbox:
 
     def release(self, worker_id: str) -> None:
         scratch = self.root / worker_id
-        subprocess.run(["umount", "-l", str(scratch / "run" / "out")], capture_output=True)
+        if self.privileged and os.path.ismount(scratch / "run" / "out"):
+            subprocess.run(["umount", "-l", str(scratch / "run" / "out")], capture_output=True)
+        # what is left is the executor's own (inputs it wrote, empty folders): never deep
         shutil.rmtree(scratch, ignore_errors=True)
         self.control.remove(worker_id)
 
 
-def interpreter_mounts_ok(path: object, forbidden: Sequence[Path]) -> bool:
-    """An absolute path that is not the root and holds none of the forbidden folders."""
+def _owner_alive(worker_id: str) -> bool:
+    """Worker ids are w<executor pid>-<n>: is that executor still running?"""
+    owner = worker_id[1:].split("-", 1)[0]
+    return owner.isdigit() and (int(owner) == os.getpid() or Path(f"/proc/{owner}").exists())
+
+
+def interpreter_mounts_ok(path: object, forbidden: Sequence[Path], runtimes: Sequence[Path] = ()) -> bool:
+    """An absolute path that is not the root, holds none of the forbidden folders, and lies in
+    one only where runtimes are kept (environments, code)."""
     if not isinstance(path, str) or not os.path.isabs(path) or os.path.normpath(path) == "/":
         return False
     resolved = Path(path).resolve()
-    return not any(resolved == f or resolved in f.parents for f in forbidden)
+    if any(resolved == f or resolved in f.parents for f in forbidden):
+        return False
+    inside = [f for f in forbidden if f in resolved.parents]
+    return not inside or any(r in resolved.parents for r in runtimes)
 
 
 def _parents(path: str, made: set[str]) -> list[str]:

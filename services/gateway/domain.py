@@ -38,7 +38,6 @@ def check_inputs(step: dict[str, Any], inputs: Any) -> dict[str, Any]:
     """Validate ``inputs`` against the step's schema; every problem names its field."""
     if not isinstance(inputs, dict):
         raise RequestError(422, [{"loc": ["body", "inputs"], "msg": "must be an object", "type": "type_error"}])
-    drop_paths(inputs, step["input_schema"])
     validator = Draft202012Validator(step["input_schema"])
     problems = []
     for error in sorted(validator.iter_errors(inputs), key=lambda e: list(e.path)):

@@ -33,8 +33,7 @@ async def _resolve(ctx: ServiceContext, value: Any, path: list[str]) -> None:
     if not isinstance(value, dict):
         return
     url = value.get("url")
-    if isinstance(url, str):
-        value.pop("path", None)  # a caller never chooses where a worker reads a file from
+    if isinstance(url, str):  # (a caller's "path" was dropped before: see domain.drop_paths)
         await _resolve_one(ctx, value, url, path)
     for key, item in value.items():
         if key != "url" and isinstance(item, (dict, list)):

@@ -58,19 +58,19 @@ class Settings(BaseSettings):
     sandbox: Literal["required", "off"] = "required"
     worker_uid: int | None = None  # the host uid workers run as (when the executor is root)
     worker_user: str = "feather-worker"  # looked up when worker_uid is unset
-    worker_memory_mb: int = 1024
-    worker_pids: int = 64
-    worker_cpus: float = 1.0  # CPU bandwidth of one worker, in cores
-    worker_run_cpu_s: float = 600.0  # CPU time one run may use, all its threads together
-    worker_idle_grace_s: float = 1.0  # a worker still busy this long after its step returned is replaced
-    worker_tmp_mb: int = 128  # /tmp, and as much again for /dev/shm
-    worker_output_mb: int = 256
-    worker_file_mb: int = 256
+    worker_memory_mb: int = Field(1024, gt=0)
+    worker_pids: int = Field(64, gt=0)
+    worker_cpus: float = Field(1.0, gt=0)  # CPU bandwidth of one worker, in cores
+    worker_run_cpu_s: float = Field(600.0, gt=0)  # CPU time one run may use, all its threads together
+    worker_idle_grace_s: float = Field(1.0, gt=0)  # an idle worker busy over this long is replaced
+    worker_tmp_mb: int = Field(128, gt=0)  # /tmp, and as much again for /dev/shm
+    worker_output_mb: int = Field(256, gt=0)
+    worker_file_mb: int = Field(256, gt=0)
     seccomp_python: str = "/usr/bin/python3"  # an interpreter with libseccomp's bindings (python3-seccomp)
 
     # builds
     build_find_links: str | None = None  # an extra folder or page of wheels (tests); unset in production
-    build_max_env_mb: int = 10240  # an environment that installs to more than this is refused
+    build_max_env_mb: int = Field(10240, gt=0)  # an environment that installs to more than this is refused
 
     # AWS Lambda runtimes: built and run when runtime_backend is "lambda"
     runtime_backend: Literal["local", "lambda"] = "local"

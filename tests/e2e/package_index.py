@@ -38,7 +38,7 @@ HOSTILE_WHEELS = {
     "feather-test-planted-cfg": {"feather_test_planted_cfg/__init__.py": "",
                                  "feather_test_planted_cfg-1.0.data/data/pyvenv.cfg": "home = /\n"},
     "feather-test-outside": {"feather_test_outside/__init__.py": "",
-                             "feather_test_outside-1.0.data/data/etc/feather-test.conf": "planted\n"},
+                             "feather_test_outside-1.0.data/data/feather-test.conf": "planted\n"},
     "feather-test-startup-hook": {"feather_test_startup_hook/__init__.py": "",
                                   "feather_test_startup_hook.pth":
                                       f"import os; open({str(HOOK_MARK)!r}, 'w').write('ran')\n"},
@@ -48,7 +48,7 @@ HOSTILE_WHEELS = {
 # what each refusal names in the build log
 REFUSALS = {
     "feather-test-planted-cfg": "pyvenv.cfg",
-    "feather-test-outside": "etc/feather-test.conf",
+    "feather-test-outside": "feather-test.conf",
     "feather-test-startup-hook": "feather_test_startup_hook.pth",
     "feather-test-sitecustomize-pkg": "sitecustomize/__init__.py",
 }

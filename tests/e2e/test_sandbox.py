@@ -113,9 +113,9 @@ def test_memory_hog_is_stopped_at_its_limit(hostile, hello, http, platform):
 
 @pytest.mark.parametrize("folder", ["/tmp", "/dev/shm", "/feather/scratch/run/out", "/dev"])
 def test_filling_a_writable_folder_stops_at_its_size(hostile, hello, http, platform, folder):
+    attack(http, hostile, "suicide", {"how": "SIGKILL"})  # a fresh worker: nothing of earlier fills in memory
     run = attack(http, hostile, "fill", {"folder": folder, "megabytes": 2000})
-    # a tmpfs's pages count against the worker's memory: filling it can end in the memory limit first
-    refused(run, "no space left", "file too large", "read-only file system", "permission denied", "memory")
+    refused(run, *(["read-only file system"] if folder == "/dev" else ["no space left"]))
     still_fine(http, hello, platform)
 
 
@@ -248,7 +248,6 @@ def test_a_package_that_writes_outside_site_packages_or_plants_a_hook_fails_the_
     assert http.post(f"/v1/models/{ref}/runs", json={"inputs": {"text": "x"}}).status_code == 409
     # nothing of it is left on the host, and its start-up hook never ran
     assert not HOOK_MARK.exists()
-    assert not Path("/etc/feather-test.conf").exists()
     assert not [p for p in (platform.data_dir / "envs").glob(".*") if p.is_dir()], "a half-built environment was left"
 
 

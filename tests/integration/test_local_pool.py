@@ -113,3 +113,89 @@ async def test_prestart_keeps_the_minimum_warm(tmp_path, runtime):
     await pool.prestart("t/pid", 1, runtime)
     assert pool.pools[("t/pid", 1)].size == 2 and len(pool.pools[("t/pid", 1)].idle) == 2
     await pool.close()
+
+
+# --- every path gives its worker back, or stops it ------------------------------------------
+
+SLOW = '''import os, time
+import feather as ft
+
+
+def load():
+    time.sleep(float(os.environ.get("SLOW_LOAD_S", "3")))
+
+
+model = ft.Model("slow", load=load)
+
+
+@model.step(inputs=[ft.Number("sleep")], outputs=[ft.Number("pid")])
+def pid(sleep: float) -> int:
+    time.sleep(sleep)
+    return os.getpid()
+'''
+
+
+def _runtime_of(tmp_path: Path, source: str, name: str) -> dict:
+    app = tmp_path / name / "app.py"
+    app.parent.mkdir()
+    app.write_text(source)
+    code = tmp_path / f"code-{name}"
+    unpack_code(pack(str(app)), code)
+    return {"backend": "local", "python": sys.executable, "app_dir": str(code)}
+
+
+def _live_children() -> list[int]:
+    import subprocess
+    import os
+    out = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+async def test_a_cold_start_cut_off_by_the_deadline_leaves_no_worker_behind(tmp_path):
+    pool = backend(tmp_path, max_workers=1)
+    slow = _runtime_of(tmp_path, SLOW, "slow")
+    before = _live_children()
+    outcome = await pool.run(StepCall("r1", "t/slow", 1, "pid", {"sleep": 0}, slow, 1.0))
+    assert outcome.status == "timed_out" and "no worker" in outcome.error
+    await asyncio.sleep(0.3)
+    assert pool.pools[("t/slow", 1)].size == 0 and pool.total == 0
+    assert _live_children() == before, "the half-started worker is still running"
+    await pool.close()
+
+
+async def test_a_run_canceled_again_while_it_finishes_still_gives_its_worker_back(tmp_path, runtime):
+    pool = backend(tmp_path, max_workers=1)
+    await pool.run(call(0, runtime))
+    task = asyncio.create_task(pool.run(call(1, runtime, sleep=5)))
+    await asyncio.sleep(0.3)
+    for _ in range(50):  # a redelivered cancel lands while the first one is being handled
+        task.cancel()
+        await asyncio.sleep(0)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    after = await asyncio.wait_for(pool.run(call(2, runtime)), 20)
+    assert after.status == "succeeded", after
+    assert pool.pools[("t/pid", 1)].size == 1 and pool.total == 1
+    await pool.close()
+
+
+async def test_a_bad_progress_report_is_ignored_and_the_run_goes_on(tmp_path):
+    app = '''import feather as ft
+
+model = ft.Model("noisy")
+
+
+@model.step(inputs=[ft.Text("text")], outputs=[ft.Text("text")])
+def echo(text: str) -> str:
+    ft.progress(0.5, "half")
+    return text
+'''
+    pool = backend(tmp_path, max_workers=1)
+    noisy = _runtime_of(tmp_path, app, "noisy")
+    reports = []
+    first = await pool.run(StepCall("r1", "t/noisy", 1, "echo", {"text": "a"}, noisy, 30.0,
+                                    on_progress=lambda f, m: reports.append((f, m))))
+    second = await pool.run(StepCall("r2", "t/noisy", 1, "echo", {"text": "b"}, noisy, 30.0))
+    assert first.status == second.status == "succeeded" and second.outputs == {"text": "b"}
+    assert reports == [(0.5, "half")]
+    await pool.close()

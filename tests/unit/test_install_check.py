@@ -37,14 +37,26 @@ def install(env: Path, name: str, files: dict[str, str]) -> None:
 def test_a_plain_package_passes(env: Path) -> None:
     before = install_check.snapshot(env)
     install(env, "plain", {f"{SITE}/plain/__init__.py": "", "bin/plain-cli": "#!/bin/sh\n",
-                           f"{SITE}/plain-paths.pth": "plain_extra\n# a comment\n"})
+                           f"{SITE}/plain-paths.pth": "plain_extra\n# a comment\n",
+                           # what sympy, greenlet and jupyter packages ship as data
+                           "share/man/man1/isympy.1": "", "include/site/python3.11/greenlet/greenlet.h": "",
+                           "etc/jupyter/nbconfig/x.json": "{}"})
     assert install_check.violations(env, before) == []
+
+
+def test_setuptools_start_up_hook_is_removed_not_refused(env: Path) -> None:
+    before = install_check.snapshot(env)
+    install(env, "setuptools", {f"{SITE}/distutils-precedence.pth": "import os; var = 'SETUPTOOLS_USE_DISTUTILS'\n",
+                                f"{SITE}/_distutils_hack/__init__.py": ""})
+    assert install_check.disarm(env) == ["distutils-precedence.pth"]
+    assert install_check.violations(env, before) == [] and not (env / SITE / "distutils-precedence.pth").exists()
 
 
 @pytest.mark.parametrize("files, reason", [
     ({"pyvenv.cfg": "home = /\n"}, "replaces a file of the environment itself"),
-    ({"share/jupyter/x.json": "{}"}, "installs a file outside site-packages and bin"),
-    ({"include/site/x.h": ""}, "installs a file outside site-packages and bin"),
+    ({"planted.sh": "#!/bin/sh\n"}, "installs a file outside site-packages and bin"),
+    ({"lib/python3.11/os.py": ""}, "installs a file outside site-packages and bin"),
+    ({"share": "a file named like a data folder"}, "installs a file outside site-packages and bin"),
     ({f"{SITE}/hook.pth": "import os; os.system('id')\n"}, "adds a .pth file that runs code"),
     ({f"{SITE}/hook.pth": "import\tos\n"}, "adds a .pth file that runs code"),
     ({f"{SITE}/sitecustomize.py": "print('hi')\n"}, "adds a module Python runs when it starts"),
@@ -65,10 +77,10 @@ def test_what_a_package_may_not_do(env: Path, files: dict[str, str], reason: str
 
 def test_a_file_no_record_claims_is_still_refused(env: Path) -> None:
     before = install_check.snapshot(env)
-    (env / "etc").mkdir()
-    (env / "etc" / "planted").write_text("x")
+    (env / "lib64").mkdir()
+    (env / "lib64" / "planted").write_text("x")
     assert [v.line() for v in install_check.violations(env, before)] == [
-        "package (unknown) installs a file outside site-packages and bin: etc/planted"]
+        "package (unknown) installs a file outside site-packages and bin: lib64/planted"]
 
 
 def test_the_installers_own_lock_file_is_not_a_package_file(env: Path) -> None:

@@ -54,19 +54,25 @@ def test_off_is_said_out_loud(tmp_path) -> None:
 def test_mounts_never_reveal_the_platform(tmp_path) -> None:
     data = tmp_path / "data"
     (data / "envs" / "k").mkdir(parents=True)
-    forbidden = [data]
-    assert interpreter_mounts_ok(str(data / "envs" / "k"), forbidden)
-    assert interpreter_mounts_ok("/usr/lib/python3.11", forbidden)
-    for bad in ["/", str(tmp_path), str(data), "relative/path", "//", str(data / ".." )]:
-        assert not interpreter_mounts_ok(bad, forbidden), bad
+    forbidden, runtimes = [data], [data / "envs", data / "code"]
+    assert interpreter_mounts_ok(str(data / "envs" / "k"), forbidden, runtimes)
+    assert interpreter_mounts_ok("/usr/lib/python3.11", forbidden, runtimes)
+    for bad in ["/", str(tmp_path), str(data), "relative/path", "//", str(data / ".."), str(data / "blobs"),
+                str(data / "envs"), str(data / "sandbox" / "w1-2"), str(data / "envs" / ".." / "gateway.db")]:
+        assert not interpreter_mounts_ok(bad, forbidden, runtimes), bad
 
 
 def test_a_runtime_without_recorded_interpreter_paths_is_refused(tmp_path) -> None:
-    sandbox = Sandbox(tmp_path / "sandbox", L.Limits(), mode="off", forbidden=[tmp_path / "data"])
-    runtime = {"python": str(tmp_path / "data/envs/k/bin/python"), "app_dir": str(tmp_path / "data/code/a")}
+    data = tmp_path / "data"
+    sandbox = Sandbox(tmp_path / "sandbox", L.Limits(), mode="off", forbidden=[data],
+                      runtimes=[data / "envs", data / "code"])
+    runtime = {"python": str(data / "envs/k/bin/python"), "app_dir": str(data / "code/a")}
     with pytest.raises(SandboxUnavailable, match="publish it again"):
         sandbox.mounts_for(runtime, "/sdk")
     runtime["interpreter"] = {"mounts": ["/"]}
+    with pytest.raises(SandboxUnavailable, match="expose the platform"):
+        sandbox.mounts_for(runtime, "/sdk")
+    runtime["interpreter"] = {"mounts": [str(data / "blobs")]}
     with pytest.raises(SandboxUnavailable, match="expose the platform"):
         sandbox.mounts_for(runtime, "/sdk")
     runtime["interpreter"] = {"mounts": ["/opt/python/bin", "/opt/python/lib/python3.11"]}
@@ -82,7 +88,7 @@ def _fake_cgroup2(root: Path, *, controllers: str = "cpu memory pids", procs: st
     return base
 
 
-def test_cgroup2_is_used_where_a_delegated_subtree_is_writable(tmp_path) -> None:
+def test_cgroup2_is_used_where_a_delegated_subtree_is_writable(tmp_path, monkeypatch) -> None:
     print("\ncgroup v2: a folder laid out like a delegated cgroup2 group (stand-in for the kernel's)")
     base = _fake_cgroup2(tmp_path)
     found = L._cgroup2_base([(str(tmp_path), "cgroup2", set())], {"": "/delegated"})
@@ -95,10 +101,10 @@ def test_cgroup2_is_used_where_a_delegated_subtree_is_writable(tmp_path) -> None
     (group / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 2000000\n")
     (group / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
     assert control.cpu_seconds("w1", os.getpid()) == 2.5 and control.out_of_memory("w1")
-    for name in list(group.iterdir()):
-        name.unlink()
-    control.remove("w1")
-    assert not group.exists()
+    real = L._remove_group
+    monkeypatch.setattr(L, "_remove_group", lambda g, wait_s=2.0: real(g, 0.0))
+    control.remove("w1")  # a real group's files go with its last process; these stay
+    assert (group / "cgroup.kill").read_text() == "1", "what is left in the group is killed first"
 
 
 def test_cgroup2_without_the_controllers_is_not_used(tmp_path) -> None:
@@ -168,3 +174,10 @@ def test_feather_up_says_at_start_why_no_model_will_run(capsys) -> None:
     assert "FEATHER_SANDBOX=off" in capsys.readouterr().err
     _say_sandbox({"mode": "required", "ready": True})
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name", ["worker_idle_grace_s", "worker_run_cpu_s", "worker_memory_mb", "worker_cpus"])
+def test_limits_must_be_positive(monkeypatch, name) -> None:
+    monkeypatch.setenv(f"FEATHER_{name.upper()}", "0")
+    with pytest.raises(ValidationError, match=name):
+        Settings()

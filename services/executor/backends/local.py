@@ -28,8 +28,7 @@ class PoolConfig:
     max_workers: int = 2
     max_total: int = 8
     idle_s: float = 300.0
-    run_cpu_s: float = 600.0  # CPU time one run may use
-    idle_grace_s: float = 1.0  # after a step returns, its worker must be quiet within this
+    idle_grace_s: float = 1.0  # an idle worker must be quiet over each of these
 
 
 QUIET_SHARE = 0.2  # of a core: more than this after a step returned is work nobody asked for
@@ -107,20 +106,14 @@ class Pool:
         used = worker.cpu_seconds()
         if used - cpu_before > grace * QUIET_SHARE:
             self.idle.remove(worker)
-            asyncio.create_task(self._replace(worker))
+            self.backend.background(self._replace(worker))
         else:
+            worker.cpu_mark = used  # the next run's CPU budget counts from here
             asyncio.get_running_loop().call_later(grace, self._check_quiet, worker, used, runs)
 
     async def _replace(self, worker: Worker) -> None:
         await worker.kill()
         await self.forget()
-
-
-async def _cleared(files: RunFiles) -> bool:
-    """Empties a run's folders; off the event loop unless there is nothing to do (the usual case)."""
-    if files.is_empty():
-        return True
-    return await asyncio.to_thread(files.clear)
 
 
 class LocalBackend(Backend):
@@ -131,6 +124,7 @@ class LocalBackend(Backend):
         self.pools: dict[tuple[str, int], Pool] = {}
         self.free = asyncio.Condition()
         self.total = 0
+        self._background: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
 
     def pool(self, call_or_key: StepCall | tuple[str, int], runtime: dict[str, Any]) -> Pool:
@@ -140,6 +134,13 @@ class LocalBackend(Backend):
         if self._reaper is None:
             self._reaper = asyncio.create_task(self._reap())
         return self.pools[key]
+
+    def background(self, work: Any) -> asyncio.Task[None]:
+        """Run ``work`` to its end even if whoever started it is canceled (a reference is kept)."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     async def make_room(self, wanting: Pool) -> bool:
         """Called holding ``free``: True when one more worker may start for ``wanting``."""
@@ -152,7 +153,7 @@ class LocalBackend(Backend):
         pool.idle.remove(victim)
         pool.size -= 1
         self.total -= 1
-        asyncio.create_task(victim.kill())
+        self.background(victim.kill())
         return True
 
     async def prestart(self, model_id: str, version: int, runtime: dict[str, Any]) -> None:
@@ -164,70 +165,75 @@ class LocalBackend(Backend):
 
     async def run(self, call: StepCall) -> StepOutcome:
         pool = self.pool(call, call.runtime)
+        # one deadline for the whole step: waiting for a worker, starting it, running
+        deadline = asyncio.get_running_loop().time() + call.deadline_s
         try:
-            # waiting for a worker counts against the deadline too: a run never waits for ever
-            worker = await asyncio.wait_for(pool.acquire(), call.deadline_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout_at(deadline):
+                worker = await pool.acquire()
+        except TimeoutError:
             return StepOutcome("timed_out", error=f"no worker of this model was free within the run's deadline "
                                                   f"of {call.deadline_s:g}s")
         except (WorkerDied, OSError, SandboxUnavailable) as exc:
             return StepOutcome("failed", error=str(exc) or "the model's worker could not start")
         worker.runs += 1
-        files = RunFiles(worker.inputs_dir, worker.outputs_dir,
-                         max_output_bytes=self.sandbox.limits.output_mb * 2**20)
-        # the CPU the worker used when it was last released (or started) is this run's baseline:
-        # a worker busy while idle is replaced, so nothing else is counted
+        files = RunFiles(worker.inputs_dir, worker.outputs_dir, max_output_bytes=self.sandbox.limits.output_mb * 2**20)
+        # the CPU the worker had used when it was last seen idle is this run's baseline
         worker.budget_check = asyncio.get_running_loop().call_later(self._budget_every, self._check_budget,
                                                                     worker, worker.cpu_mark)
         try:
-            if not await _cleared(files):  # whatever a previous run (or a model behind its back) left
+            try:
+                inputs = await files.materialize(self.blobs, call.inputs,
+                                                 inside=lambda p: self.sandbox.inside(p, worker.scratch))
+                async with asyncio.timeout_at(deadline):
+                    reply = await worker.call(call, inputs, self.sandbox.outputs_inside(worker.scratch))
+            except TimeoutError:
+                await worker.kill()  # a worker past its deadline may hold anything: replace it
+                return StepOutcome("timed_out", error=f"the run exceeded its deadline of {call.deadline_s:g}s")
+            except asyncio.CancelledError:
+                await worker.kill()  # canceled mid-step: its answer would arrive for the wrong run
+                raise
+            except Exception as exc:  # the worker died, or is out of step with us: replace it
                 await worker.kill()
-                return StepOutcome("failed", error="the model's worker left too much in its folders and was replaced")
-            inputs = await files.materialize(self.blobs, call.inputs,
-                                             inside=lambda p: self.sandbox.inside(p, worker.scratch))
-            reply = await asyncio.wait_for(worker.call(call, inputs, self.sandbox.outputs_inside(worker.scratch)),
-                                           timeout=call.deadline_s)
-            if reply.get("ok"):
+                if worker.over_budget:
+                    return StepOutcome("timed_out", error=f"the run used more than its CPU time budget of "
+                                                          f"{self.sandbox.limits.run_cpu_s:g}s")
+                reason = exc if isinstance(exc, (WorkerDied, OSError)) else f"{type(exc).__name__}: {exc}"
+                return StepOutcome("failed", error=f"the model's worker crashed: {reason}")
+            if not reply.get("ok"):
+                return StepOutcome("failed", error=reply.get("error") or "the step failed", logs=reply.get("logs", ""),
+                                   predict_ms=reply.get("predict_ms", 0.0),
+                                   details={"traceback": reply.get("traceback", "")})
+            try:
                 outputs = await files.store_outputs(self.blobs, reply.get("outputs") or {},
                                                     outside=lambda p: self.sandbox.outside(p, worker.outputs_dir))
-                return StepOutcome("succeeded", outputs=outputs, logs=reply.get("logs", ""),
-                                   predict_ms=reply.get("predict_ms", 0.0))
-            return StepOutcome("failed", error=reply.get("error") or "the step failed", logs=reply.get("logs", ""),
-                               predict_ms=reply.get("predict_ms", 0.0),
-                               details={"traceback": reply.get("traceback", "")})
-        except asyncio.TimeoutError:
-            await worker.kill()  # a worker past its deadline may hold anything: replace it
-            return StepOutcome("timed_out", error=f"the run exceeded its deadline of {call.deadline_s:g}s")
-        except (WorkerDied, BrokenPipeError, ConnectionResetError) as exc:
-            await worker.kill()
-            if worker.over_budget:
-                return StepOutcome("timed_out", error=f"the run used more than its CPU time budget of "
-                                                      f"{self.config.run_cpu_s:g}s")
-            return StepOutcome("failed", error=f"the model's worker crashed: {exc}")
-        except ValueError as exc:  # outputs the executor refuses to collect
-            return StepOutcome("failed", error=str(exc))
-        except asyncio.CancelledError:
-            await worker.kill()  # canceled mid-step: its answer would arrive for the wrong run
-            raise
+            except (ValueError, OSError) as exc:  # outputs the executor refuses to collect
+                return StepOutcome("failed", error=str(exc))
+            return StepOutcome("succeeded", outputs=outputs, logs=reply.get("logs", ""),
+                               predict_ms=reply.get("predict_ms", 0.0))
         finally:
             if worker.budget_check is not None:
                 worker.budget_check.cancel()
                 worker.budget_check = None
-            try:
-                clean = await asyncio.shield(_cleared(files))
-            except Exception:  # the worker's release must happen whatever its folders hold
-                clean = False
-            if not clean:
-                await worker.kill()
-            await pool.release(worker)
+            # the worker goes back to its pool whatever happens to this task meanwhile
+            await asyncio.shield(self.background(self._finish(pool, worker, files)))
+
+    async def _finish(self, pool: Pool, worker: Worker, files: RunFiles) -> None:
+        """Empty the run's folders and return the worker; one that left too much is replaced."""
+        try:
+            clean = files.tidy() or await asyncio.to_thread(files.clear)
+        except Exception:
+            clean = False
+        if not clean:
+            await worker.kill()
+        await pool.release(worker)
 
     @property
     def _budget_every(self) -> float:
-        return min(BUDGET_CHECK_S, self.config.run_cpu_s / 4)
+        return min(BUDGET_CHECK_S, self.sandbox.limits.run_cpu_s / 4)
 
     def _check_budget(self, worker: Worker, start: float) -> None:
         """Stops a run whose threads and processes together used more CPU time than allowed."""
-        if worker.cpu_seconds() - start > self.config.run_cpu_s:
+        if worker.cpu_seconds() - start > self.sandbox.limits.run_cpu_s:
             worker.over_budget = True
             worker.proc.kill()
         elif worker.alive:
@@ -245,7 +251,7 @@ class LocalBackend(Backend):
                         victim = pool.idle.popleft()
                         pool.size -= 1
                         self.total -= 1
-                        asyncio.create_task(victim.kill())
+                        self.background(victim.kill())
                 self.free.notify_all()
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ class Worker:
         self.over_budget = False
         self.cpu_mark = 0.0  # CPU used when it was last released, the next run's baseline
         self.budget_check: asyncio.TimerHandle | None = None
+        self.released = False
+        self.stopping = False
         self.inputs_dir = scratch / "run" / "in"
         self.outputs_dir = scratch / "run" / "out"  # where the executor finds what it wrote (set once ready)
 
@@ -62,8 +65,10 @@ class Worker:
                 *argv, cwd=app_dir, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL, limit=64 * 2**20, pass_fds=fds,
                 preexec_fn=sandbox.preexec(worker_id))
-        except BaseException:
+        except BaseException as exc:
             sandbox.release(worker_id)
+            if isinstance(exc, subprocess.SubprocessError):  # the child could not join its limits
+                raise WorkerDied(f"the model's worker could not start: {exc}") from None
             raise
         finally:
             for fd in fds:
@@ -71,18 +76,19 @@ class Worker:
         worker = cls(proc, worker_id, scratch, sandbox)
         try:
             hello = await asyncio.wait_for(worker._read(), READY_TIMEOUT_S)
-        except (WorkerDied, asyncio.TimeoutError, ValueError) as exc:
-            await worker.kill()
-            raise WorkerDied(f"the model's worker did not start: {exc}") from None
-        if hello.get("type") != "ready":
-            await worker.kill()
-            raise WorkerDied(f"the model failed to load: {hello.get('error', hello)}")
-        worker.cpu_mark = worker.cpu_seconds()
-        try:
+            if hello.get("type") != "ready":
+                raise WorkerDied(f"the model failed to load: {hello.get('error', hello)}")
+            worker.cpu_mark = worker.cpu_seconds()
             worker.outputs_dir = sandbox.outputs_dir(scratch, proc.pid)
-        except (OSError, IndexError):
-            await worker.kill()
-            raise WorkerDied("its sandbox vanished as it started") from None
+        except BaseException as exc:
+            # whatever stopped the start (a failure, or the run's deadline cancelling it) stops
+            # the process too: a worker nobody counts must not live on
+            await asyncio.shield(worker.kill())
+            if isinstance(exc, WorkerDied):
+                raise
+            if isinstance(exc, (asyncio.TimeoutError, ValueError, OSError, IndexError)):
+                raise WorkerDied(f"the model's worker did not start: {exc}") from None
+            raise
         return worker
 
     async def _read(self) -> dict[str, Any]:
@@ -117,8 +123,10 @@ class Worker:
         while True:
             message = await self._read()
             if message.get("type") == "progress":
-                if call.on_progress is not None and message.get("id") == call.run_id:
-                    call.on_progress(message.get("fraction"), str(message.get("message", "")))
+                fraction = message.get("fraction")
+                if call.on_progress is not None and message.get("id") == call.run_id and (
+                        fraction is None or isinstance(fraction, (int, float)) and 0 <= fraction <= 1):
+                    call.on_progress(fraction, str(message.get("message", "")))
                 continue
             if message.get("id") != call.run_id:  # never hand one run's answer to another
                 raise WorkerDied("it answered for another run")
@@ -130,10 +138,16 @@ class Worker:
 
     @property
     def alive(self) -> bool:
-        return self.proc.returncode is None
+        return self.proc.returncode is None and not self.stopping
 
     async def kill(self) -> None:
+        """Stop the worker and remove what it had; once, however often it is asked."""
         if self.alive:
+            self.stopping = True  # from now on it serves nobody, even before its exit is seen
             self.proc.kill()
         await self.proc.wait()
-        self.sandbox.release(self.id)
+        if not self.released:
+            self.released = True
+            # its processes inside the sandbox may still be going down: their groups are removed
+            # when empty, which may take a moment, off the event loop
+            await asyncio.to_thread(self.sandbox.release, self.id)
