@@ -21,6 +21,7 @@ DATA_FOLDERS = ("share", "include", "etc")
 # start-up hooks of well-known packages that are removed rather than refused: setuptools' shim is
 # installed again by setuptools itself when it is imported
 DISARMED_HOOKS = ("distutils-precedence.pth",)
+OVERSIZE = "makes the environment larger than its limit"
 Snapshot = dict[str, str]
 
 
@@ -85,13 +86,16 @@ def violations(env: Path, before: Snapshot, *, max_bytes: int | None = None) -> 
     by = owners(env, site)
     found: list[Violation] = []
     total = 0
+    sizes: dict[str, int] = {}
     for rel in sorted(after):
         package = by.get(rel, "(unknown)")
         if rel in before:
             if before[rel] != _identity(env / rel):
                 found.append(Violation(package, rel, "replaces a file of the environment itself"))
             continue
-        total += os.lstat(env / rel).st_size
+        size = os.lstat(env / rel).st_size
+        total += size
+        sizes[package] = sizes.get(package, 0) + size
         parent = os.path.dirname(rel)
         if rel in INSTALLER_FILES and rel not in by:
             continue
@@ -104,8 +108,9 @@ def violations(env: Path, before: Snapshot, *, max_bytes: int | None = None) -> 
             # anywhere: a .pth path line can put any folder of site-packages on sys.path
             found.append(Violation(package, rel, "adds a module Python runs when it starts"))
     if max_bytes is not None and total > max_bytes:
-        found.append(Violation("(all)", f"{total // 2**20} MiB", f"make the environment larger than "
-                                                                   f"{max_bytes // 2**20} MiB"))
+        biggest = max(sizes, key=sizes.__getitem__)
+        found.append(Violation(biggest, f"{sizes[biggest] // 2**20} MiB of {total // 2**20} MiB",
+                               f"{OVERSIZE} of {max_bytes // 2**20} MiB"))
     return found
 
 

@@ -114,6 +114,8 @@ class LocalEnvironments:
                 if problems:
                     for problem in problems[:20]:
                         log(f"refused: {problem.line()}")
+                    await self._uncache([p.package for p in problems if p.reason.startswith(install_check.OVERSIZE)],
+                                        log)
                     raise BuildError(f"{problems[0].line()} (packages may install into site-packages and bin, "
                                      "data into share, include and etc, and no start-up hooks)")
                 (tmp / ".ready").write_text(key)
@@ -127,6 +129,13 @@ class LocalEnvironments:
         # only bin/python is used from the environment, and it finds its site-packages next to
         # pyvenv.cfg, so the rename does not break it (console-script shebangs would break)
         return Environment(final, final / "bin" / "python", reused=False, interpreter=interpreter)
+
+    async def _uncache(self, packages: list[str], log: Callable[[str], None]) -> None:
+        """What unpacked too large is not kept in the shared cache either."""
+        names = [p for p in packages if not p.startswith("(")]
+        if names:
+            with contextlib.suppress(BuildError):
+                await self._run([self._uv, "cache", "clean", *names], log)
 
     async def _interpreter(self, env: Path) -> dict:
         """The base interpreter behind a new environment, and every path a sandbox must show for it:

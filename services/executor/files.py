@@ -21,9 +21,13 @@ class RunFiles:
     """The folders a run's files pass through. A worker serves one run at a time, so each
     worker keeps one pair and empties it between runs rather than making new ones."""
 
-    def __init__(self, inputs: Path, outputs: Path, *, max_output_bytes: int = 256 * 2**20) -> None:
+    def __init__(self, inputs: Path, outputs: Path, *, outputs_fd: int | None = None,
+                 max_output_bytes: int = 256 * 2**20) -> None:
         self.inputs = inputs
         self.outputs = outputs
+        # the worker's output folder held open: whatever happens to the path (a sandbox that
+        # died, its pid given to another), reads and deletes stay in that folder
+        self.outputs_fd = outputs_fd
         self.max_output_bytes = max_output_bytes
         self.written: list[Path] = []  # the input files this run put in place
 
@@ -67,7 +71,7 @@ class RunFiles:
             local = outside(path)
             if local.parent != self.outputs or local.name in ("", ".", ".."):
                 raise ValueError(f"output file {path!r} is not in the run's output folder")
-            data = _read_regular(local, self.max_output_bytes - total)
+            data = _read_regular(local, self.max_output_bytes - total, self.outputs_fd)
             total += len(data)
             fid = new_file_id(value.get("name") or local.name)
             content_type = value.get("content_type") or content_type_of(local.name)
@@ -84,7 +88,7 @@ class RunFiles:
         for path in self.written:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-        for folder in (self.inputs, self.outputs):
+        for folder in (self.inputs, self._outputs()):
             try:
                 with os.scandir(folder) as entries:
                     if next(entries, None) is not None:
@@ -93,20 +97,32 @@ class RunFiles:
                 continue
         return True
 
+    def close(self) -> None:
+        if self.outputs_fd is not None:
+            os.close(self.outputs_fd)
+            self.outputs_fd = None
+
+    def _outputs(self) -> Path | int:
+        return self.outputs if self.outputs_fd is None else self.outputs_fd
+
     def clear(self) -> bool:
         """Empty both folders (the worker keeps them mounted, so they stay themselves).
 
         False when the model left more than a worker should (too many entries, too deep): the
         worker is then replaced, and its folders go with it.
         """
-        return all([remove_contents(folder) for folder in (self.inputs, self.outputs)])
+        return all([remove_contents(folder) for folder in (self.inputs, self._outputs())])
 
 
-def remove_contents(folder: Path, *, limit: int = MAX_CLEAR_ENTRIES, depth: int = MAX_CLEAR_DEPTH) -> bool:
-    """Delete everything inside ``folder``, never following a link, without recursion; False
-    (with part left) past ``limit`` entries or ``depth`` levels."""
+def remove_contents(folder: Path | int, *, limit: int = MAX_CLEAR_ENTRIES, depth: int = MAX_CLEAR_DEPTH) -> bool:
+    """Delete everything inside ``folder`` (a path, or a descriptor of an open folder), never
+    following a link, without recursion; False (with part left) past ``limit`` entries or
+    ``depth`` levels."""
     try:
-        top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        if isinstance(folder, int):
+            top = os.open(".", os.O_RDONLY | os.O_DIRECTORY, dir_fd=folder)
+        else:
+            top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except (FileNotFoundError, NotADirectoryError):
         return True
     stack: list[tuple[int, int | None, str]] = [(top, None, "")]  # folder, its parent, its name there
@@ -140,8 +156,9 @@ def remove_contents(folder: Path, *, limit: int = MAX_CLEAR_ENTRIES, depth: int 
             os.close(fd)
 
 
-def _read_regular(path: Path, limit: int) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+def _read_regular(path: Path, limit: int, folder_fd: int | None = None) -> bytes:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(path, flags) if folder_fd is None else os.open(path.name, flags, dir_fd=folder_fd)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

@@ -186,13 +186,25 @@ class Sandbox:
         """The output folder as the worker sees it."""
         return f"{INSIDE_SCRATCH}/run/out" if self.enabled else str(scratch / "run" / "out")
 
-    def outputs_dir(self, scratch: Path, pid: int) -> Path:
-        """The output folder as the executor reaches it. Without root it is a tmpfs inside the
-        sandbox, reached through the sandbox's root in /proc (the sandbox's first process)."""
+    def outputs_dir(self, scratch: Path, pid: int) -> tuple[Path, int]:
+        """The output folder as the executor reaches it, and that folder held open.
+
+        Without root it is a tmpfs inside the sandbox, reached through the root in /proc of the
+        sandbox's first process (the only child of the worker's bubblewrap). It is checked to
+        still be that child once the folder is open, so the descriptor is of this sandbox's
+        folder even if that process dies and its pid is reused later.
+        """
         if not self.enabled or self.privileged:
-            return scratch / "run" / "out"
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return Path(f"/proc/{children[0]}/root{INSIDE_SCRATCH}/run/out")
+            path = scratch / "run" / "out"
+            return path, os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        first = children.read_text().split()[0]
+        path = Path(f"/proc/{first}/root{INSIDE_SCRATCH}/run/out")
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        if children.read_text().split()[:1] != [first]:
+            os.close(fd)
+            raise OSError(f"the sandbox's first process {first} went away as it started")
+        return path, fd
 
     def outside(self, inside: str, outputs: Path) -> Path:
         """Where the executor reads a file the worker wrote into its output folder."""

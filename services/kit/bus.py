@@ -65,6 +65,10 @@ class Bus:
         self._registered = False
         self._admin: AIOKafkaAdminClient | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        # set while the broker has this catalogue's topics: a record produced to a restarted,
+        # empty broker before they are made again can land in a topic that is then made anew
+        self._topics_ready = asyncio.Event()
+        self._topics_ready.set()  # cleared when the broker goes away, set again once they are made
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
                   from_latest: bool = False, urgent: bool = False) -> None:
@@ -153,6 +157,11 @@ class Bus:
         await self.publish_raw(event.topic, event.key(), headers, body)
 
     async def publish_raw(self, topic: str, key: str, headers: dict[str, str], body: bytes) -> None:
+        if not self._topics_ready.is_set():
+            try:
+                await asyncio.wait_for(self._topics_ready.wait(), 5.0)
+            except asyncio.TimeoutError:
+                raise ConnectionError("the broker's topics are not there yet") from None
         await self.broker.publish(body, topic, key=key.encode(), headers=dict(headers))
 
     async def ensure_topics(self) -> None:
@@ -217,13 +226,16 @@ class Bus:
                 if not away:
                     log.warning("%s: the broker is unreachable; pausing consumers", self.service)
                     away = True
+                    self._topics_ready.clear()
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(self.broker.stop(), 15.0)
                 continue
             if away or not set(topics.ALL) <= present:
                 log.warning("%s: the broker is back; recreating topics and rejoining", self.service)
+                self._topics_ready.clear()
                 try:
                     await self.ensure_topics()
+                    self._topics_ready.set()
                     if not away:
                         await self.broker.stop()
                     await self.broker.start()

@@ -94,4 +94,4 @@ def test_an_environment_past_its_size_is_refused(env: Path) -> None:
     install(env, "big", {f"{SITE}/big/data.bin": "x" * 4096})
     assert install_check.violations(env, before, max_bytes=8192) == []
     found = install_check.violations(env, before, max_bytes=1024)
-    assert [v.reason for v in found] == ["make the environment larger than 0 MiB"]
+    assert [(v.package, v.reason) for v in found] == [("big", "makes the environment larger than its limit of 0 MiB")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -176,7 +177,10 @@ class LocalBackend(Backend):
         except (WorkerDied, OSError, SandboxUnavailable) as exc:
             return StepOutcome("failed", error=str(exc) or "the model's worker could not start")
         worker.runs += 1
-        files = RunFiles(worker.inputs_dir, worker.outputs_dir, max_output_bytes=self.sandbox.limits.output_mb * 2**20)
+        # the run keeps its own descriptor of the output folder: the worker's closes when it stops
+        files = RunFiles(worker.inputs_dir, worker.outputs_dir,
+                         outputs_fd=None if worker.outputs_fd is None else os.dup(worker.outputs_fd),
+                         max_output_bytes=self.sandbox.limits.output_mb * 2**20)
         # the CPU the worker had used when it was last seen idle is this run's baseline
         worker.budget_check = asyncio.get_running_loop().call_later(self._budget_every, self._check_budget,
                                                                     worker, worker.cpu_mark)
@@ -223,6 +227,8 @@ class LocalBackend(Backend):
             clean = files.tidy() or await asyncio.to_thread(files.clear)
         except Exception:
             clean = False
+        finally:
+            files.close()
         if not clean:
             await worker.kill()
         await pool.release(worker)

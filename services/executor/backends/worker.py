@@ -42,6 +42,7 @@ class Worker:
         self.stopping = False
         self.inputs_dir = scratch / "run" / "in"
         self.outputs_dir = scratch / "run" / "out"  # where the executor finds what it wrote (set once ready)
+        self.outputs_fd: int | None = None  # that folder, held open
 
     @classmethod
     async def start(cls, runtime: dict[str, Any], sandbox: Sandbox) -> "Worker":
@@ -79,7 +80,7 @@ class Worker:
             if hello.get("type") != "ready":
                 raise WorkerDied(f"the model failed to load: {hello.get('error', hello)}")
             worker.cpu_mark = worker.cpu_seconds()
-            worker.outputs_dir = sandbox.outputs_dir(scratch, proc.pid)
+            worker.outputs_dir, worker.outputs_fd = sandbox.outputs_dir(scratch, proc.pid)
         except BaseException as exc:
             # whatever stopped the start (a failure, or the run's deadline cancelling it) stops
             # the process too: a worker nobody counts must not live on
@@ -148,6 +149,9 @@ class Worker:
         await self.proc.wait()
         if not self.released:
             self.released = True
+            if self.outputs_fd is not None:
+                os.close(self.outputs_fd)
+                self.outputs_fd = None
             # its processes inside the sandbox may still be going down: their groups are removed
             # when empty, which may take a moment, off the event loop
             await asyncio.to_thread(self.sandbox.release, self.id)
