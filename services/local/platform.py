@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,6 +25,20 @@ DEFAULT_PORTS = {"kafka": 9092, "gateway": 8080, "registry": 8081, "builder": 80
 
 
 def free_port() -> int:
+    """A free port below the kernel's range for outgoing connections: a port the kernel hands
+    out (bind to 0) can be taken by some client's connection before our server binds it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(10_000, max(10_001, low))
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
