@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Literal
 from datetime import datetime, timezone
 
@@ -115,10 +116,14 @@ async def update_model(owner: str, name: str, changes: ModelChanges, x_feather_u
         if model is None or model.get("deleted"):
             raise HTTPException(404, detail=f"no model {model_id}")
         doc = {**model, **body}
+        event_id = str(uuid.uuid4())
         try:
             await ctx.save("models", model_id, doc, expected_version=model["_v"],
-                           events=[ctx.outbox(ModelUpdated(model_id=model_id, **body))])
-            return {"id": model_id, **{k: v for k, v in doc.items() if not k.startswith("_")}}
+                           events=[ctx.outbox(ModelUpdated(model_id=model_id, **body), event_id=event_id)])
+            # the event's id goes back with the answer: whoever applies the change at once under
+            # that id ignores the event when it arrives, so an older one never undoes a newer one
+            return {"id": model_id, "event_id": event_id,
+                    **{k: v for k, v in doc.items() if not k.startswith("_")}}
         except Conflict:
             continue
     raise HTTPException(409, detail="the model is changing concurrently; try again")

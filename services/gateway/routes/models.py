@@ -104,8 +104,10 @@ async def update_model(owner: str, name: str, changes: ModelChanges, user: str =
         raise HTTPException(503, detail=f"the registry is unavailable: {exc}") from None
     if answer.status_code >= 400:
         raise HTTPException(answer.status_code, detail=answer.json().get("detail"))
-    # the ModelUpdated event says the same; apply it now so the caller sees the change at once
-    await ctx.store.apply("models", f"{owner}/{name}", body, event_id=f"api-update:{uuid.uuid4()}")
+    # the ModelUpdated event says the same; apply it now, under its id, so the caller sees the
+    # change at once and the event changes nothing when it comes
+    event_id = answer.json().get("event_id") or f"api-update:{uuid.uuid4()}"
+    await ctx.store.apply("models", f"{owner}/{name}", body, event_id=event_id)
     return await model_view(ctx, await model_or_404(ctx, owner, name, user), full=True)
 
 
