@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,8 @@ from rich.text import Text
 from ._cli_common import Client, JsonOpt, RefArg, TokenOpt, UrlOpt, connect, err, print_json, run_dict
 from ._client_files import is_file_value
 from ._client_run import Run
-from ._errors import InvalidInput
+from ._errors import FeatherError, InvalidInput
+from ._files import safe_name
 from ._wire_client import FILE_KINDS, input_specs, step_entry
 
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
@@ -126,18 +128,39 @@ def _files_in(value: Any) -> list[dict[str, Any]]:
 
 
 def _save_outputs(client: Client, result: Run, folder: Path) -> dict[str, list[str]]:
-    """Write each file output into `folder` as <output>[-<n>]<ext>; output name -> paths."""
+    """Write each file output into `folder` as <output>[-<n>]<ext>; output name -> paths.
+
+    Names come from the model, so each is reduced to a plain file name, never replaces a file
+    this run already wrote, and is written without following a link: nothing lands outside
+    `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
+    root = folder.resolve()
     saved: dict[str, list[str]] = {}
+    taken: set[str] = set()
     for name, value in (result.outputs or {}).items():
         found = _files_in(value)
         for index, file in enumerate(found, 1):
             ext = Path(str(file.get("name") or "")).suffix or \
                 mimetypes.guess_extension(str(file.get("content_type") or "")) or ".bin"
-            target = folder / (f"{name}{ext}" if len(found) == 1 else f"{name}-{index}{ext}")
-            target.write_bytes(client.download(file))
-            saved.setdefault(name, []).append(str(target))
+            wanted = safe_name(f"{name}{ext}" if len(found) == 1 else f"{name}-{index}{ext}")
+            stem, dot, suffix = wanted.rpartition(".") if "." in wanted else (wanted, "", "")
+            plain, n = wanted, 1
+            while plain in taken:
+                n += 1
+                plain = f"{stem}-{n}{dot}{suffix}"
+            taken.add(plain)
+            _write_new(root / plain, client.download(file))
+            saved.setdefault(name, []).append(str(folder / plain))
     return saved
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:  # a link there is not followed
+        raise FeatherError(f"cannot save an output as {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def _shown(value: Any) -> str:

@@ -167,3 +167,38 @@ def test_at_path_reads_text_inputs_and_passes_file_inputs(tmp_path: Path) -> Non
         with pytest.raises(Exception) as e:
             convert("k", raw, spec)
         assert getattr(e.value, "field", None) == "k"
+
+
+def test_saved_outputs_stay_in_the_output_folder_whatever_the_model_names_them(tmp_path: Path) -> None:
+    """A model names an output "/home/u/" and its file "x.bashrc": before, the CLI wrote /home/u/.bashrc."""
+    from types import SimpleNamespace
+
+    from feather import FeatherError
+    from feather._cli_run import _save_outputs
+
+    home = tmp_path / "home" / "u"
+    home.mkdir(parents=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "planted.txt").symlink_to(home / "victim")  # a link left where an output will be written
+
+    class Downloads:
+        def download(self, value: dict) -> bytes:
+            return value["url"].encode()
+
+    hostile = {f"{home}/": {"url": "data:,one", "name": "x.bashrc"},
+               "../../escape": {"url": "data:,two", "name": "y.sh"},
+               "same": [{"url": "data:,three", "name": "a.txt"}, {"url": "data:,four", "name": "a.txt"}],
+               "same-1": {"url": "data:,five", "name": "b.txt"}}
+    saved = _save_outputs(Downloads(), SimpleNamespace(outputs=hostile), out)
+    written = sorted(p.name for p in out.iterdir())
+    assert not (home / ".bashrc").exists() and not list(home.iterdir())
+    assert not (tmp_path / "escape.sh").exists()
+    assert all(Path(p).parent == out for paths in saved.values() for p in paths)
+    assert len(written) == 1 + 5 and "planted.txt" in written  # five outputs, none over another
+    assert sorted((out / p).read_text() for p in written if p != "planted.txt") == [
+        "data:,five", "data:,four", "data:,one", "data:,three", "data:,two"]
+
+    with pytest.raises(FeatherError, match="cannot save an output"):  # a link there is not followed
+        _save_outputs(Downloads(), SimpleNamespace(outputs={"planted": {"url": "data:,x", "name": "p.txt"}}), out)
+    assert not (home / "victim").exists()
