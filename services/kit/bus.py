@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -69,6 +70,10 @@ class Bus:
         # empty broker before they are made again can land in a topic that is then made anew
         self._topics_ready = asyncio.Event()
         self._topics_ready.set()  # cleared when the broker goes away, set again once they are made
+        # when the broker was last seen gone, once it is back: what was produced around then may
+        # have gone into a broker that then lost it (an emptied broker's topics made anew)
+        self.back_after: float | None = None
+        self.rejoins = 0
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
                   from_latest: bool = False, urgent: bool = False) -> None:
@@ -216,6 +221,7 @@ class Bus:
         emptied one. Every handler is idempotent, so reading something twice is harmless.
         """
         away = False
+        away_since = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.bus_watch_s)
             try:
@@ -226,6 +232,7 @@ class Bus:
                 if not away:
                     log.warning("%s: the broker is unreachable; pausing consumers", self.service)
                     away = True
+                    away_since = time.monotonic()
                     self._topics_ready.clear()
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(self.broker.stop(), 15.0)
@@ -238,8 +245,11 @@ class Bus:
                     self._topics_ready.set()
                     if not away:
                         await self.broker.stop()
+                        away_since = time.monotonic()
                     await self.broker.start()
                     away = False
+                    self.back_after = away_since
+                    self.rejoins += 1
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:

@@ -7,7 +7,9 @@ also polls, so events written while the broker was down go out once it is back.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import time
 
 from services.contracts.envelope import Codec, codec as default_codec
 from services.contracts.events import Event
@@ -15,6 +17,10 @@ from services.kit.bus import Bus
 from services.kit.store.port import OutboxRecord, Store
 
 log = logging.getLogger("feather.outbox")
+# a produce can be retried for the producer's request timeout (10 s) before a broker takes it
+RESEND_WINDOW_S = 15.0
+KEEP_S = 60.0
+KEEP_MAX = 10_000
 
 
 def record(event: Event, *, source: str, event_id: str | None = None,
@@ -32,13 +38,29 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        # what went out lately, to send again when the broker comes back: a record produced just
+        # as it went away may have been taken by an emptied broker that then lost it
+        self._recent: collections.deque[tuple[float, OutboxRecord]] = collections.deque()
+        self._rejoins_seen = 0
 
     def nudge(self) -> None:
         self._wake.set()
 
+    async def _resend_recent(self) -> None:
+        """After the broker came back, publish again what went out shortly before it went away
+        (consumers ignore what they already have, by event id)."""
+        if self.bus.rejoins == self._rejoins_seen or self.bus.back_after is None:
+            return
+        since = self.bus.back_after - RESEND_WINDOW_S
+        for sent_at, rec in list(self._recent):
+            if sent_at >= since:
+                await self.bus.publish_raw(rec.topic, rec.key, dict(rec.headers), rec.body)
+        self._rejoins_seen = self.bus.rejoins
+
     async def drain(self) -> int:
         """Publish everything pending; returns how many records went out."""
         sent = 0
+        await self._resend_recent()
         while True:
             pending = await self.store.outbox_pending(self.batch)
             if not pending:
@@ -49,11 +71,18 @@ class OutboxRelay:
                     await self.bus.publish_raw(rec.topic, rec.key, dict(rec.headers), rec.body)
                     assert rec.seq is not None
                     done.append(rec.seq)
+                    self._remember(rec)
             finally:
                 if done:
                     await self.store.outbox_mark_sent(done)
                     sent += len(done)
                     self.published += len(done)
+
+    def _remember(self, rec: OutboxRecord) -> None:
+        now = time.monotonic()
+        self._recent.append((now, rec))
+        while self._recent and (self._recent[0][0] < now - KEEP_S or len(self._recent) > KEEP_MAX):
+            self._recent.popleft()
 
     async def _run(self) -> None:
         backoff = self.poll_s
