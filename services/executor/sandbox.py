@@ -128,6 +128,11 @@ class Sandbox:
             for fd in fds:
                 os.close(fd)
             self.release(probe)
+    @property
+    def _userns_disabled(self) -> bool:
+        """Only a sandbox in a user namespace of its own can forbid nested ones."""
+        return self.disable_userns and not self.privileged
+
     def require(self) -> None:
         if self.problem:
             raise SandboxUnavailable(f"the sandbox cannot run on this host: {self.problem}")
@@ -143,8 +148,7 @@ class Sandbox:
             isolation="root+setpriv" if self.privileged else "user namespace",
             worker_uid=self.identity.uid if self.identity else os.geteuid(),
             separate_uid=self.identity is not None,
-            seccomp=True, nested_userns="denied (seccomp" + (", --disable-userns)" if self.disable_userns
-                                                             and not self.privileged else ")"),
+            seccomp=True, nested_userns="denied by seccomp" + (" and --disable-userns" if self._userns_disabled else ""),
             limits={**self.control.describe(),
                     "memory_mb": self.limits.memory_mb, "pids": self.limits.pids, "cpus": self.limits.cpus,
                     "run_cpu_s": self.limits.run_cpu_s, "tmp_mb": self.limits.tmp_mb,
@@ -227,7 +231,7 @@ class Sandbox:
         else:
             args = [self.bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
                     "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
-            if self.disable_userns:
+            if self._userns_disabled:
                 args.append("--disable-userns")
         args += ["--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
                  "--size", str(limits.tmp_mb * 2**20), "--perms", "1777", "--tmpfs", "/dev/shm",
