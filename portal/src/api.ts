@@ -69,12 +69,15 @@ export interface Run {
   metrics?: { queue_ms?: number | null; predict_ms?: number | null; total_ms?: number | null } | null;
   created_at?: string | null;
   completed_at?: string | null;
+  /** Where to read and cancel it; a run made without an account carries its read token here. */
+  urls?: { get: string; cancel: string };
 }
 
 export interface RunRequest {
   inputs: Record<string, unknown>;
   step?: string;
   previous_run?: string;
+  previous_run_token?: string;
   version?: number;
 }
 
@@ -318,8 +321,11 @@ export const api = {
   // runs
   createRun: (owner: string, name: string, body: RunRequest, waitSeconds = 1) =>
     json<Run>(apiPaths.runs(owner, name), { method: "POST", json: body, headers: { Prefer: `wait=${waitSeconds}` } }),
-  run: (id: string, signal?: AbortSignal) => json<Run>(apiPaths.run(id), { signal }),
-  cancelRun: (id: string) => json<Run>(`/v1/runs/${enc(id)}/cancel`, { method: "POST" }),
+  run: (id: string, signal?: AbortSignal, token?: string | null) =>
+    json<Run>(apiPaths.run(id), { signal, query: token ? { token } : undefined }),
+  /** The run again, through its own URL (which holds its read token when it has one). */
+  refresh: (run: Run, signal?: AbortSignal) => json<Run>(run.urls?.get ?? apiPaths.run(run.id), { signal }),
+  cancelRun: (run: Run) => json<Run>(run.urls?.cancel ?? `/v1/runs/${enc(run.id)}/cancel`, { method: "POST" }),
 
   // `feather dev`: the local preview server answers these; the platform does not
   devState: (signal?: AbortSignal) => json<DevState>("/v1/dev", { signal, quiet401: true }),
@@ -333,8 +339,24 @@ export const api = {
   },
 };
 
-/** Where the browser can load a file value's bytes: `feather:files/<id>` -> `/v1/files/<id>`. */
-export function fileHref(url: string | undefined | null): string | undefined {
+/** A run's read token, for a run made without an account (it rides in the run's URL). */
+export function runToken(run: Run | null | undefined): string | undefined {
+  const url = run?.urls?.get;
+  if (!url || !url.includes("?")) return undefined;
+  return new URLSearchParams(url.slice(url.indexOf("?") + 1)).get("token") ?? undefined;
+}
+
+/** The portal page of a run; one made without an account needs its token to be read. */
+export function permalink(run: Run): string {
+  const token = runToken(run);
+  return `/runs/${encodeURIComponent(run.id)}${token ? `?token=${encodeURIComponent(token)}` : ""}`;
+}
+
+/** Where the browser can load a file value's bytes: the link the gateway gave it, or
+ * `feather:files/<id>` -> `/v1/files/<id>` (the uploader's own files). */
+export function fileHref(value: { url?: string | null; href?: string } | string | undefined | null): string | undefined {
+  if (value && typeof value === "object" && value.href) return value.href;
+  const url = typeof value === "string" ? value : value?.url;
   if (!url) return undefined;
   if (url.startsWith("feather:files/")) return `/v1/files/${url.slice("feather:files/".length)}`;
   if (url.startsWith("data:") || url.startsWith("https://") || url.startsWith("http://") || url.startsWith("blob:")) return url;

@@ -84,6 +84,8 @@ export interface Manifest {
 
 export interface FileValue {
   url: string;
+  /** Where to download it, when reading it needs a run's access (set by the gateway). */
+  href?: string;
   name?: string;
   content_type?: string;
   size?: number;

@@ -53,12 +53,12 @@ class AsyncClient:
                                        transport=transport)
 
     async def run(self, ref: str, /, *, version: int | None = None, step: str | None = None,
-                  previous_run: str | None = None, wait: float | None = 60, **inputs: Any) -> Run:
+                  previous_run: str | Run | None = None, wait: float | None = 60, **inputs: Any) -> Run:
         return await self.run_with(ref, inputs, version=version, step=step,
                                    previous_run=previous_run, wait=wait)
 
     async def run_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
-                       step: str | None = None, previous_run: str | None = None,
+                       step: str | None = None, previous_run: str | Run | None = None,
                        wait: float | None = 60) -> Run:
         found = await self._drive(flows.run(self._core, ref, inputs, wait=wait, version=version,
                                             step=step, previous_run=previous_run))
@@ -73,12 +73,12 @@ class AsyncClient:
         return check(found) if found.done else found
 
     async def submit(self, ref: str, /, *, version: int | None = None, step: str | None = None,
-                     previous_run: str | None = None, **inputs: Any) -> AsyncJob:
+                     previous_run: str | Run | None = None, **inputs: Any) -> AsyncJob:
         return await self.submit_with(ref, inputs, version=version, step=step,
                                       previous_run=previous_run)
 
     async def submit_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
-                          step: str | None = None, previous_run: str | None = None) -> AsyncJob:
+                          step: str | None = None, previous_run: str | Run | None = None) -> AsyncJob:
         return AsyncJob(self, await self._drive(flows.start(
             self._core, ref, inputs, version=version, step=step, previous_run=previous_run)))
 

@@ -25,7 +25,7 @@ def init(name: Annotated[str, typer.Argument(help="Model name: lowercase letters
              metavar="[DIR]", help="Where to create it (default: ./NAME).")] = None,
          as_json: JsonOpt = False) -> None:
     """Create a model folder (app.py with one step, requirements.txt, README.md)."""
-    if not _MODEL_NAME.match(name):
+    if not _MODEL_NAME.fullmatch(name):
         raise InvalidInput(f"model name must be lowercase letters, digits and '-', starting "
                            f"with a letter (at most 64), got {name!r}", field="name")
     target = folder if folder is not None else Path(name)

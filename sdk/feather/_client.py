@@ -58,13 +58,13 @@ class Client:
 
     # Runs
     def run(self, ref: str, /, *, version: int | None = None, step: str | None = None,
-            previous_run: str | None = None, wait: float | None = 60, **inputs: Any) -> Run:
+            previous_run: str | Run | None = None, wait: float | None = 60, **inputs: Any) -> Run:
         """Start a run and wait up to `wait` seconds for it; wait=0/None returns at once."""
         return self.run_with(ref, inputs, version=version, step=step,
                              previous_run=previous_run, wait=wait)
 
     def run_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
-                 step: str | None = None, previous_run: str | None = None,
+                 step: str | None = None, previous_run: str | Run | None = None,
                  wait: float | None = 60) -> Run:
         """Like `run`, with inputs as a dict (for names such as `version` or `wait`)."""
         found = self._drive(flows.run(self._core, ref, inputs, wait=wait, version=version,
@@ -80,12 +80,12 @@ class Client:
         return check(found) if found.done else found
 
     def submit(self, ref: str, /, *, version: int | None = None, step: str | None = None,
-               previous_run: str | None = None, **inputs: Any) -> Job:
+               previous_run: str | Run | None = None, **inputs: Any) -> Job:
         """Start a run and return at once; see `Job`."""
         return self.submit_with(ref, inputs, version=version, step=step, previous_run=previous_run)
 
     def submit_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
-                    step: str | None = None, previous_run: str | None = None) -> Job:
+                    step: str | None = None, previous_run: str | Run | None = None) -> Job:
         return Job(self, self._drive(flows.start(self._core, ref, inputs, version=version,
                                                  step=step, previous_run=previous_run)))
 

@@ -46,6 +46,9 @@ def send_inputs(wire: dict[str, Any], pending: PendingFiles) -> Flow[dict[str, A
 
 def download(core: Core | None, value: dict[str, Any] | str) -> Flow[bytes]:
     url = value.get("url") if isinstance(value, dict) else value
+    href = value.get("href") if isinstance(value, dict) else None
+    if isinstance(href, str) and href.startswith("/v1/files/"):
+        url = href  # the gateway's link, through the run that grants access to the file
     if not isinstance(url, str):
         raise InvalidInput("download expects a file value (an object with a url) or a url",
                            field="file")

@@ -54,7 +54,7 @@ def shown_version(info: dict[str, Any] | None) -> int | None:
 
 
 def start(core: Core, ref: str, inputs: dict[str, Any], *, version: int | None = None,
-          step: str | None = None, previous_run: str | None = None, chain: bool = False,
+          step: str | None = None, previous_run: str | Run | None = None, chain: bool = False,
           choices: dict[str, dict[str, Any]] | None = None, wait: float | None = None) -> Flow[Run]:
     """POST a run; with `wait`, the server holds the answer up to that many seconds."""
     path = f"{model_path(ref)}/runs"
@@ -62,6 +62,10 @@ def start(core: Core, ref: str, inputs: dict[str, Any], *, version: int | None =
                                      partial=previous_run is not None,
                                      pick_next=previous_run is not None and step is None)
     body: dict[str, Any] = {"inputs": sent}
+    if isinstance(previous_run, Run):  # its read token, for a run made without an account
+        if (token := previous_run.token) is not None:
+            body["previous_run_token"] = token
+        previous_run = previous_run.id
     for key, value in (("version", version), ("step", step), ("previous_run", previous_run)):
         if value is not None:
             body[key] = value
@@ -100,10 +104,18 @@ def poll(core: Core, run: Run, *, deadline: float | None, limit: float | None = 
         yield Sleep(pause)
         delay = min(delay * 1.5, LAST_POLL)
         before = (run.status, run.progress)
-        run = yield from get_run(core, run.id)
+        run = yield from refresh(core, run)
         if emit and (run.status, run.progress) != before:
             yield Emit(run)
     return run
+
+
+def refresh(core: Core, run: Run) -> Flow[Run]:
+    """The run again, through the URL it came with: a run made without an account can only
+    be read with the token in it."""
+    url = run.urls.get("get")
+    resp = yield Call("GET", url if isinstance(url, str) and url.startswith("/v1/runs/") else run_path(run.id))
+    return core.run(resp.json())
 
 
 def get_run(core: Core, run_id: str) -> Flow[Run]:

@@ -50,6 +50,13 @@ class Run:
                    urls=data.get("urls") or {})
 
     @property
+    def token(self) -> str | None:
+        """The run's read token, when it was made without an account (it rides in its URL)."""
+        from urllib.parse import parse_qs, urlsplit
+        found = parse_qs(urlsplit(self.urls.get("get", "")).query).get("token")
+        return found[0] if found else None
+
+    @property
     def done(self) -> bool:
         from ._client_base import TERMINAL
         return self.status in TERMINAL

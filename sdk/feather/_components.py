@@ -39,7 +39,7 @@ class Component:
                  description: str | None = None, default: Any = None) -> None:
         self._file, self._line = caller_location()
         # Names become keyword arguments of the step function, so they must be identifiers.
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             self._fail(f"{type(self).__name__} name must be a Python identifier, got {name!r}")
         self.name = name
         self.label = label if label is not None else _label_from(name)

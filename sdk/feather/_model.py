@@ -36,7 +36,7 @@ class Step:
             self._fail(f"step function must be callable, got {fn!r}")
         self.fn = fn
         step_name = name or getattr(fn, "__name__", "")
-        if not isinstance(step_name, str) or not _STEP_NAME.match(step_name):
+        if not isinstance(step_name, str) or not _STEP_NAME.fullmatch(step_name):
             self._fail(f"step name must be a Python identifier, got {step_name!r}")
         self.name: str = step_name
         doc = inspect.getdoc(fn) if description is None else description
@@ -100,7 +100,7 @@ class Model:
                  files: Sequence[str] = (), load: Callable[[], Any] | None = None,
                  examples: Sequence[Mapping[str, Any]] = ()) -> None:
         self._file, self._line = caller_location()
-        if not isinstance(name, str) or not _MODEL_NAME.match(name):
+        if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
             self._fail(f"model name {name!r} is invalid: use 1-64 lowercase letters, digits "
                        "or '-', starting with a letter")
         if load is not None and not callable(load):

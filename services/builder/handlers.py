@@ -12,6 +12,7 @@ from services.builder.local_env import LocalEnvironments, unpack_code
 from services.contracts import topics
 from services.contracts.envelope import Envelope, stable_id
 from services.contracts.events import BuildFailed, BuildStarted, ImageBuilt, ModelPublished
+from services.contracts.steps import declared_outputs
 from services.kit.runtime import ServiceContext
 from services.kit.store import Conflict, Query
 
@@ -94,7 +95,8 @@ class Builder:
     async def _local(self, request: ModelPublished, bundle: bytes, lines: BuildLog) -> dict[str, Any]:
         code_dir = self.ctx.settings.data_dir / "code" / request.owner / request.model_name / str(request.version)
         code_dir.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(unpack_code, bundle, code_dir)
+        await asyncio.to_thread(unpack_code, bundle, code_dir, max_members=self.ctx.settings.max_bundle_members,
+                                max_unpacked_mb=self.ctx.settings.max_bundle_unpacked_mb)
         lines(f"code unpacked to {code_dir}")
         locked = await self.envs.lock(request.requirements, request.python, lines)
         key = domain.env_key(locked.splitlines(), request.python)
@@ -105,6 +107,8 @@ class Builder:
     async def _finish(self, bid: str, doc: dict[str, Any], request: ModelPublished, runtime: dict[str, Any] | None,
                       error: str, log_ref: Any, duration_ms: float) -> None:
         if runtime is not None:
+            # what each step may return, so the executor passes on nothing else
+            runtime = {**runtime, "outputs": declared_outputs(request.manifest)}
             outcome = ImageBuilt(model_id=request.model_id, version=request.version, build_id=bid,
                                  runtime=runtime, log=log_ref, duration_ms=duration_ms,
                                  reused=bool(runtime.get("reused", False)))

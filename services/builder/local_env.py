@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gzip
 import io
 import json
 import os
 import shutil
 import tarfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,9 @@ from services.builder.domain import python_for
 
 class BuildError(RuntimeError):
     pass
+
+
+_INFLATE_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -200,21 +204,61 @@ async def _file_lock(path: Path) -> AsyncIterator[None]:
         handle.close()
 
 
-def unpack_code(bundle: bytes, dest: Path) -> Path:
-    """Extract a version's bundle once; the folder is never changed afterwards."""
+def unpack_code(bundle: bytes, dest: Path, *, max_members: int = 2000, max_unpacked_mb: int = 200) -> Path:
+    """Extract a version's bundle once; the folder is never changed afterwards.
+
+    A bundle with more than ``max_members`` members, or unpacking to more than ``max_unpacked_mb``,
+    is refused while it is read (the defaults are the settings' defaults).
+    """
     if (dest / "app.py").exists():
         return dest
     tmp = dest.with_name(f".{dest.name}.{time.monotonic_ns()}")
     tmp.mkdir(parents=True)
     try:
-        with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
-            _extract(tar, tmp)
+        # a stream, so each member is checked and written before the next one is inflated
+        with tarfile.open(fileobj=_Inflating(bundle, max_unpacked_mb), mode="r|") as tar:
+            _extract(tar, tmp, _within_limits(tar, max_members, max_unpacked_mb))
         _readable(tmp)
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _unpacked_over(limit_mb: int) -> BuildError:
+    return BuildError(f"the bundle unpacks to more than {limit_mb} MiB")
+
+
+def _within_limits(members: Iterable[tarfile.TarInfo], max_members: int,
+                   max_unpacked_mb: int) -> Iterator[tarfile.TarInfo]:
+    """The members as they are read, refused past the count or past the size their headers add
+    up to; what they really hold is counted as it inflates, in _Inflating."""
+    claimed = 0
+    for count, member in enumerate(members, 1):
+        claimed += member.size
+        if count > max_members:
+            raise BuildError(f"the bundle has more than {max_members} members")
+        if claimed > max_unpacked_mb * 2**20:
+            raise _unpacked_over(max_unpacked_mb)
+        yield member
+
+
+class _Inflating:
+    """The bundle's tar stream, inflated a piece at a time. Every byte written while extracting
+    comes out of here, so counting here bounds the writes whatever the tar headers say."""
+
+    def __init__(self, bundle: bytes, limit_mb: int) -> None:
+        self._gzip = gzip.GzipFile(fileobj=io.BytesIO(bundle), mode="rb")
+        self._limit_mb = limit_mb
+        self._left = limit_mb * 2**20
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._gzip.read(_INFLATE_CHUNK if size < 0 else min(size, _INFLATE_CHUNK))
+        self._left -= len(chunk)
+        if self._left < 0:
+            raise _unpacked_over(self._limit_mb)
+        return chunk
 
 
 def _readable(root: Path) -> None:
@@ -227,16 +271,18 @@ def _readable(root: Path) -> None:
             os.chmod(os.path.join(folder, name), 0o644)
 
 
-def _extract(tar: tarfile.TarFile, dest: Path) -> None:
-    """Only plain files and folders, only inside ``dest``."""
+def _extract(tar: tarfile.TarFile, dest: Path, members: Iterable[tarfile.TarInfo]) -> None:
+    """Only plain files and folders, only inside ``dest``, each written as it is read."""
     if hasattr(tarfile, "data_filter"):
-        tar.extractall(dest, filter="data")
+        tar.extractall(dest, members=members, filter="data")
         return
     # Pythons before 3.11.4 (Debian 12's among them) have no extraction filters
-    root = dest.resolve()
-    members = tar.getmembers()
+    tar.extractall(dest, members=_plain(members, dest.resolve()))
+
+
+def _plain(members: Iterable[tarfile.TarInfo], root: Path) -> Iterator[tarfile.TarInfo]:
     for member in members:
         if not (member.isfile() or member.isdir()) or not (root / member.name).resolve().is_relative_to(root):
             raise ValueError(f"the bundle holds something other than files in its folder: {member.name}")
         member.mode &= 0o755
-    tar.extractall(dest, members=members)
+        yield member

@@ -16,7 +16,6 @@ from typing import Any
 
 SCHEME = "feather:files/"
 DATA_URL_LIMIT = 256 * 1024
-FETCH_LIMIT = 50 * 2**20
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 

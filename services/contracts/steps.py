@@ -22,3 +22,17 @@ def carry(input_names: Iterable[str], carried: dict[str, Any], given: dict[str, 
     for name, value in given.items():
         filled.setdefault(name, value)
     return filled
+
+
+def declared_outputs(manifest: dict[str, Any]) -> dict[str, list[str]]:
+    """The output names each step of ``manifest`` declares."""
+    return {s["name"]: [o["name"] for o in s.get("outputs", [])] for s in manifest.get("steps", [])}
+
+
+def keep_declared(outputs: dict[str, Any], declared: dict[str, list[str]] | None, step: str) -> dict[str, Any]:
+    """Only the outputs ``step`` declares: a model's code may return any names, and an output
+    the manifest does not describe is one no client knows how to show or save."""
+    if declared is None:  # a runtime built before its record listed outputs
+        return outputs
+    names = declared.get(step, [])
+    return {k: v for k, v in outputs.items() if k in names}

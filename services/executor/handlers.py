@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from datetime import datetime, timezone
@@ -16,12 +17,13 @@ from services.contracts import topics
 from services.contracts.envelope import Envelope, stable_id
 from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunProgress,
                                        RunRequested, RunStarted)
-from services.contracts.steps import carry
+from services.contracts.steps import carry, keep_declared
 from services.executor.backends.by_runtime import ByRuntime
 from services.executor.backends.local import LocalBackend, PoolConfig
 from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.executor.limits import Limits
 from services.executor.sandbox import Sandbox
+from services.kit.body_limit import human_size
 from services.kit.runtime import ServiceContext
 from services.kit.store import Conflict, Query
 
@@ -30,6 +32,7 @@ RUNTIME_WAIT_S = 60.0
 MAX_ATTEMPTS = 2  # a job interrupted by an executor crash is tried once more, then failed
 STARTED_AFTER_S = 0.25  # runs that end sooner than this never announce RunStarted
 PROGRESS_EVERY_S = 0.1
+ERROR_MAX = 4096  # characters of a failed run's error; the traceback and logs say the rest
 
 
 class Executor:
@@ -151,12 +154,19 @@ class Executor:
                 predict_ms += outcome.predict_ms
                 if outcome.status != "succeeded":
                     break
-                outputs = outcome.outputs or {}
+                outputs = keep_declared(outcome.outputs or {}, runtime.get("outputs"), link["step"])
                 outcome = StepOutcome("succeeded", outputs=outputs, logs=outcome.logs, predict_ms=predict_ms)
                 carried.update(inputs)
                 carried.update(outputs)
                 done.append({"step": link["step"], "outputs": outputs})
-            return outcome, (done if request.chain else None)
+            steps = done if request.chain else None
+            if outcome.status == "succeeded":
+                size = len(json.dumps({"outputs": outcome.outputs, "steps": steps}, separators=(",", ":")).encode())
+                if size > (limit := self.ctx.settings.max_outputs_kb * 1024):
+                    return StepOutcome("failed", logs=outcome.logs, predict_ms=predict_ms, error=(
+                        f"the outputs take {human_size(size)} as JSON, over the limit of {human_size(limit)}; "
+                        "return large values as files")), None
+            return outcome, steps
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug here must still end the run
@@ -190,7 +200,8 @@ class Executor:
                         started_at: datetime, steps: list[dict[str, Any]] | None) -> None:
         completed = RunCompleted(
             run_id=run_id, model_id=request.model_id, version=request.version, step=request.step,
-            status=outcome.status, outputs=outcome.outputs, steps=steps, error=outcome.error,
+            status=outcome.status, outputs=outcome.outputs, steps=steps,
+            error=None if outcome.error is None else outcome.error[:ERROR_MAX],
             traceback=str(outcome.details.get("traceback", ""))[-65536:], logs=outcome.logs[-65536:],
             requested_at=request.requested_at, started_at=started_at,
             queue_ms=max(0.0, (started_at - request.requested_at).total_seconds() * 1000),

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.contracts import topics
+from services.gateway.access import load_secret
 from services.gateway.routes import router
 from services.gateway.auth import ensure_user
 from services.gateway.domain import RequestError
@@ -16,7 +17,7 @@ from services.gateway.projections import Projections
 from services.gateway.replies import Replies
 from services.gateway.sweeper import sweep_forever
 from services.kit.runtime import ServiceContext, create_service
-from services.kit.settings import Settings
+from services.kit.settings import Settings, upload_limit
 
 DEFAULT_PORT = 8080
 
@@ -36,6 +37,7 @@ def _subscribe(ctx: ServiceContext) -> None:
 
 
 async def _start(ctx: ServiceContext) -> None:
+    ctx.state["secret"] = load_secret(ctx.settings.gateway_secret, ctx.settings.data_dir)
     ctx.state["http"] = httpx.AsyncClient()
     ctx.state["sweeper"] = asyncio.create_task(sweep_forever(ctx), name="run-sweeper")
     if ctx.settings.admin_token:
@@ -48,8 +50,10 @@ async def _stop(ctx: ServiceContext) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = create_service("gateway", settings or Settings(), router=router, subscribe=_subscribe,
-                         on_start=_start, on_stop=_stop)
+    settings = settings or Settings()
+    app = create_service("gateway", settings, router=router, subscribe=_subscribe, on_start=_start,
+                         on_stop=_stop, large_bodies={"/v1/files": upload_limit(settings.max_file_mb),
+                                                      "/v1/models": upload_limit(settings.max_bundle_mb)})
 
     mount_portal(app)  # last: it answers every path the API does not
 

@@ -1,11 +1,14 @@
 """Gateway rules with no I/O: picking a version and step, checking inputs, naming runs."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
 
 from jsonschema import Draft202012Validator
+
+from services.kit.body_limit import human_size
 
 
 class RequestError(Exception):
@@ -20,6 +23,15 @@ class RequestError(Exception):
 def new_run_id() -> str:
     """Time-ordered, unguessable: 12 hex digits of milliseconds, 16 of randomness."""
     return f"{int(time.time() * 1000):012x}{os.urandom(8).hex()}"
+
+
+def check_size(field: str, value: Any, limit: int) -> None:
+    """Refuse ``value`` when its JSON is over ``limit`` bytes (413, naming the field and the limit)."""
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > limit:
+        raise RequestError(413, [{"loc": ["body", field], "type": "too_large",
+                                  "msg": f"{field} take {human_size(size)} as JSON, over the limit of "
+                                         f"{human_size(limit)}; send large values as files (POST /v1/files)"}])
 
 
 def pick_step(manifest: dict[str, Any], step: str | None) -> dict[str, Any]:

@@ -3,44 +3,76 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from services.contracts.files import (DATA_URL_LIMIT, FETCH_LIMIT, SCHEME, blob_key, content_type_of,
+from services.contracts.files import (DATA_URL_LIMIT, SCHEME, blob_key, content_type_of,
                                       data_url_size, file_id, new_file_id)
+from services.gateway.access import upload_usable
 from services.gateway.domain import RequestError
+from services.kit.body_limit import human_size
 from services.kit.runtime import ServiceContext
 
 
 def _problem(path: list[str], msg: str) -> RequestError:
-    return RequestError(422, [{"loc": ["body", "inputs", *path], "msg": msg, "type": "file"}])
+    return RequestError(422, [{"loc": ["body", *path], "msg": msg, "type": "file"}])
 
 
-async def resolve_files(ctx: ServiceContext, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Check every file value; copy linked files into the blob store so runs never fetch."""
+MAX_LINKS = 20  # linked files one run may ask the gateway to fetch
+
+
+async def resolve_files(ctx: ServiceContext, inputs: dict[str, Any],
+                        choices: dict[str, dict[str, Any]] | None = None, *, user: str | None = None,
+                        readable: set[str] = frozenset()) -> dict[str, Any]:
+    """Check every file value; copy linked files into the blob store so runs never fetch.
+
+    An uploaded file may be sent by whoever may use it (see ``access.upload_usable``) or, when
+    ``readable`` names it, because it came from a run the caller may read.
+
+    All the links of one request share one deadline (``fetch_timeout_s``): a server that
+    answers a byte at a time cannot hold the request longer than that.
+    """
+    found: list[tuple[dict[str, Any], str, list[str]]] = []
     for name, value in inputs.items():
-        await _resolve(ctx, value, [name])
+        _collect(value, ["inputs", name], found)
+    for step, chosen in (choices or {}).items():
+        for name, value in chosen.items():
+            _collect(value, ["choices", step, name], found)
+    links = sum(1 for _, url, _ in found if url.startswith(("http://", "https://")))
+    if links > MAX_LINKS:
+        raise RequestError(422, [{"loc": ["body", "inputs"], "type": "file",
+                                  "msg": f"{links} linked files; a run may link at most {MAX_LINKS}"}])
+    try:
+        async with asyncio.timeout(ctx.settings.fetch_timeout_s):
+            for value, url, path in found:
+                await _resolve_one(ctx, value, url, path, user, readable)
+    except TimeoutError:
+        raise RequestError(422, [{"loc": ["body", "inputs"], "type": "file",
+                                  "msg": f"fetching the linked files took over {ctx.settings.fetch_timeout_s:g}s; "
+                                         "upload them with POST /v1/files instead"}]) from None
     return inputs
 
 
-async def _resolve(ctx: ServiceContext, value: Any, path: list[str]) -> None:
+def _collect(value: Any, path: list[str], found: list[tuple[dict[str, Any], str, list[str]]]) -> None:
     if isinstance(value, list):
         for i, item in enumerate(value):
-            await _resolve(ctx, item, [*path, str(i)])
+            _collect(item, [*path, str(i)], found)
         return
     if not isinstance(value, dict):
         return
     url = value.get("url")
     if isinstance(url, str):  # (a caller's "path" was dropped before: see domain.drop_paths)
-        await _resolve_one(ctx, value, url, path)
+        found.append((value, url, path))
     for key, item in value.items():
         if key != "url" and isinstance(item, (dict, list)):
-            await _resolve(ctx, item, [*path, key])
+            _collect(item, [*path, key], found)
 
 
-async def _resolve_one(ctx: ServiceContext, value: dict[str, Any], url: str, path: list[str]) -> None:
+async def _resolve_one(ctx: ServiceContext, value: dict[str, Any], url: str, path: list[str],
+                       user: str | None, readable: set[str]) -> None:
     if url.startswith("data:"):
         try:
             size = data_url_size(url)
@@ -51,13 +83,31 @@ async def _resolve_one(ctx: ServiceContext, value: dict[str, Any], url: str, pat
                                  "upload it with POST /v1/files and send the url it returns")
     elif url.startswith(SCHEME):
         fid = file_id(url)
-        if fid is None or not await ctx.blobs.exists(blob_key(fid)):
+        usable = fid is not None and (fid in readable or upload_usable(await ctx.store.get("files", fid), user))
+        if not usable or not await ctx.blobs.exists(blob_key(fid)):
             raise _problem(path, f"no uploaded file {url}")
     elif url.startswith(("http://", "https://")):
-        value["url"] = await _fetch(ctx, url, value.get("name"), path)
+        value["url"] = await _fetch(ctx, url, value.get("name"), path, user)
         value.setdefault("name", value["url"].rsplit("/", 1)[-1])
     else:
         raise _problem(path, "a file url must be data:, feather:files/ or http(s)://")
+
+
+# IPv6 ranges that carry an IPv4 address the gateway would end up talking to (NAT64, 6to4,
+# Teredo, the old IPv4-compatible form); whatever that address is, the link is refused
+_TUNNELS = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::/96")]
+
+
+def is_public_address(text: str) -> bool:
+    """Whether the gateway may fetch from ``text``: a global unicast address, not one that
+    tunnels to an IPv4 address behind it."""
+    address = ipaddress.ip_address(text.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif any(address in net for net in _TUNNELS):
+            return False
+    return address.is_global and not address.is_multicast
 
 
 async def _public_address(url: str, path: list[str]) -> str:
@@ -71,17 +121,17 @@ async def _public_address(url: str, path: list[str]) -> str:
     except OSError as exc:
         raise _problem(path, f"cannot resolve {host}: {exc}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
+        if not is_public_address(info[4][0]):
             raise _problem(path, f"{host} is not a public address; upload the file instead")
     if not infos:
         raise _problem(path, f"cannot resolve {host}")
     return str(infos[0][4][0])
 
 
-async def _fetch(ctx: ServiceContext, url: str, name: str | None, path: list[str]) -> str:
+async def _fetch(ctx: ServiceContext, url: str, name: str | None, path: list[str], user: str | None) -> str:
     http: httpx.AsyncClient = ctx.state["http"]
     address = await _public_address(url, path)
+    limit = ctx.settings.max_file_mb * 2**20
     # connect to the address just checked, not to whatever the name resolves to a moment later
     # (a name can be made to answer a public address first and a private one next); the name
     # still goes in the Host header and in TLS, where the certificate is checked against it
@@ -99,11 +149,22 @@ async def _fetch(ctx: ServiceContext, url: str, name: str | None, path: list[str
             data = bytearray()
             async for chunk in answer.aiter_bytes():
                 data.extend(chunk)
-                if len(data) > FETCH_LIMIT:
-                    raise _problem(path, f"{url} is larger than {FETCH_LIMIT // 2**20} MiB")
+                if len(data) > limit:
+                    raise _problem(path, f"{url} is larger than {human_size(limit)}")
             content_type = answer.headers.get("content-type", "").split(";")[0]
     except httpx.HTTPError as exc:
         raise _problem(path, f"cannot fetch {url}: {exc}") from None
     fid = new_file_id(name or url.split("?")[0].rsplit("/", 1)[-1])
-    await ctx.blobs.put(blob_key(fid), bytes(data), content_type or content_type_of(fid))
+    await store_file(ctx, fid, bytes(data), content_type or content_type_of(fid), user)
     return SCHEME + fid
+
+
+async def store_file(ctx: ServiceContext, fid: str, data: bytes, content_type: str, user: str | None) -> None:
+    """Keep a file a caller sent, and who sent it: it is theirs to use and read again, and an
+    anonymous caller's expires."""
+    await ctx.blobs.put(blob_key(fid), data, content_type)
+    now = datetime.now(timezone.utc)
+    expires = None if user else (now + timedelta(hours=ctx.settings.anonymous_file_ttl_h)).isoformat()
+    await ctx.store.save("files", fid, {"owner": user, "size": len(data), "content_type": content_type,
+                                        "created_at": now.isoformat(), "expires_at": expires,
+                                        "anonymous": user is None}, expected_version=None)

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import HTTPException
+
+from services.gateway.access import with_hrefs
 
 from services.kit.runtime import ServiceContext
 from services.kit.store import Order, Query
@@ -41,15 +44,20 @@ async def model_view(ctx: ServiceContext, model: dict[str, Any], *, full: bool =
     return view
 
 
-def run_view(doc: dict[str, Any], *, viewer: str | None = None) -> dict[str, Any]:
+def run_view(doc: dict[str, Any], *, viewer: str | None = None, token: str | None = None) -> dict[str, Any]:
+    """A run as its reader sees it. ``token`` is the run's read token when the reader holds it
+    (an anonymous run's creator): it goes into the run's URLs and its files' links."""
     owner = doc["model_id"].split("/", 1)[0]
     private = viewer is not None and viewer == owner  # logs and tracebacks are the owner's
-    return {"id": doc["_id"], "model": doc["model_id"], "version": doc["version"], "step": doc["step"],
-            "status": doc["status"], "inputs": doc.get("inputs"), "outputs": doc.get("outputs"),
-            "steps": doc.get("steps"), "error": doc.get("error"),
+    run_id = doc["_id"]
+    query = f"?token={quote(token, safe='')}" if token else ""
+    return {"id": run_id, "model": doc["model_id"], "version": doc["version"], "step": doc["step"],
+            "status": doc["status"], "inputs": with_hrefs(doc.get("inputs"), run_id, token),
+            "outputs": with_hrefs(doc.get("outputs"), run_id, token),
+            "steps": with_hrefs(doc.get("steps"), run_id, token), "error": doc.get("error"),
             "logs": doc.get("logs", "") if private else None,
             "traceback": doc.get("traceback") if private else None,
             "progress": doc.get("progress"),
             "metrics": doc.get("metrics") or {"queue_ms": None, "predict_ms": None, "total_ms": None},
             "created_at": doc.get("created_at"), "completed_at": doc.get("completed_at"),
-            "urls": {"get": f"/v1/runs/{doc['_id']}", "cancel": f"/v1/runs/{doc['_id']}/cancel"}}
+            "urls": {"get": f"/v1/runs/{run_id}{query}", "cancel": f"/v1/runs/{run_id}/cancel{query}"}}

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from services.contracts.events import Event
 from services.kit.blobs import BlobStore, open_blobs
+from services.kit.body_limit import BodyLimit
 from services.kit.bus import Bus
 from services.kit.outbox import OutboxRelay, record
 from services.kit.settings import Settings
@@ -87,7 +88,10 @@ def create_service(
     on_start: Hook | None = None,
     on_stop: Hook | None = None,
     health: Callable[[ServiceContext], dict[str, Any]] | None = None,
+    large_bodies: dict[str, int] | None = None,
 ) -> FastAPI:
+    """``large_bodies`` names the paths (uploads) whose bodies may exceed ``max_request_kb``, and
+    the bytes each may carry."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -122,6 +126,8 @@ def create_service(
             await store.close()
 
     app = FastAPI(title=f"feather {name}", lifespan=lifespan)
+    default_limit = settings.max_request_kb * 1024
+    app.add_middleware(BodyLimit, limit_for=lambda path: (large_bodies or {}).get(path, default_limit))
     if router is not None:
         app.include_router(router)
 

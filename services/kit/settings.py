@@ -48,6 +48,23 @@ class Settings(BaseSettings):
     # identity bootstrap: the gateway makes sure this user and token exist at start
     admin_user: str = "local"
     admin_token: str | None = None
+    # signs run read tokens; every gateway replica needs the same one (a Secret in a cluster).
+    # Unset, a gateway makes one and keeps it in its data folder
+    gateway_secret: str | None = None
+
+    # sizes: everything a caller sends or a model returns is bounded before it is accepted
+    # (docs/limits.md); the bus itself takes records of at most 1 MiB
+    max_request_kb: int = Field(1024, gt=0)  # a JSON request body
+    max_inputs_kb: int = Field(512, gt=0)  # a run's inputs and choices together, as JSON
+    max_outputs_kb: int = Field(512, gt=0)  # a run's outputs as JSON; files travel as blob references
+    max_file_mb: int = Field(50, gt=0)  # an uploaded file, or one fetched from a link
+    fetch_timeout_s: float = Field(30.0, gt=0)  # the whole fetch of a linked file, not each read
+    max_bundle_mb: int = Field(20, gt=0)  # a published bundle as uploaded (gzipped tar)
+    max_bundle_unpacked_mb: int = Field(200, gt=0)  # all its members together
+    max_bundle_members: int = Field(2000, gt=0)
+    max_manifest_kb: int = Field(256, gt=0)  # feather.json
+    max_requirements_kb: int = Field(64, gt=0)  # requirements.txt
+    anonymous_file_ttl_h: float = Field(24.0, gt=0)  # uploads by anonymous callers expire after this
 
     # executor
     workers_per_version: int = 2
@@ -96,3 +113,9 @@ class Settings(BaseSettings):
     @property
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+
+def upload_limit(mb: int) -> int:
+    """The body size of a multipart upload of a file of at most ``mb`` MiB: the file, and room
+    for the form's own headers and boundaries."""
+    return mb * 2**20 + 64 * 1024

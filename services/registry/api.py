@@ -1,6 +1,7 @@
 """The registry's HTTP API. The gateway forwards publish calls here with the caller's identity."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from typing import Literal
@@ -15,19 +16,46 @@ from services.kit.store import Conflict
 from services.registry import domain
 
 router = APIRouter()
+_UPLOAD_CHUNK = 1024 * 1024
 
 
 def _invalid(exc: domain.InvalidBundle) -> HTTPException:
+    if isinstance(exc, domain.OversizeBundle):
+        # the whole message, not only the reason: a 413 is shown to people as it comes
+        loc = ["body", "bundle", *([exc.member] if exc.member else [])]
+        return HTTPException(413, detail=[{"loc": loc, "msg": str(exc), "type": "too_large"}])
     return HTTPException(422, detail=[{"loc": ["body", *exc.field.split(".")], "msg": exc.reason,
                                        "type": "invalid_bundle"}])
+
+
+async def _read_upload(upload: UploadFile, limit_mb: int) -> bytes:
+    """The uploaded bundle, read a piece at a time and never more than one byte past the limit."""
+    limit = limit_mb * 2**20
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit and (chunk := await upload.read(min(_UPLOAD_CHUNK, limit + 1 - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise domain.OversizeBundle(f"larger than {limit_mb} MiB")
+    return b"".join(chunks)
+
+
+async def _parse(data: bytes, ctx: ServiceContext) -> domain.Bundle:
+    s = ctx.settings
+    # on a worker thread: inflating and reading even a bundle within the limits takes a while,
+    # and the event loop serves every other request meanwhile
+    return await asyncio.to_thread(domain.read_bundle, data, max_bundle_mb=s.max_bundle_mb,
+                                   max_unpacked_mb=s.max_bundle_unpacked_mb, max_members=s.max_bundle_members,
+                                   max_manifest_kb=s.max_manifest_kb, max_requirements_kb=s.max_requirements_kb)
 
 
 @router.post("/internal/models", status_code=201)
 async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
                   ctx: ServiceContext = Depends(context)) -> dict:
-    data = await bundle.read()
     try:
-        parsed = domain.read_bundle(data)
+        data = await _read_upload(bundle, ctx.settings.max_bundle_mb)
+        parsed = await _parse(data, ctx)
     except domain.InvalidBundle as exc:
         raise _invalid(exc) from None
     owner, name = x_feather_user, parsed.name

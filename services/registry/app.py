@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.kit.runtime import create_service
-from services.kit.settings import Settings
+from services.kit.settings import Settings, upload_limit
 from services.registry.api import router
 from services.registry.handlers import subscribe
 
@@ -12,4 +12,6 @@ DEFAULT_PORT = 8081
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service("registry", settings or Settings(), router=router, subscribe=subscribe)
+    settings = settings or Settings()
+    return create_service("registry", settings, router=router, subscribe=subscribe,
+                          large_bodies={"/internal/models": upload_limit(settings.max_bundle_mb)})

@@ -1,16 +1,24 @@
 """Rules about models and versions, with no I/O."""
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import re
 import tarfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
-MAX_BUNDLE_BYTES = 256 * 1024 * 1024
 MANIFEST_FILE = "feather.json"
+REQUIREMENTS_FILE = "requirements.txt"
+# tarfile reads a header record (pax attributes, a long name) whole before the member it
+# describes; real ones hold a path or two, so anything larger is refused before it is read
+MAX_HEADER_RECORD_BYTES = 64 * 1024
+_HEADER_RECORDS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+                   tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+_READ_CHUNK = 64 * 1024
 
 
 class InvalidBundle(ValueError):
@@ -20,6 +28,14 @@ class InvalidBundle(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class OversizeBundle(InvalidBundle):
+    """The bundle, or one member of it, is over a size limit (413, where other problems are 422)."""
+
+    def __init__(self, reason: str, member: str | None = None) -> None:
+        super().__init__("bundle", f"{member} is {reason}" if member else reason)
+        self.member = member
 
 
 @dataclass(frozen=True)
@@ -32,38 +48,103 @@ class Bundle:
         return self.manifest["name"]
 
 
-def read_bundle(data: bytes) -> Bundle:
-    """Check an uploaded bundle and read its manifest, without executing anything in it."""
-    if len(data) > MAX_BUNDLE_BYTES:
-        raise InvalidBundle("bundle", f"larger than {MAX_BUNDLE_BYTES // 2**20} MiB")
+def read_bundle(data: bytes, *, max_bundle_mb: int = 20, max_unpacked_mb: int = 200, max_members: int = 2000,
+                max_manifest_kb: int = 256, max_requirements_kb: int = 64) -> Bundle:
+    """Check an uploaded bundle and read its manifest, without executing anything in it.
+
+    The archive is read as one stream while it inflates, and every limit is checked before the
+    work it bounds: a bundle that unpacks to far more than it uploads costs at most the limits.
+    The defaults are the settings' defaults.
+    """
+    if len(data) > max_bundle_mb * 2**20:
+        raise OversizeBundle(f"larger than {max_bundle_mb} MiB")
+    small = {MANIFEST_FILE: max_manifest_kb, REQUIREMENTS_FILE: max_requirements_kb}
+    names: set[str] = set()
+    contents: dict[str, bytes] = {}
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            names = set()
-            for member in tar.getmembers():
-                if member.name.startswith("/") or ".." in member.name.split("/"):
-                    raise InvalidBundle("bundle", f"unsafe path {member.name!r}")
-                if not (member.isfile() or member.isdir()):
-                    raise InvalidBundle("bundle", f"{member.name!r} is not a regular file")
-                names.add(member.name.removeprefix("./"))
-            if MANIFEST_FILE not in names:
-                raise InvalidBundle("bundle", f"no {MANIFEST_FILE} in the bundle")
-            if "app.py" not in names:
-                raise InvalidBundle("bundle", "no app.py in the bundle")
-            manifest_file = tar.extractfile(tar.getmember(_member_name(tar, MANIFEST_FILE)))
-            manifest = json.loads(manifest_file.read()) if manifest_file else None
-            requirements: list[str] = []
-            if "requirements.txt" in names:
-                req = tar.extractfile(tar.getmember(_member_name(tar, "requirements.txt")))
-                requirements = [line.strip() for line in (req.read().decode() if req else "").splitlines()
-                                if line.strip() and not line.strip().startswith("#")]
-    except (tarfile.TarError, OSError, EOFError) as exc:
+        stream = _Inflating(data, max_unpacked_mb)
+        with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as tar:
+            claimed = 0
+            for count, member in enumerate(tar, 1):
+                claimed += member.size
+                if count > max_members:
+                    raise OversizeBundle(f"more than {max_members} members")
+                if claimed > max_unpacked_mb * 2**20:
+                    raise OversizeBundle(_unpacked_over(max_unpacked_mb))
+                _check_member(member)
+                name = member.name.removeprefix("./")
+                names.add(name)
+                if name in small and member.isfile():
+                    contents[name] = _read_small(tar, member, name, small[name])
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise InvalidBundle("bundle", f"not a gzip tar archive ({exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    if MANIFEST_FILE not in names:
+        raise InvalidBundle("bundle", f"no {MANIFEST_FILE} in the bundle")
+    if "app.py" not in names:
+        raise InvalidBundle("bundle", "no app.py in the bundle")
+    try:
+        manifest = json.loads(contents[MANIFEST_FILE]) if MANIFEST_FILE in contents else None
+    except ValueError as exc:  # not JSON, or not UTF-8
         raise InvalidBundle("manifest", f"not valid JSON ({exc})") from None
+    try:
+        text = contents.get(REQUIREMENTS_FILE, b"").decode()
+    except UnicodeDecodeError:
+        raise InvalidBundle("requirements", "not UTF-8 text") from None
+    requirements = [line.strip() for line in text.splitlines()
+                    if line.strip() and not line.strip().startswith("#")]
     check_manifest(manifest)
     for number, line in enumerate(requirements, 1):
         check_requirement(line, number)
     return Bundle(manifest=manifest, requirements=requirements)
+
+
+def _unpacked_over(limit_mb: int) -> str:
+    return f"larger than {limit_mb} MiB unpacked"
+
+
+def _check_member(member: tarfile.TarInfo) -> None:
+    if member.name.startswith("/") or ".." in member.name.split("/"):
+        raise InvalidBundle("bundle", f"unsafe path {member.name!r}")
+    if not (member.isfile() or member.isdir()):
+        raise InvalidBundle("bundle", f"{member.name!r} is not a regular file")
+
+
+def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, limit_kb: int) -> bytes:
+    """A member read into memory: refused by its header's size first, and the read itself stops
+    just past the limit, so a wrong header cannot make it large."""
+    limit = limit_kb * 1024
+    handle = tar.extractfile(member) if member.size <= limit else None
+    content = handle.read(limit + 1) if handle else b""
+    if member.size > limit or len(content) > limit:
+        raise OversizeBundle(f"larger than {limit_kb} KiB", name)
+    return content
+
+
+class _Inflating:
+    """The tar stream as gzip inflates it, a piece at a time, refused once more than
+    ``limit_mb`` has come out: a gzip bomb stops here whatever its tar headers claim."""
+
+    def __init__(self, compressed: bytes, limit_mb: int) -> None:
+        self._gzip = gzip.GzipFile(fileobj=io.BytesIO(compressed), mode="rb")
+        self._limit_mb = limit_mb
+        self._left = limit_mb * 2**20
+
+    def read(self, size: int = -1) -> bytes:
+        # short reads are allowed of a stream, and tarfile asks for a record at a time anyway
+        chunk = self._gzip.read(_READ_CHUNK if size < 0 else min(size, _READ_CHUNK))
+        self._left -= len(chunk)
+        if self._left < 0:
+            raise OversizeBundle(_unpacked_over(self._limit_mb))
+        return chunk
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Members whose header records are checked before tarfile reads them (see MAX_HEADER_RECORD_BYTES)."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _HEADER_RECORDS and self.size > MAX_HEADER_RECORD_BYTES:
+            raise OversizeBundle(f"a tar header record is larger than {MAX_HEADER_RECORD_BYTES // 1024} KiB")
+        return super()._proc_member(tar)  # type: ignore[misc]
 
 
 # A requirement names a package from the index, nothing else: options (-r, -e, --index-url),
@@ -73,13 +154,9 @@ PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
 
 
 def check_requirement(line: str, number: int) -> None:
-    if line.startswith("-") or "://" in line or "@" in line or not REQUIREMENT_RE.match(line):
+    if line.startswith("-") or "://" in line or "@" in line or not REQUIREMENT_RE.fullmatch(line):
         raise InvalidBundle(f"requirements.{number}", f"{line!r} is not a package requirement such as "
                                                      "'numpy>=2' (options, URLs and paths are not allowed)")
-
-
-def _member_name(tar: tarfile.TarFile, name: str) -> str:
-    return name if name in tar.getnames() else f"./{name}"
 
 
 def check_manifest(manifest: Any) -> None:
@@ -88,9 +165,9 @@ def check_manifest(manifest: Any) -> None:
     if manifest.get("manifest_version") != 1:
         raise InvalidBundle("manifest.manifest_version", "only version 1 is understood")
     name = manifest.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InvalidBundle("manifest.name", "lowercase letters, digits and '-', starting with a letter, at most 64")
-    if not isinstance(manifest.get("python", "3.11"), str) or not PYTHON_RE.match(manifest.get("python", "3.11")):
+    if not isinstance(manifest.get("python", "3.11"), str) or not PYTHON_RE.fullmatch(manifest.get("python", "3.11")):
         raise InvalidBundle("manifest.python", "a Python version such as '3.11'")
     steps = manifest.get("steps")
     if not isinstance(steps, list) or not steps:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -243,6 +244,59 @@ async def test_a_deleted_document_starts_over(store: Store) -> None:
     assert await store.delete("views", "m1")
     assert await store.apply("views", "m1", {}, event_id="e1", increments={"n": 1})
     assert await store.get("views", "m1") == {"_id": "m1", "_v": 1, "n": 1}
+
+
+# --- hit ----------------------------------------------------------------------------------
+
+def later(seconds: float = 3600) -> float:
+    return time.time() + seconds
+
+
+async def test_hits_add_up(store: Store) -> None:
+    expires = later()
+    assert await store.hit("limits", "c", expires_at=expires) == 1
+    assert await store.hit("limits", "c", cost=2, expires_at=expires) == 3
+    assert await store.hit("limits", "c", cost=5, expires_at=expires) == 8
+
+
+async def test_concurrent_hits_sum_exactly(store: Store) -> None:
+    expires = later()
+    totals = await asyncio.gather(*(store.hit("limits", "c", expires_at=expires) for _ in range(50)))
+    assert sorted(totals) == list(range(1, 51))  # each hit saw its own total: none was lost
+    assert await store.hit("limits", "c", expires_at=expires) == 51
+
+
+async def test_counters_are_separate_by_key_and_collection(store: Store) -> None:
+    expires = later()
+    await store.hit("limits", "a", cost=3, expires_at=expires)
+    assert await store.hit("limits", "b", expires_at=expires) == 1
+    assert await store.hit("other", "a", expires_at=expires) == 1
+    assert await store.hit("limits", "a", expires_at=expires) == 4
+
+
+async def test_counters_live_apart_from_documents(store: Store) -> None:
+    await store.save("limits", "c", {"n": 10}, expected_version=None)
+    assert await store.hit("limits", "c", expires_at=later()) == 1
+    assert await store.hit("limits", "d", expires_at=later()) == 1
+    assert await store.get("limits", "c") == {"_id": "c", "_v": 1, "n": 10}
+    assert await store.get("limits", "d") is None
+    assert [d["_id"] for d in (await store.find("limits")).items] == ["c"]
+    assert await store.delete("limits", "d") is False
+
+
+async def test_an_expired_counter_starts_again_from_zero(store: Store) -> None:
+    past = time.time() - 10
+    assert await store.hit("limits", "c", cost=4, expires_at=past) == 4
+    assert await store.hit("limits", "c", cost=4, expires_at=past) == 4
+    # each hit stores its own expiry: the next one counts on from this one
+    assert await store.hit("limits", "c", cost=2, expires_at=later()) == 2
+    assert await store.hit("limits", "c", cost=2, expires_at=past) == 4
+    assert await store.hit("limits", "c", cost=1, expires_at=later()) == 1
+
+
+async def test_hit_refuses_bookkeeping_collections(store: Store) -> None:
+    with pytest.raises(ValueError):
+        await store.hit("_outbox", "c", expires_at=later())
 
 
 # --- find ---------------------------------------------------------------------------------

@@ -95,8 +95,12 @@ def test_my_runs_and_the_owner_sees_logs(hello: str, http: httpx.Client, platfor
     listed = http.get("/v1/runs", params={"model": hello, "limit": 200}).json()["items"]
     assert mine["id"] in [r["id"] for r in listed]
     assert mine["logs"] is not None  # the owner sees logs
-    anonymous = httpx.get(f"{platform.gateway_url}/v1/runs/{mine['id']}").json()
-    assert anonymous["logs"] is None and anonymous["traceback"] is None
+    # a signed-in user's run is theirs and the owner's: to anyone else it does not exist
+    assert httpx.get(f"{platform.gateway_url}/v1/runs/{mine['id']}").status_code == 404
+    anonymous = httpx.post(f"{platform.gateway_url}/v1/models/{hello}/runs", json={"inputs": {"name": "x"}},
+                           headers={"Prefer": "wait"}).json()
+    assert anonymous["logs"] is None and anonymous["traceback"] is None  # logs are the owner's
+    assert "?token=" in anonymous["urls"]["get"]
     assert httpx.get(f"{platform.gateway_url}/v1/runs").status_code == 401
 
 
@@ -120,17 +124,22 @@ def test_delete_hides_the_model_and_publishing_again_continues_the_versions(clie
     assert http.get(f"/v1/models/{again}").json()["latest_version"] == before + 1
 
 
-def test_links_into_the_platform_are_not_fetched(hello: str, http: httpx.Client, platform):
+def test_links_into_the_platform_are_not_fetched(client: feather.Client, http: httpx.Client, platform):
+    ref = publish(client, "files")
     for url in (f"http://127.0.0.1:{platform.ports['telemetry']}/v1/models/local/hello/runs",
-                "http://169.254.169.254/latest/meta-data/", "http://localhost:9/"):
-        answer = http.post(f"/v1/models/{hello}/runs", json={"inputs": {"name": {"url": url}}})
+                "http://169.254.169.254/latest/meta-data/", "http://localhost:9/", "http://[64:ff9b::7f00:1]/",
+                "http://[::ffff:127.0.0.1]/", "http://[2002:7f00:1::1]/"):
+        answer = http.post(f"/v1/models/{ref}/runs", json={"inputs": {"doc": {"url": url}}})
         assert answer.status_code == 422, (url, answer.text)
         assert "public address" in answer.json()["detail"][0]["msg"], answer.text
 
 
-def test_anonymous_runs_are_canceled_only_by_the_model_owner(client: feather.Client, http: httpx.Client, platform):
+def test_anonymous_runs_are_canceled_by_the_model_owner_or_the_token_holder(client: feather.Client, http: httpx.Client, platform):
     ref = publish(client, "slow")
     anonymous = httpx.Client(base_url=platform.gateway_url)
     run = anonymous.post(f"/v1/models/{ref}/runs", json={"inputs": {"seconds": 5}}).json()
-    assert anonymous.post(f"/v1/runs/{run['id']}/cancel").status_code == 401
+    assert anonymous.post(f"/v1/runs/{run['id']}/cancel").status_code == 404  # the id alone is not enough
     assert http.post(f"/v1/runs/{run['id']}/cancel").status_code == 202  # the owner may
+    other = anonymous.post(f"/v1/models/{ref}/runs", json={"inputs": {"seconds": 5}}).json()
+    canceled = anonymous.post(other["urls"]["cancel"])  # and so may whoever holds its token
+    assert canceled.status_code == 202 and canceled.json()["urls"]["get"] == other["urls"]["get"]

@@ -264,7 +264,7 @@ def test_outputs_come_back_from_the_sized_output_folder(hostile, http):
     assert run["status"] == "succeeded", run
     made = run["outputs"]["made"]
     assert made["name"] == "made.txt" and made["size"] == len(b"made inside the sandbox")
-    assert http.get("/v1/files/" + made["url"].removeprefix("feather:files/")).content == b"made inside the sandbox"
+    assert http.get(made["href"]).content == b"made inside the sandbox"  # read through the run
 
 
 @pytest.mark.parametrize("kind", ["link", "fifo"])

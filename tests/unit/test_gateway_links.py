@@ -9,8 +9,19 @@ import httpx
 import pytest
 
 from services.gateway.domain import RequestError
-from services.gateway.inputs import _fetch
+from services.gateway.inputs import _fetch, is_public_address, resolve_files
 from services.kit.blobs import open_blobs
+from services.kit.settings import Settings
+from services.kit.store import SqliteStore
+
+
+async def _context(tmp_path, http, **settings):
+    store = SqliteStore(str(tmp_path / "gateway.db"))
+    await store.start()
+    blobs = open_blobs(str(tmp_path / "blobs"))
+    await blobs.start()
+    return SimpleNamespace(state={"http": http}, blobs=blobs, store=store,
+                           settings=Settings(data_dir=tmp_path, **settings))
 
 
 def _answers(*addresses: str):
@@ -30,11 +41,10 @@ async def test_the_fetch_connects_to_the_checked_address_even_if_the_name_is_reb
         seen.append(request)
         return httpx.Response(200, content=b"hello", headers={"content-type": "text/plain"})
 
-    blobs = open_blobs(str(tmp_path / "blobs"))
-    await blobs.start()
     async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as http:
-        ctx = SimpleNamespace(state={"http": http}, blobs=blobs)
-        url = await _fetch(ctx, "https://files.example.org:8443/a/notes.txt?x=1", None, ["file"])
+        ctx = await _context(tmp_path, http)
+        url = await _fetch(ctx, "https://files.example.org:8443/a/notes.txt?x=1", None, ["file"], None)
+    blobs = ctx.blobs
 
     request = seen[0]
     assert request.url.host == "93.184.216.34" and request.url.port == 8443
@@ -48,7 +58,50 @@ async def test_the_fetch_connects_to_the_checked_address_even_if_the_name_is_reb
 async def test_a_name_that_resolves_into_the_private_network_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", _answers("10.0.0.7"))
     async with httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as http:
-        ctx = SimpleNamespace(state={"http": http}, blobs=None)
+        ctx = await _context(tmp_path, http)
         with pytest.raises(RequestError) as refused:
-            await _fetch(ctx, "http://intranet.example.org/x.png", None, ["image"])
+            await _fetch(ctx, "http://intranet.example.org/x.png", None, ["image"], None)
     assert "not a public address" in str(refused.value.detail)
+
+
+@pytest.mark.parametrize("address", ["10.0.0.1", "127.0.0.1", "169.254.169.254", "::1", "fe80::1%eth0",
+                                     "::ffff:10.0.0.1", "64:ff9b::a00:1", "64:ff9b:1::a00:1",
+                                     "2002:a00:1::1", "::10.0.0.1", "2001:0:a00:1::1", "224.0.0.1"])
+def test_addresses_into_a_private_network_are_not_public(address):
+    # NAT64, 6to4, Teredo and the IPv4-compatible form all reach an IPv4 address behind them
+    assert not is_public_address(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "2606:4700::1111", "::ffff:93.184.216.34"])
+def test_global_addresses_are_public(address):
+    assert is_public_address(address)
+
+
+async def test_a_server_that_drips_cannot_hold_the_request_past_the_fetch_deadline(monkeypatch, tmp_path):
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", _answers("93.184.216.34"))
+
+    async def drip():
+        while True:  # a byte now and then: no single read ever times out
+            yield b"x"
+            await asyncio.sleep(0.05)
+
+    async def server(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=drip())
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as http:
+        ctx = await _context(tmp_path, http, fetch_timeout_s=0.5)
+        with pytest.raises(RequestError) as refused:
+            await resolve_files(ctx, {"doc": {"url": "https://slow.example.org/a.txt"}})
+    assert "took over 0.5s" in refused.value.detail[0]["msg"]
+
+
+async def test_an_anonymous_callers_fetched_file_expires_and_a_users_does_not(monkeypatch, tmp_path):
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", _answers("93.184.216.34", "93.184.216.34"))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=b"a"))) as http:
+        ctx = await _context(tmp_path, http)
+        anonymous = await _fetch(ctx, "https://example.org/a.txt", None, ["a"], None)
+        mine = await _fetch(ctx, "https://example.org/b.txt", None, ["b"], "ana")
+    kept = await ctx.store.get("files", anonymous.removeprefix("feather:files/"))
+    assert kept["owner"] is None and kept["expires_at"] > kept["created_at"]
+    kept = await ctx.store.get("files", mine.removeprefix("feather:files/"))
+    assert kept["owner"] == "ana" and kept["expires_at"] is None

@@ -1,10 +1,12 @@
 import io
 import json
 import tarfile
+import tracemalloc
 
 import pytest
 
-from services.registry.domain import InvalidBundle, read_bundle, status_after
+from services.registry import domain
+from services.registry.domain import InvalidBundle, OversizeBundle, read_bundle, status_after
 
 MANIFEST = {"manifest_version": 1, "name": "hello",
             "steps": [{"name": "greet", "input_schema": {"type": "object"}, "outputs": [{"name": "g"}]}]}
@@ -75,3 +77,126 @@ def test_python_must_be_a_version_not_a_path():
     with pytest.raises(InvalidBundle) as caught:
         read_bundle(bundle(good(**{"feather.json": json.dumps(manifest).encode()})))
     assert caught.value.field == "manifest.python"
+
+
+# Bundles bigger inside than outside: a member of zeros is streamed into the archive (never held
+# in memory here), so 64 MiB compresses to about 65 KB.
+
+class Zeros:
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        self.left -= n
+        return bytes(n)
+
+
+def bomb(*members: tuple[str, int], before: dict[str, bytes] | None = None) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in (before or good()).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, size in members:
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, Zeros(size))
+    return out.getvalue()
+
+
+def peak_while(parse) -> tuple[BaseException, int]:
+    """What ``parse`` raised, and the most Python memory it held at once."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(OversizeBundle) as caught:
+            parse()
+        return caught.value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_gzip_bomb_requirements_file_is_refused_without_reading_it():
+    data = bomb(("requirements.txt", 64 * 2**20), before={k: v for k, v in good().items() if k != "requirements.txt"})
+    assert len(data) < 200_000
+    refused, peak = peak_while(lambda: read_bundle(data))
+    assert refused.member == "requirements.txt" and "64 KiB" in str(refused)
+    assert peak < 16 * 2**20
+
+
+def test_a_large_member_is_inflated_as_a_stream_and_refused_past_the_unpacked_limit():
+    data = bomb(("weights.bin", 64 * 2**20))
+    assert read_bundle(data, max_unpacked_mb=65).name == "hello"  # read through, never held whole
+    refused, peak = peak_while(lambda: read_bundle(data, max_unpacked_mb=32))
+    assert refused.member is None and "32 MiB unpacked" in str(refused)
+    assert peak < 16 * 2**20
+
+
+def test_the_inflated_stream_is_counted_not_only_the_sizes_headers_declare():
+    # pax records are tar stream the members' sizes do not count: forty of 50 KB declare 0 bytes
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for i in range(40):
+            info = tarfile.TarInfo(f"empty-{i}")
+            info.pax_headers = {"comment": "x" * 50_000}
+            tar.addfile(info, io.BytesIO(b""))
+        for name, content in good().items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    assert read_bundle(out.getvalue()).name == "hello"
+    with pytest.raises(OversizeBundle, match="1 MiB unpacked"):
+        read_bundle(out.getvalue(), max_unpacked_mb=1)
+
+
+def test_a_huge_tar_header_record_is_refused_before_tarfile_reads_it_whole():
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("././@PaxHeader")
+        info.type, info.size = tarfile.XHDTYPE, 64 * 2**20
+        tar.addfile(info, Zeros(info.size))
+    data = out.getvalue()
+    refused, peak = peak_while(lambda: read_bundle(data))
+    assert "header record" in str(refused) and peak < 16 * 2**20
+
+
+def test_too_many_members_are_refused():
+    files = {**good(), **{f"lib/m{i}.py": b"" for i in range(20)}}
+    assert read_bundle(bundle(files), max_members=23).name == "hello"
+    with pytest.raises(OversizeBundle, match="more than 22 members") as caught:
+        read_bundle(bundle(files), max_members=22)
+    assert caught.value.member is None
+
+
+def test_a_large_manifest_is_refused():
+    manifest = json.dumps({**MANIFEST, "description": "d" * 3000}).encode()
+    assert read_bundle(bundle(good(**{"feather.json": manifest})), max_manifest_kb=4).name == "hello"
+    with pytest.raises(OversizeBundle, match="larger than 2 KiB") as caught:
+        read_bundle(bundle(good(**{"feather.json": manifest})), max_manifest_kb=2)
+    assert caught.value.member == "feather.json"
+
+
+def test_members_together_over_the_unpacked_limit_are_refused():
+    files = good(**{"a.bin": bytes(600 * 1024), "b.bin": bytes(600 * 1024)})
+    assert read_bundle(bundle(files), max_unpacked_mb=2).name == "hello"
+    with pytest.raises(OversizeBundle, match="larger than 1 MiB unpacked"):
+        read_bundle(bundle(files), max_unpacked_mb=1)
+
+
+def test_a_large_upload_is_refused_before_it_is_opened():
+    with pytest.raises(OversizeBundle, match="bundle: larger than 1 MiB"):
+        read_bundle(bytes(2**20 + 1), max_bundle_mb=1)
+
+
+def test_requirements_that_are_not_text_say_so():
+    with pytest.raises(InvalidBundle) as caught:
+        read_bundle(bundle(good(**{"requirements.txt": b"\xff\xfe"})))
+    assert caught.value.field == "requirements" and not isinstance(caught.value, OversizeBundle)
+
+
+@pytest.mark.parametrize("name", ["hello\n", "hello\nx", " hello"])
+def test_a_model_name_with_a_newline_or_space_is_refused(name):
+    # `$` in re.match also matches before a trailing newline: names are matched whole
+    with pytest.raises(domain.InvalidBundle):
+        domain.check_manifest({"name": name, "steps": []})

@@ -7,7 +7,7 @@
  * and the gateway fills every other input it can from step N's run.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import { api, ApiError, TERMINAL, type Run } from "../api";
+import { api, ApiError, TERMINAL, permalink, runToken, type Run } from "../api";
 import { examplesFor, INTERACTIVE_KINDS, type InputSpec, type Manifest, type StepSpec } from "../manifest";
 import { fromWire, initialValue, serializable, toWire, type Errors, type FieldValue, type FileState, type Values } from "../lib/form";
 import { forgetDraft, peekDraft, registerDraftSaver, storeDraft } from "../lib/drafts";
@@ -188,7 +188,7 @@ export function Runner({ owner, name, manifest }: Props) {
       await sleep(POLL_MS);
       if (!alive.current) return latest;
       try {
-        latest = await api.run(latest.id);
+        latest = await api.refresh(latest);
       } catch (error) {
         // a blip while polling: keep trying unless the run is gone
         if (error instanceof ApiError && (error.status === 404 || error.status === 401 || error.status === 403)) throw error;
@@ -246,7 +246,7 @@ export function Runner({ owner, name, manifest }: Props) {
       const body =
         runIndex === 0
           ? { step: steps[0].name, inputs }
-          : { step: steps[runIndex].name, previous_run: previousRun?.id as string, inputs };
+          : { step: steps[runIndex].name, previous_run: previousRun?.id as string, previous_run_token: runToken(previousRun), inputs };
       const started = await api.createRun(owner, name, body, 1);
       if (!alive.current) return;
       setLive(started);
@@ -281,7 +281,7 @@ export function Runner({ owner, name, manifest }: Props) {
   const cancel = async () => {
     if (!live) return;
     try {
-      setLive(await api.cancelRun(live.id));
+      setLive(await api.cancelRun(live));
     } catch (error) {
       setFormError((error as Error).message);
     }
@@ -417,8 +417,8 @@ export function RunStatusLine({ run, onCancel }: { run: Run; onCancel?: () => vo
       ) : null}
       {terminal ? (
         <p className="permalink">
-          <Link to={`/runs/${encodeURIComponent(run.id)}`}>Permalink to this run</Link>{" "}
-          <CopyButton text={`${window.location.origin}/runs/${encodeURIComponent(run.id)}`} label="Copy link" />
+          <Link to={permalink(run)}>Permalink to this run</Link>{" "}
+          <CopyButton text={`${window.location.origin}${permalink(run)}`} label="Copy link" />
         </p>
       ) : null}
     </div>

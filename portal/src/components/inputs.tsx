@@ -205,7 +205,7 @@ function usePreview(state: FileState | null): string | undefined {
   useEffect(() => () => {
     if (url) URL.revokeObjectURL(url);
   }, [url]);
-  return url ?? fileHref(state?.value?.url);
+  return url ?? fileHref(state?.value);
 }
 
 function FileWidget({ spec, id, value, error, onChange, onError }: WidgetProps) {

@@ -14,7 +14,7 @@ export function fileName(value: FileValue): string {
 }
 
 export function FileLink({ value, label = "Download" }: { value: FileValue; label?: string }) {
-  const href = fileHref(value.url);
+  const href = fileHref(value);
   const name = fileName(value);
   if (!href) return <span className="muted">{name} (not downloadable)</span>;
   return (
@@ -40,7 +40,7 @@ interface BoxedImageProps {
 /** An image with its boxes drawn over it (positions in the image's own pixels). */
 export function BoxedImage({ value, alt, regions = [], caption, selected, onToggle }: BoxedImageProps) {
   const [size, setSize] = useState<{ w: number; h: number } | null>(null);
-  const src = fileHref(value.url);
+  const src = fileHref(value);
   const measure = (img: HTMLImageElement | null) => {
     if (img && img.complete && img.naturalWidth && !size) setSize({ w: img.naturalWidth, h: img.naturalHeight });
   };
@@ -324,7 +324,7 @@ export function OutputValue({ kind, value, label, selected }: { kind: string; va
       if (isFileValue(value))
         return (
           <div className="audio-out">
-            <audio controls src={fileHref(value.url)} aria-label={label} />
+            <audio controls src={fileHref(value)} aria-label={label} />
             <FileLink value={value} />
           </div>
         );

@@ -57,7 +57,7 @@ export default function RunPage({ id }: { id: string }) {
     let modelAsked = false;
     const load = async () => {
       try {
-        const found = await api.run(id);
+        const found = await api.run(id, undefined, new URLSearchParams(window.location.search).get("token"));
         if (!alive) return;
         setRun(found);
         if (!modelAsked && found.model?.includes("/")) {

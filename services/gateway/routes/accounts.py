@@ -51,7 +51,7 @@ async def _open_session(ctx: ServiceContext, request: Request, response: Respons
 @router.post("/v1/auth/signup", status_code=201)
 async def signup(body: Credentials, request: Request, response: Response,
                  ctx: ServiceContext = Depends(context)) -> dict:
-    if not USERNAME.match(body.username):
+    if not USERNAME.fullmatch(body.username):
         raise _field("username", "3 to 32 lowercase letters, digits or '-', starting with a letter")
     if len(body.password) < 8:
         raise _field("password", "at least 8 characters")

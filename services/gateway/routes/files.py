@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import hashlib
 
-from fastapi import APIRouter, Depends, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Query as Q, UploadFile
 from fastapi.responses import Response
 
-from services.contracts.files import FETCH_LIMIT, SCHEME, blob_key, content_type_of, file_id, new_file_id
+from services.contracts.files import SCHEME, blob_key, content_type_of, file_id, new_file_id
+from services.gateway.access import file_href, may_read_run, run_file_ids, upload_usable
+from services.gateway.auth import optional_user
+from services.gateway.inputs import store_file
+from services.gateway.views import model_or_404
+from services.kit.body_limit import human_size
 from services.kit.blobs import BlobNotFound
 from services.kit.runtime import ServiceContext, context
 
@@ -14,21 +19,38 @@ router = APIRouter()
 
 
 @router.post("/v1/files", status_code=201)
-async def upload(file: UploadFile, ctx: ServiceContext = Depends(context)) -> dict:
-    data = await file.read(FETCH_LIMIT + 1)
-    if len(data) > FETCH_LIMIT:
-        raise HTTPException(413, detail=f"file: larger than {FETCH_LIMIT // 2**20} MiB")
+async def upload(file: UploadFile, user: str | None = Depends(optional_user),
+                 ctx: ServiceContext = Depends(context)) -> dict:
+    limit = ctx.settings.max_file_mb * 2**20
+    data = await file.read(limit + 1)  # the body limit already stopped anything much larger
+    if len(data) > limit:
+        raise HTTPException(413, detail=[{"loc": ["body", "file"], "type": "too_large",
+                                          "msg": f"the file is larger than {human_size(limit)}"}])
     fid = new_file_id(file.filename)
     content_type = file.content_type if file.content_type not in (None, "application/octet-stream") \
         else content_type_of(fid)
-    await ctx.blobs.put(blob_key(fid), data, content_type)
-    return {"url": SCHEME + fid, "name": fid.split("/", 1)[1], "content_type": content_type,
-            "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    await store_file(ctx, fid, data, content_type, user)
+    answer = {"url": SCHEME + fid, "href": file_href(fid), "name": fid.split("/", 1)[1],
+              "content_type": content_type, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    if user is None:
+        answer["expires_at"] = (await ctx.store.get("files", fid) or {}).get("expires_at")
+    return answer
 
 
 @router.get("/v1/files/{fid:path}")
-async def download(fid: str, ctx: ServiceContext = Depends(context)) -> Response:
+async def download(fid: str, run: str | None = Q(None, max_length=64, description="a run that holds the file"),
+                   token: str | None = Q(None, max_length=100, description="that run's read token"),
+                   user: str | None = Depends(optional_user), ctx: ServiceContext = Depends(context)) -> Response:
+    """A file, to whoever uploaded it, or through a run that may be read and holds it."""
     if file_id(SCHEME + fid) is None:
+        raise HTTPException(404, detail="no such file")
+    if run is not None:
+        doc = await ctx.store.get("runs", run)
+        allowed = doc is not None and may_read_run(doc, user, token, ctx.state["secret"]) \
+            and fid in run_file_ids(doc) and await _model_visible(ctx, doc, user)
+    else:
+        allowed = upload_usable(await ctx.store.get("files", fid), user)
+    if not allowed:
         raise HTTPException(404, detail="no such file")
     try:
         data = await ctx.blobs.get(blob_key(fid))
@@ -43,9 +65,18 @@ async def download(fid: str, ctx: ServiceContext = Depends(context)) -> Response
         "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "private, max-age=86400, immutable"})
+        "Cache-Control": "private, max-age=3600, immutable", "Referrer-Policy": "no-referrer"})
 
 
 _SHOWN_INLINE = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "audio/wav",
                  "audio/x-wav", "audio/mpeg", "audio/ogg", "audio/flac", "video/mp4", "text/plain",
                  "text/csv", "application/json", "application/pdf"}
+
+
+async def _model_visible(ctx: ServiceContext, run: dict, user: str | None) -> bool:
+    owner, name = run["model_id"].split("/", 1)
+    try:
+        await model_or_404(ctx, owner, name, user)
+    except HTTPException:
+        return False
+    return True

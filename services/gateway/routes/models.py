@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query as Q, Request, Resp
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
+from services.gateway.access import with_hrefs
 from services.gateway.auth import optional_user, required_user
 from services.gateway.openapi import model_openapi
 from services.gateway.views import model_or_404, model_view
@@ -182,4 +184,13 @@ async def metrics(owner: str, name: str, request: Request, user: str | None = De
 async def recent_runs(owner: str, name: str, request: Request, user: str | None = Depends(optional_user),
                       ctx: ServiceContext = Depends(context)) -> Response:
     await model_or_404(ctx, owner, name, user)
-    return await _forward(ctx, request, f"/v1/models/{owner}/{name}/runs")
+    if user != owner:  # other people's inputs and outputs are the owner's alone
+        raise HTTPException(403 if user else 401, detail=f"only {owner} can list the runs of {owner}/{name}")
+    answer = await _forward(ctx, request, f"/v1/models/{owner}/{name}/runs")
+    if answer.status_code != 200:
+        return answer
+    page = json.loads(answer.body)
+    for item in page.get("items", []):  # the owner reads each run's files through the run
+        for part in ("inputs", "outputs", "steps"):
+            item[part] = with_hrefs(item.get(part), item["id"], None)
+    return JSONResponse(page)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from services.contracts.envelope import stable_id
 from services.contracts.events import TERMINAL_STATUSES, RunCancelRequested, RunRequested
 from services.gateway import domain
+from services.gateway.access import may_read_run, run_file_ids, run_token
 from services.gateway.auth import optional_user, required_user
 from services.contracts.steps import carry
 from services.gateway.inputs import resolve_files
@@ -28,6 +29,8 @@ class RunBody(BaseModel):
     version: int | None = Field(None, ge=1)
     step: str | None = None
     previous_run: str | None = None
+    previous_run_token: str | None = Field(None, max_length=100,
+                                           description="the previous run's read token, for a run made without an account")
     chain: bool = False
     choices: dict[str, dict[str, Any]] = Field(default_factory=dict)
     deadline_s: float = Field(300.0, gt=0, le=900)
@@ -50,9 +53,11 @@ async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, us
     version = await _version(ctx, model, body.version)
     manifest = version["manifest"]
     given = body.inputs
+    carried_files: set[str] = set()  # files of the previous run, which the caller may read
     if body.previous_run:
         previous = await ctx.store.get("runs", body.previous_run)
-        if previous is None or previous["model_id"] != model["_id"]:
+        if previous is None or previous["model_id"] != model["_id"] or \
+                not may_read_run(previous, user, body.previous_run_token, ctx.state["secret"]):
             raise domain.RequestError(422, [{"loc": ["body", "previous_run"], "msg": "no such run of this model",
                                              "type": "value_error"}])
         if previous["status"] != "succeeded":
@@ -64,10 +69,12 @@ async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, us
         step = domain.pick_step(manifest, body.step or following)
         given = carry([i["name"] for i in step.get("inputs", [])],
                       {**(previous.get("inputs") or {}), **(previous.get("outputs") or {})}, body.inputs)
+        carried_files = run_file_ids(previous)
     else:
         step = domain.pick_step(manifest, body.step)
     given = domain.drop_paths(copy.deepcopy(given), step["input_schema"])  # before any file is looked at
-    inputs = domain.check_inputs(step, await resolve_files(ctx, given))
+    domain.check_size("inputs", {"inputs": given, "choices": body.choices}, ctx.settings.max_inputs_kb * 1024)
+    inputs = domain.check_inputs(step, given)
     chain = None
     if body.choices and not body.chain:
         raise domain.RequestError(422, [{"loc": ["body", "choices"], "msg": "choices are for chain runs "
@@ -84,8 +91,9 @@ async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, us
         for later in steps[start:]:
             if later["name"] in body.choices:
                 domain.check_choices(later, body.choices[later["name"]], carried)
-                await resolve_files(ctx, body.choices[later["name"]])
             carried |= {i["name"] for i in later.get("inputs", [])} | {o["name"] for o in later.get("outputs", [])}
+    # links are fetched only once everything else about the request is known to be right
+    await resolve_files(ctx, inputs, body.choices, user=user, readable=carried_files)
     return RunRequested(run_id=domain.new_run_id(), model_id=model["_id"], version=version["version"],
                         step=step["name"], inputs=inputs, owner=user, deadline_s=body.deadline_s,
                         chain=chain, choices=body.choices or None)
@@ -125,7 +133,9 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response,
         stored = {"_id": run_id, **doc, **completed_fields(completed)}
     else:
         stored = await ctx.store.get("runs", run_id) or {"_id": run_id, **doc}
-    run = run_view(stored, viewer=user)
+    # a run made without an account can only be read again with its token
+    token = run_token(ctx.state["secret"], run_id) if user is None else None
+    run = run_view(stored, viewer=user, token=token)
     response.status_code = 201 if run["status"] in TERMINAL_STATUSES else 202
     response.headers["Location"] = run["urls"]["get"]
     # where the time went, for the curious and for benchmarks (W3C Server-Timing)
@@ -136,28 +146,29 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response,
     return run
 
 
-@router.get("/v1/runs/{run_id}")
-async def get_run(run_id: str, user: str | None = Depends(optional_user), ctx: ServiceContext = Depends(context)) -> dict:
+async def readable_run(ctx: ServiceContext, run_id: str, user: str | None, token: str | None) -> dict[str, Any]:
+    """The run, if the caller may read it; otherwise 404, as if it did not exist."""
     doc = await ctx.store.get("runs", run_id)
-    if doc is None:
+    if doc is None or not may_read_run(doc, user, token, ctx.state["secret"]):
         raise HTTPException(404, detail=f"no run {run_id}")
     owner, name = doc["model_id"].split("/", 1)
     await model_or_404(ctx, owner, name, user)  # a private model's runs are private too
-    return run_view(doc, viewer=user)
+    return doc
+
+
+TokenQuery = Q(None, max_length=100, description="the run's read token (runs made without an account)")
+
+
+@router.get("/v1/runs/{run_id}")
+async def get_run(run_id: str, token: str | None = TokenQuery, user: str | None = Depends(optional_user),
+                  ctx: ServiceContext = Depends(context)) -> dict:
+    return run_view(await readable_run(ctx, run_id, user, token), viewer=user, token=token)
 
 
 @router.post("/v1/runs/{run_id}/cancel", status_code=202)
-async def cancel_run(run_id: str, user: str | None = Depends(optional_user),
+async def cancel_run(run_id: str, token: str | None = TokenQuery, user: str | None = Depends(optional_user),
                      ctx: ServiceContext = Depends(context)) -> dict:
-    doc = await ctx.store.get("runs", run_id)
-    if doc is None:
-        raise HTTPException(404, detail=f"no run {run_id}")
-    owner = doc["model_id"].split("/")[0]
-    allowed = user is not None and user in (doc.get("created_by"), owner)
-    # an anonymous run has no one to prove they started it: only the model's owner may cancel it
-    if not allowed:
-        raise HTTPException(403 if user else 401,
-                            detail="only whoever started a run, or the model's owner, can cancel it")
+    doc = await readable_run(ctx, run_id, user, token)  # whoever may read a run may cancel it
     event = RunCancelRequested(run_id=run_id)
     for _ in range(5):  # the run's own completion may be written meanwhile
         if doc["status"] in TERMINAL_STATUSES:
@@ -168,7 +179,7 @@ async def cancel_run(run_id: str, user: str | None = Depends(optional_user),
             break
         except Conflict:
             doc = await ctx.store.get("runs", run_id) or doc
-    return run_view(await ctx.store.get("runs", run_id) or doc, viewer=user)
+    return run_view(await ctx.store.get("runs", run_id) or doc, viewer=user, token=token)
 
 
 @router.get("/v1/runs")

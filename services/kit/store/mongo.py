@@ -3,12 +3,14 @@
 One MongoDB collection per store collection; ``_id`` is the key and ``_v`` the version. The ids
 of the last ``KEEP_APPLIED`` events applied to a document live in its ``_applied`` array, which
 is never returned. Outbox records go to ``_outbox`` with ``_id`` = seq, allocated from a counter
-document in ``_counters`` inside the same transaction as the state they belong to. Transactions
-need a replica set (or mongos): ``start()`` refuses a standalone server.
+document in ``_counters`` inside the same transaction as the state they belong to. Counters
+(``hit``) live in ``_hits``, keyed by collection and key, where a TTL index removes them once
+expired. Transactions need a replica set (or mongos): ``start()`` refuses a standalone server.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
@@ -22,7 +24,7 @@ from services.kit.store.sqlite import (
     initial,
 )
 
-OUTBOX, COUNTERS = "_outbox", "_counters"
+OUTBOX, COUNTERS, HITS = "_outbox", "_counters", "_hits"
 KEEP_APPLIED = 64  # an event redelivered after 64 newer ones on the same document applies again
 HIDDEN = {"_applied": 0}
 
@@ -66,6 +68,8 @@ class MongoStore(Store):
             db = client[self.database]
             await db[OUTBOX].create_index([("sent", ASCENDING), ("_id", ASCENDING)])
             await db[COUNTERS].update_one({"_id": "outbox"}, {"$setOnInsert": {"seq": 0}}, upsert=True)
+            # The TTL monitor runs about once a minute: until then hit() restarts expired counters.
+            await db[HITS].create_index("expires", expireAfterSeconds=0)
         except BaseException:
             await client.close()
             raise
@@ -175,6 +179,21 @@ class MongoStore(Store):
     async def delete(self, collection: str, key: str) -> bool:
         result = await self._db[check_collection(collection)].delete_one({"_id": key})
         return result.deleted_count == 1
+
+    async def hit(self, collection: str, key: str, *, cost: int = 1, expires_at: float) -> int:
+        counter = {"_id": {"c": check_collection(collection), "k": key}}
+        now = datetime.now(timezone.utc)
+        # A pipeline, so the expiry check and the addition are one atomic write. On insert
+        # "$expires" is missing, which compares lower than any date: the counter starts at 0.
+        update = [{"$set": {
+            "n": {"$add": [{"$cond": [{"$lte": ["$expires", now]}, 0, "$n"]}, cost]},
+            "expires": datetime.fromtimestamp(expires_at, timezone.utc),
+        }}]
+        # Two first hits racing to insert: the filter is an equality on _id alone, so the server
+        # retries the loser's upsert as an update instead of failing it with a duplicate key.
+        doc = await self._db[HITS].find_one_and_update(counter, update, {"n": 1}, upsert=True,
+                                                       return_document=ReturnDocument.AFTER)
+        return int(doc["n"])
 
     async def outbox_pending(self, limit: int = 100) -> list[OutboxRecord]:
         docs = await self._db[OUTBOX].find({"sent": False}).sort("_id", ASCENDING).limit(limit).to_list()

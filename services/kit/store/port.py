@@ -59,7 +59,8 @@ class Query:
 
 
 class Store(abc.ABC):
-    """Documents by collection, conditional writes, idempotent projection updates, an outbox."""
+    """Documents by collection, conditional writes, idempotent projection updates, counters,
+    an outbox."""
 
     async def start(self) -> None:  # pragma: no cover - adapters override when needed
         return None
@@ -113,6 +114,17 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def delete(self, collection: str, key: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def hit(self, collection: str, key: str, *, cost: int = 1, expires_at: float) -> int:
+        """Add ``cost`` to the counter ``key`` and return its new total, in one atomic write.
+
+        Counters live apart from documents: ``get``, ``find`` and ``delete`` never see them, and a
+        document with the same collection and key is left alone. A missing counter starts at 0;
+        so does one whose stored ``expires_at`` (a unix time) has passed when the hit arrives.
+        Each hit stores its own ``expires_at``. The store removes expired counters on its own, some
+        time after they expire.
+        """
 
     @abc.abstractmethod
     async def outbox_pending(self, limit: int = 100) -> list[OutboxRecord]:

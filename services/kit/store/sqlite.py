@@ -18,6 +18,7 @@ import asyncio
 import base64
 import json
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -35,10 +36,28 @@ CREATE TABLE IF NOT EXISTS applied(collection TEXT NOT NULL, key TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
     key TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(seq) WHERE sent = 0;
+CREATE TABLE IF NOT EXISTS hits(collection TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
+    expires_at REAL NOT NULL, PRIMARY KEY(collection, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS hits_expiry ON hits(expires_at);
 """
 # a short busy timeout: the connection is used on the event loop, which must not stall
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=20")
 LOCK_WAIT_S = 5.0
+# Every SWEEP_EVERY-th hit also deletes up to SWEEP_LIMIT expired counters, oldest first: more than
+# the hits in between can have created, so expired counters cannot pile up, and no write does much.
+SWEEP_EVERY, SWEEP_LIMIT = 100, 500
+
+# The stored counter restarts from 0 when its expires_at has passed, within the same statement.
+HIT = """
+INSERT INTO hits VALUES (?, ?, ?, ?) ON CONFLICT(collection, key) DO UPDATE SET
+    n = CASE WHEN expires_at <= ? THEN excluded.n ELSE n + excluded.n END,
+    expires_at = excluded.expires_at
+RETURNING n
+"""
+SWEEP = """
+DELETE FROM hits WHERE (collection, key) IN
+    (SELECT collection, key FROM hits WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
+"""
 
 
 # Rules both adapters share (mongo.py imports them), so that both accept and refuse the
@@ -156,6 +175,7 @@ class SqliteStore(Store):
         self._db: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._scans: ThreadPoolExecutor | None = None
+        self._hits = 0
 
     async def start(self) -> None:
         if self._db is not None:
@@ -313,6 +333,20 @@ class SqliteStore(Store):
             cur = db.execute("DELETE FROM docs WHERE collection = ? AND key = ?", (collection, key))
             db.execute("DELETE FROM applied WHERE collection = ? AND key = ?", (collection, key))
             return cur.rowcount == 1
+
+        return await self._write(write)
+
+    async def hit(self, collection: str, key: str, *, cost: int = 1, expires_at: float) -> int:
+        check_collection(collection)
+        self._hits += 1
+        sweep = self._hits % SWEEP_EVERY == 0
+
+        def write(db: sqlite3.Connection) -> int:
+            now = time.time()
+            (total,) = db.execute(HIT, (collection, key, cost, expires_at, now)).fetchone()
+            if sweep:
+                db.execute(SWEEP, (now, SWEEP_LIMIT))
+            return total
 
         return await self._write(write)
 
