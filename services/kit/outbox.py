@@ -3,6 +3,11 @@
 A service writes its state and the events that state change implies in one store write. The
 relay is the only thing that sends them. It wakes immediately when nudged after a write, and
 also polls, so events written while the broker was down go out once it is back.
+
+A record the broker refuses for what it is (too large, a topic that cannot exist), rather than
+because the broker is away, is tried a few times and then parked: kept in the store with the
+reason, counted, listed by ``feather admin outbox list`` and sent again by ``... replay``. The
+records behind it go out meanwhile, so one bad record never holds up a service's events.
 """
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import asyncio
 import collections
 import logging
 import time
+
+from aiokafka.errors import InvalidTopicError, MessageSizeTooLargeError, TopicAuthorizationFailedError
 
 from services.contracts.envelope import Codec, codec as default_codec
 from services.contracts.events import Event
@@ -21,6 +28,10 @@ log = logging.getLogger("feather.outbox")
 RESEND_WINDOW_S = 15.0
 KEEP_S = 60.0
 KEEP_MAX = 10_000
+PARK_AFTER = 3  # tries of a record the broker refuses for what it is
+# what the broker says about a record itself; anything else (timeouts, lost connections) is
+# about the broker, and every record waits for it to come back
+RECORD_ERRORS = (MessageSizeTooLargeError, InvalidTopicError, TopicAuthorizationFailedError, ValueError, TypeError)
 
 
 def record(event: Event, *, source: str, event_id: str | None = None,
@@ -42,6 +53,7 @@ class OutboxRelay:
         # as it went away may have been taken by an emptied broker that then lost it
         self._recent: collections.deque[tuple[float, OutboxRecord]] = collections.deque()
         self._rejoins_seen = 0
+        self.parked = 0  # parked by this relay since it started
 
     def nudge(self) -> None:
         self._wake.set()
@@ -68,15 +80,31 @@ class OutboxRelay:
             done: list[int] = []
             try:
                 for rec in pending:
-                    await self.bus.publish_raw(rec.topic, rec.key, dict(rec.headers), rec.body)
                     assert rec.seq is not None
-                    done.append(rec.seq)
-                    self._remember(rec)
+                    if await self._publish(rec):
+                        done.append(rec.seq)
+                        self._remember(rec)
             finally:
                 if done:
                     await self.store.outbox_mark_sent(done)
                     sent += len(done)
                     self.published += len(done)
+
+    async def _publish(self, rec: OutboxRecord) -> bool:
+        """Send one record; False when it was parked instead. Raises while the broker is away."""
+        for attempt in range(1, PARK_AFTER + 1):
+            try:
+                await self.bus.publish_raw(rec.topic, rec.key, dict(rec.headers), rec.body)
+                return True
+            except RECORD_ERRORS as exc:
+                if attempt == PARK_AFTER:
+                    assert rec.seq is not None
+                    reason = f"{type(exc).__name__}: {exc}"
+                    await self.store.outbox_park(rec.seq, reason)
+                    self.parked += 1
+                    log.error("outbox relay: parked record %s for %s (%d bytes): %s",
+                              rec.seq, rec.topic, len(rec.body), reason)
+        return False
 
     def _remember(self, rec: OutboxRecord) -> None:
         now = time.monotonic()

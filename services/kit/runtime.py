@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 
 from services.contracts.events import Event
+from services.kit import admin
 from services.kit.blobs import BlobStore, open_blobs
 from services.kit.body_limit import BodyLimit
 from services.kit.bus import Bus
@@ -130,12 +131,14 @@ def create_service(
     app.add_middleware(BodyLimit, limit_for=lambda path: (large_bodies or {}).get(path, default_limit))
     if router is not None:
         app.include_router(router)
+    app.include_router(admin.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         ctx: ServiceContext = app.state.ctx
         answer = {"status": "ok", "service": name, "bus": "ready" if ctx.bus_ready.is_set() else "connecting",
-                  "outbox_published": ctx.relay.published}
+                  "outbox_published": ctx.relay.published,
+                  "outbox_parked": len(await ctx.store.outbox_parked(1000))}
         if health is not None:
             answer.update(health(ctx))
         return answer

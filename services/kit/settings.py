@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # other services, for the few synchronous calls the gateway forwards
     registry_url: str = "http://127.0.0.1:8081"
     telemetry_url: str = "http://127.0.0.1:8084"
+    builder_url: str = "http://127.0.0.1:8082"  # these two only for operators' calls (feather admin)
+    executor_url: str = "http://127.0.0.1:8083"
 
     # identity bootstrap: the gateway makes sure this user and token exist at start
     admin_user: str = "local"

@@ -97,6 +97,8 @@ class LocalPlatform:
                 "FEATHER_DATA_DIR": str(self.data_dir),
                 "FEATHER_REGISTRY_URL": f"http://127.0.0.1:{self.ports['registry']}",
                 "FEATHER_TELEMETRY_URL": f"http://127.0.0.1:{self.ports['telemetry']}",
+                "FEATHER_BUILDER_URL": f"http://127.0.0.1:{self.ports['builder']}",
+                "FEATHER_EXECUTOR_URL": f"http://127.0.0.1:{self.ports['executor']}",
                 "FEATHER_ADMIN_TOKEN": self.admin_token,
                 **self.extra_env}
 

@@ -416,3 +416,40 @@ async def test_find_on_an_empty_collection(store: Store) -> None:
 async def test_find_hides_bookkeeping(store: Store) -> None:
     await store.apply("views", "m1", {"a": 1}, event_id="e1")
     assert (await store.find("views")).items == [{"_id": "m1", "_v": 1, "a": 1}]
+
+
+# --- parking ------------------------------------------------------------------------------
+
+async def test_a_parked_record_leaves_the_queue_and_is_kept_with_its_reason(store: Store) -> None:
+    await store.save("models", "m1", {"n": 1}, expected_version=None, events=[event("a"), event("b"), event("c")])
+    first, second, _ = await store.outbox_pending(10)
+    await store.outbox_park(second.seq, "too large for the broker")
+    assert await topics(store) == ["a", "c"]
+    parked = await store.outbox_parked()
+    assert [(p.record.topic, p.record.seq, p.reason) for p in parked] == [("b", second.seq, "too large for the broker")]
+    assert parked[0].record.body == second.body and dict(parked[0].record.headers) == dict(second.headers)
+    assert parked[0].parked_at
+    await store.outbox_park(first.seq, "again")
+    await store.outbox_park(first.seq, "twice")  # parking what is already parked changes nothing
+    assert [p.record.topic for p in await store.outbox_parked()] == ["a", "b"]
+
+
+async def test_a_sent_record_cannot_be_parked(store: Store) -> None:
+    await store.save("models", "m1", {"n": 1}, expected_version=None, events=[event("a")])
+    (rec,) = await store.outbox_pending(10)
+    await store.outbox_mark_sent([rec.seq])
+    await store.outbox_park(rec.seq, "late")
+    assert await store.outbox_parked() == []
+
+
+async def test_replay_puts_parked_records_back_at_the_end_of_the_queue(store: Store) -> None:
+    await store.save("models", "m1", {"n": 1}, expected_version=None, events=[event("a"), event("b")])
+    first, second = await store.outbox_pending(10)
+    await store.outbox_park(first.seq, "broker refused it")
+    await store.save("models", "m2", {"n": 1}, expected_version=None, events=[event("c")])
+    assert await store.outbox_replay([first.seq, 10**9]) == 1  # an unknown seq is ignored
+    pending = await store.outbox_pending(10)
+    assert [r.topic for r in pending] == ["b", "c", "a"]
+    assert pending[-1].seq > max(r.seq for r in pending[:-1]) and pending[-1].body == first.body
+    assert await store.outbox_parked() == []
+    assert await store.outbox_replay([first.seq]) == 0

@@ -1,7 +1,7 @@
 """The gateway's public routes, one module per resource."""
 from fastapi import APIRouter
 
-from services.gateway.routes import accounts, files, identity, models, runs
+from services.gateway.routes import accounts, admin, files, identity, models, runs
 
 router = APIRouter()
 router.include_router(models.router)
@@ -9,3 +9,4 @@ router.include_router(runs.router)
 router.include_router(files.router)
 router.include_router(identity.router)
 router.include_router(accounts.router)
+router.include_router(admin.router)

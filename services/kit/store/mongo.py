@@ -18,13 +18,13 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.kit.store.port import Conflict, OutboxRecord, Page, Query, Store
+from services.kit.store.port import Conflict, OutboxRecord, Page, ParkedRecord, Query, Store
 from services.kit.store.sqlite import (
     RESERVED, check_apply, check_collection, check_field, check_limit, decode_cursor, encode_cursor,
     initial,
 )
 
-OUTBOX, COUNTERS, HITS = "_outbox", "_counters", "_hits"
+OUTBOX, COUNTERS, HITS, PARKED = "_outbox", "_counters", "_hits", "_parked"
 KEEP_APPLIED = 64  # an event redelivered after 64 newer ones on the same document applies again
 HIDDEN = {"_applied": 0}
 
@@ -198,6 +198,35 @@ class MongoStore(Store):
     async def outbox_pending(self, limit: int = 100) -> list[OutboxRecord]:
         docs = await self._db[OUTBOX].find({"sent": False}).sort("_id", ASCENDING).limit(limit).to_list()
         return [OutboxRecord(d["topic"], d["key"], d["headers"], bytes(d["body"]), d["_id"]) for d in docs]
+
+    async def outbox_park(self, seq: int, reason: str) -> None:
+        async def move(session: AsyncClientSession) -> None:
+            doc = await self._db[OUTBOX].find_one_and_delete({"_id": int(seq), "sent": False}, session=session)
+            if doc is not None:
+                doc.pop("sent", None)
+                await self._db[PARKED].replace_one(
+                    {"_id": doc["_id"]}, {**doc, "reason": reason[:2000],
+                                          "parked_at": datetime.now(timezone.utc).isoformat()},
+                    upsert=True, session=session)
+        async with self._client.start_session() as session:  # type: ignore[union-attr]
+            await session.with_transaction(move)
+
+    async def outbox_parked(self, limit: int = 100) -> list[ParkedRecord]:
+        docs = await self._db[PARKED].find({}).sort("_id", ASCENDING).limit(limit).to_list()
+        return [ParkedRecord(OutboxRecord(d["topic"], d["key"], d["headers"], bytes(d["body"]), d["_id"]),
+                             d["reason"], d["parked_at"]) for d in docs]
+
+    async def outbox_replay(self, seqs: Sequence[int]) -> int:
+        async def move(session: AsyncClientSession) -> int:
+            docs = await self._db[PARKED].find({"_id": {"$in": [int(s) for s in seqs]}}, session=session) \
+                .sort("_id", ASCENDING).to_list()
+            if docs:
+                await self._append([OutboxRecord(d["topic"], d["key"], d["headers"], bytes(d["body"]))
+                                    for d in docs], session)
+                await self._db[PARKED].delete_many({"_id": {"$in": [d["_id"] for d in docs]}}, session=session)
+            return len(docs)
+        async with self._client.start_session() as session:  # type: ignore[union-attr]
+            return await session.with_transaction(move)
 
     async def outbox_mark_sent(self, seqs: Sequence[int]) -> None:
         if seqs:

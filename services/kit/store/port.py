@@ -32,6 +32,15 @@ class OutboxRecord:
 
 
 @dataclass(frozen=True)
+class ParkedRecord:
+    """An outbox record the relay could not publish, set aside so the records after it go out."""
+
+    record: OutboxRecord
+    reason: str
+    parked_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None = None
@@ -132,3 +141,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def outbox_mark_sent(self, seqs: Sequence[int]) -> None: ...
+
+    @abc.abstractmethod
+    async def outbox_park(self, seq: int, reason: str) -> None:
+        """Take a pending record out of the queue and keep it, with why, among the parked ones."""
+
+    @abc.abstractmethod
+    async def outbox_parked(self, limit: int = 100) -> list[ParkedRecord]:
+        """Parked records, oldest first."""
+
+    @abc.abstractmethod
+    async def outbox_replay(self, seqs: Sequence[int]) -> int:
+        """Put parked records back at the end of the queue (with new seqs); returns how many."""

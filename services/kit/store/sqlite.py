@@ -19,11 +19,12 @@ import base64
 import json
 import sqlite3
 import time
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from services.kit.store.port import Conflict, OutboxRecord, Page, Query, Store
+from services.kit.store.port import Conflict, OutboxRecord, Page, ParkedRecord, Query, Store
 
 T = TypeVar("T")
 RESERVED = frozenset({"_id", "_v", "_applied"})
@@ -36,6 +37,8 @@ CREATE TABLE IF NOT EXISTS applied(collection TEXT NOT NULL, key TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
     key TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(seq) WHERE sent = 0;
+CREATE TABLE IF NOT EXISTS parked(seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, key TEXT NOT NULL,
+    headers TEXT NOT NULL, body BLOB NOT NULL, reason TEXT NOT NULL, parked_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hits(collection TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
     expires_at REAL NOT NULL, PRIMARY KEY(collection, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hits_expiry ON hits(expires_at);
@@ -58,6 +61,10 @@ SWEEP = """
 DELETE FROM hits WHERE (collection, key) IN
     (SELECT collection, key FROM hits WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
 """
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
 
 
 # Rules both adapters share (mongo.py imports them), so that both accept and refuse the
@@ -356,6 +363,33 @@ class SqliteStore(Store):
             (limit,)).fetchall()
         return [OutboxRecord(topic, key, json.loads(headers), bytes(body), seq)
                 for seq, topic, key, headers, body in rows]
+
+    async def outbox_park(self, seq: int, reason: str) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO parked SELECT seq, topic, key, headers, body, ?, ? FROM outbox "
+                       "WHERE seq = ? AND sent = 0", (reason[:2000], _now_iso(), int(seq)))
+            db.execute("DELETE FROM outbox WHERE seq = ? AND sent = 0", (int(seq),))
+        await self._write(write)
+
+    async def outbox_parked(self, limit: int = 100) -> list[ParkedRecord]:
+        rows = self._conn().execute(
+            "SELECT seq, topic, key, headers, body, reason, parked_at FROM parked ORDER BY seq LIMIT ?",
+            (limit,)).fetchall()
+        return [ParkedRecord(OutboxRecord(topic, key, json.loads(headers), bytes(body), seq), reason, parked_at)
+                for seq, topic, key, headers, body, reason, parked_at in rows]
+
+    async def outbox_replay(self, seqs: Sequence[int]) -> int:
+        wanted = [(int(s),) for s in seqs]
+
+        def write(db: sqlite3.Connection) -> int:
+            moved = 0
+            for (seq,) in wanted:
+                cur = db.execute("INSERT INTO outbox(topic, key, headers, body) "
+                                 "SELECT topic, key, headers, body FROM parked WHERE seq = ?", (seq,))
+                moved += cur.rowcount
+                db.execute("DELETE FROM parked WHERE seq = ?", (seq,))
+            return moved
+        return await self._write(write)
 
     async def outbox_mark_sent(self, seqs: Sequence[int]) -> None:
         marks = [(int(seq),) for seq in seqs]

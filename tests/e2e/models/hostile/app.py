@@ -188,3 +188,31 @@ def spin_later(delay: float) -> str:
             pass
     threading.Thread(target=spin, daemon=True).start()
     return STARTED_AS
+
+
+@model.step(inputs=[ft.Number("megabytes")], outputs=[ft.Text("text")])
+def huge_output(megabytes: float) -> str:
+    """More output than any event may carry."""
+    return "x" * int(megabytes * 2**20)
+
+
+# A model's code can bypass the SDK's encoding and answer any output names it likes
+import feather.runtime as _runtime  # noqa: E402
+
+_encode = _runtime._encode_outputs
+
+
+def _with_extras(step, result, output_dir):
+    encoded = _encode(step, result, output_dir)
+    if step.name == "undeclared":
+        encoded["/home/u/"] = {"url": "data:text/plain;base64,eA==", "name": "x.bashrc"}
+        encoded["not_in_the_manifest"] = "surprise"
+    return encoded
+
+
+_runtime._encode_outputs = _with_extras
+
+
+@model.step(inputs=[], outputs=[ft.Text("declared")])
+def undeclared() -> str:
+    return "the only output the manifest names"

@@ -1,0 +1,57 @@
+"""Operator routes every service has: its parked outbox records, listed and sent again.
+
+Guarded by the platform's admin token (``FEATHER_ADMIN_TOKEN``), compared in constant time; a
+service started without one answers 403 to every admin call.
+"""
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from services.kit.store import ParkedRecord
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+def _ctx(request: Request) -> Any:
+    return request.app.state.ctx
+
+
+async def require_admin(request: Request, authorization: str | None = Header(None)) -> None:
+    expected = _ctx(request).settings.admin_token
+    scheme, _, token = (authorization or "").partition(" ")
+    if not expected:
+        raise HTTPException(403, detail="this platform has no admin token (FEATHER_ADMIN_TOKEN)")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise HTTPException(403, detail="admin calls need the platform's admin token")
+
+
+class Replay(BaseModel):
+    seqs: list[int] = Field(default_factory=list, max_length=10_000)
+    all: bool = False
+
+
+def parked_view(service: str, parked: ParkedRecord) -> dict[str, Any]:
+    rec = parked.record
+    return {"service": service, "seq": rec.seq, "topic": rec.topic, "key": rec.key, "bytes": len(rec.body),
+            "type": rec.headers.get("ce-type"), "event_id": rec.headers.get("ce-id"),
+            "reason": parked.reason, "parked_at": parked.parked_at}
+
+
+@router.get("/outbox", dependencies=[Depends(require_admin)])
+async def list_parked(request: Request, limit: int = 100) -> dict[str, Any]:
+    ctx = _ctx(request)
+    parked = await ctx.store.outbox_parked(max(1, min(limit, 1000)))
+    return {"items": [parked_view(ctx.name, p) for p in parked]}
+
+
+@router.post("/outbox/replay", dependencies=[Depends(require_admin)])
+async def replay_parked(body: Replay, request: Request) -> dict[str, Any]:
+    ctx = _ctx(request)
+    seqs = [p.record.seq for p in await ctx.store.outbox_parked(10_000)] if body.all else body.seqs
+    moved = await ctx.store.outbox_replay([s for s in seqs if s is not None])
+    ctx.relay.nudge()
+    return {"service": ctx.name, "replayed": moved}
