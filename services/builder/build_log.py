@@ -15,14 +15,23 @@ FLUSH_EVERY_S = 0.5
 
 
 class BuildLog:
-    def __init__(self, blobs: BlobStore, key: str) -> None:
+    """``hidden`` are host folders (the data folder, the home folder) that the log names by a
+    placeholder instead: the model's owner reads this log, and where the platform keeps its
+    files is none of their business."""
+
+    def __init__(self, blobs: BlobStore, key: str, hidden: dict[str, str] | None = None) -> None:
         self.blobs = blobs
         self.key = key
+        # longest first, so a folder inside another is replaced by its own placeholder
+        self.hidden = sorted(((f, p) for f, p in (hidden or {}).items() if len(f.rstrip("/")) > 1),
+                             key=lambda kv: -len(kv[0]))
         self.lines: list[str] = []
         self._flushed = 0
         self._task: asyncio.Task[None] | None = None
 
     def __call__(self, line: str) -> None:
+        for folder, placeholder in self.hidden:
+            line = line.replace(folder, placeholder)
         self.lines.append(line)
 
     async def __aenter__(self) -> "BuildLog":

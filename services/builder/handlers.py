@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from services.builder import domain
@@ -73,7 +75,9 @@ class Builder:
         runtime: dict[str, Any] | None = None
         error = ""
         log_key = f"builds/{request.model_id}/{request.version}/log.txt"
-        async with BuildLog(self.ctx.blobs, log_key) as lines:
+        data_dir = self.ctx.settings.data_dir.resolve()
+        hidden = {str(data_dir): "$DATA", str(Path.home()): "~", sys.base_prefix: "$PYTHON"}
+        async with BuildLog(self.ctx.blobs, log_key, hidden) as lines:
             lines(f"building {bid} (python {request.python}, {len(request.requirements)} requirements)")
             try:
                 bundle = await self.ctx.blobs.get(request.bundle.key)
@@ -97,7 +101,7 @@ class Builder:
         code_dir.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(unpack_code, bundle, code_dir, max_members=self.ctx.settings.max_bundle_members,
                                 max_unpacked_mb=self.ctx.settings.max_bundle_unpacked_mb)
-        lines(f"code unpacked to {code_dir}")
+        lines("code unpacked")
         locked = await self.envs.lock(request.requirements, request.python, lines)
         key = domain.env_key(locked.splitlines(), request.python)
         env = await self.envs.ensure(key, locked, request.python, lines)

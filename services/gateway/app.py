@@ -9,8 +9,10 @@ from fastapi.responses import JSONResponse
 
 from services.contracts import topics
 from services.gateway.access import load_secret
+from services.gateway.ratelimit import Limiter
+from services.gateway.throttle import Throttle
 from services.gateway.routes import router
-from services.gateway.auth import ensure_user
+from services.gateway.auth import cookie_secure, ensure_user
 from services.gateway.domain import RequestError
 from services.kit.portal import mount_portal
 from services.gateway.projections import Projections
@@ -38,6 +40,8 @@ def _subscribe(ctx: ServiceContext) -> None:
 
 async def _start(ctx: ServiceContext) -> None:
     ctx.state["secret"] = load_secret(ctx.settings.gateway_secret, ctx.settings.data_dir)
+    ctx.state["limiter"] = Limiter(ctx.store)
+    ctx.state["password_slots"] = asyncio.Semaphore(ctx.settings.password_hashes_at_once)
     ctx.state["http"] = httpx.AsyncClient()
     ctx.state["sweeper"] = asyncio.create_task(sweep_forever(ctx), name="run-sweeper")
     if ctx.settings.admin_token:
@@ -55,7 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          on_stop=_stop, large_bodies={"/v1/files": upload_limit(settings.max_file_mb),
                                                       "/v1/models": upload_limit(settings.max_bundle_mb)})
 
-    mount_portal(app)  # last: it answers every path the API does not
+    app.add_middleware(Throttle)  # outermost: a refused caller costs no body read
+    # last: it answers every path the API does not
+    mount_portal(app, secure=lambda request: cookie_secure(request, settings.cookie_secure))
 
     @app.exception_handler(RequestError)
     async def refused(_: Request, exc: RequestError) -> JSONResponse:

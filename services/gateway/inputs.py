@@ -162,7 +162,15 @@ async def _fetch(ctx: ServiceContext, url: str, name: str | None, path: list[str
 async def store_file(ctx: ServiceContext, fid: str, data: bytes, content_type: str, user: str | None) -> None:
     """Keep a file a caller sent, and who sent it: it is theirs to use and read again, and an
     anonymous caller's expires."""
+    if user is not None:
+        usage = await ctx.store.get("usage", user) or {}
+        quota = ctx.settings.quota_stored_mb * 2**20
+        if usage.get("bytes", 0) + len(data) > quota:
+            raise RequestError(413, [{"loc": ["body", "file"], "type": "quota",
+                                      "msg": f"quota: your files would take more than {human_size(quota)}"}])
     await ctx.blobs.put(blob_key(fid), data, content_type)
+    if user is not None:
+        await ctx.store.apply("usage", user, {}, event_id=f"file:{fid}", increments={"bytes": len(data), "files": 1})
     now = datetime.now(timezone.utc)
     expires = None if user else (now + timedelta(hours=ctx.settings.anonymous_file_ttl_h)).isoformat()
     await ctx.store.save("files", fid, {"owner": user, "size": len(data), "content_type": content_type,

@@ -85,6 +85,7 @@ class Projections:
     async def record_completion(self, envelope: Envelope) -> None:
         event = envelope.event
         await self.store.apply("runs", event.run_id, completed_fields(event), event_id=envelope.id)
+        await self.store.delete("active_runs", event.run_id)  # no longer counts against the caller's quota
 
     async def count_completion(self, envelope: Envelope) -> None:
         """The model's run count, which orders the catalogue by popularity."""

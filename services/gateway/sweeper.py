@@ -1,5 +1,5 @@
 """No run stays queued or running forever: past its deadline (and a grace period for a slow
-executor), the gateway ends it as ``timed_out``.
+executor), the gateway ends it as ``timed_out``. Anonymous uploads past their expiry are deleted.
 
 The gateway announces that end with the same event id the executor would use for the run's
 completion, so whichever comes first is the one every consumer keeps.
@@ -14,7 +14,9 @@ from datetime import datetime, timedelta, timezone
 from services.contracts.envelope import stable_id
 from services.contracts.events import RunCompleted
 from services.kit.runtime import ServiceContext
-from services.kit.store import Conflict, Query
+from services.contracts.files import blob_key
+from services.gateway.access import expired
+from services.kit.store import Conflict, Order, Query
 
 log = logging.getLogger("feather.gateway.sweeper")
 GRACE_S = 60.0
@@ -51,11 +53,28 @@ async def _end(ctx: ServiceContext, doc: dict, now: datetime) -> int:
     return 0
 
 
+async def sweep_files(ctx: ServiceContext, now: datetime | None = None) -> int:
+    """Delete anonymous uploads past their expiry, oldest first; returns how many went."""
+    now = now or datetime.now(timezone.utc)
+    gone = 0
+    while True:
+        page = await ctx.store.find("files", Query(where={"anonymous": True}, order=Order("created_at"), limit=200))
+        due = [d for d in page.items if expired(d, now)]
+        for doc in due:
+            await ctx.blobs.delete(blob_key(doc["_id"]))
+            await ctx.store.delete("files", doc["_id"])
+        gone += len(due)
+        # uploads expire in the order they came, so the first one still valid ends the sweep
+        if len(due) < len(page.items) or not page.next_cursor:
+            return gone
+
+
 async def sweep_forever(ctx: ServiceContext) -> None:
     while True:
         await asyncio.sleep(EVERY_S)
         try:
             await sweep_once(ctx)
+            await sweep_files(ctx)
         except asyncio.CancelledError:
             raise
         except Exception:  # a failed sweep is tried again next time

@@ -25,6 +25,9 @@ async def require_admin(request: Request, authorization: str | None = Header(Non
     scheme, _, token = (authorization or "").partition(" ")
     if not expected:
         raise HTTPException(403, detail="this platform has no admin token (FEATHER_ADMIN_TOKEN)")
+    if not authorization:
+        raise HTTPException(401, detail="admin calls need the platform's admin token",
+                            headers={"WWW-Authenticate": "Bearer"})
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
         raise HTTPException(403, detail="admin calls need the platform's admin token")
 

@@ -164,8 +164,9 @@ class Bus:
     async def publish_raw(self, topic: str, key: str, headers: dict[str, str], body: bytes) -> None:
         if not self._topics_ready.is_set():
             try:
-                await asyncio.wait_for(self._topics_ready.wait(), 5.0)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(5.0):  # unlike wait_for, never swallows a cancel
+                    await self._topics_ready.wait()
+            except TimeoutError:
                 raise ConnectionError("the broker's topics are not there yet") from None
         await self.broker.publish(body, topic, key=key.encode(), headers=dict(headers))
 

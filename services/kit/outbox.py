@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 
 from aiokafka.errors import InvalidTopicError, MessageSizeTooLargeError, TopicAuthorizationFailedError
+from faststream.exceptions import FastStreamException
 
 from services.contracts.envelope import Codec, codec as default_codec
 from services.contracts.events import Event
@@ -32,6 +34,11 @@ PARK_AFTER = 3  # tries of a record the broker refuses for what it is
 # what the broker says about a record itself; anything else (timeouts, lost connections) is
 # about the broker, and every record waits for it to come back
 RECORD_ERRORS = (MessageSizeTooLargeError, InvalidTopicError, TopicAuthorizationFailedError, ValueError, TypeError)
+
+
+def about_the_record(exc: BaseException) -> bool:
+    # FastStream's own errors (some are ValueErrors) say the producer is not ready: that is the broker's state
+    return isinstance(exc, RECORD_ERRORS) and not isinstance(exc, FastStreamException)
 
 
 def record(event: Event, *, source: str, event_id: str | None = None,
@@ -96,7 +103,9 @@ class OutboxRelay:
             try:
                 await self.bus.publish_raw(rec.topic, rec.key, dict(rec.headers), rec.body)
                 return True
-            except RECORD_ERRORS as exc:
+            except Exception as exc:
+                if not about_the_record(exc):
+                    raise
                 if attempt == PARK_AFTER:
                     assert rec.seq is not None
                     reason = f"{type(exc).__name__}: {exc}"
@@ -114,11 +123,11 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = self.poll_s
+        me = asyncio.current_task()
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except asyncio.TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.drain()
@@ -126,6 +135,10 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker away: keep the records, try again later
+                if me is not None and me.cancelling():
+                    # a cancel that arrived as an inner wait timed out can surface as that
+                    # timeout's error instead; stopping must still stop
+                    raise asyncio.CancelledError from exc
                 log.warning("outbox relay: publish failed, will retry: %s", exc)
                 backoff = min(max(backoff * 2, 0.2), 5.0)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from services.contracts.events import Event
 from services.kit import admin
@@ -22,7 +23,7 @@ from services.kit.body_limit import BodyLimit
 from services.kit.bus import Bus
 from services.kit.outbox import OutboxRelay, record
 from services.kit.settings import Settings
-from services.kit.store import Store, open_store
+from services.kit.store import InvalidCursor, Store, open_store
 
 log = logging.getLogger("feather.service")
 
@@ -132,6 +133,11 @@ def create_service(
     if router is not None:
         app.include_router(router)
     app.include_router(admin.router)
+
+    @app.exception_handler(InvalidCursor)
+    async def bad_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": ["query", "cursor"], "msg": "not a cursor this API gave out",
+                                         "type": "value_error"}]}, status_code=422)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -68,6 +68,28 @@ class Settings(BaseSettings):
     max_requirements_kb: int = Field(64, gt=0)  # requirements.txt
     anonymous_file_ttl_h: float = Field(24.0, gt=0)  # uploads by anonymous callers expire after this
 
+    # rate limits per minute, counted in the gateway's store (shared by its replicas); Replicate
+    # allows 600 run creations and 3,000 other calls a minute per account
+    rate_limits: bool = True
+    rate_user_per_min: int = Field(3000, ge=0)  # a signed-in user's calls, all routes
+    rate_token_per_min: int = Field(3000, ge=0)  # one API token's calls
+    rate_runs_per_min: int = Field(600, ge=0)  # a signed-in user's run creations
+    rate_anonymous_per_min: int = Field(600, ge=0)  # calls without an account, per client address
+    rate_anonymous_runs_per_min: int = Field(60, ge=0)  # run creations without an account, per address
+    rate_address_per_min: int = Field(6000, ge=0)  # everything from one client address
+    rate_login_per_account_min: int = Field(10, ge=0)  # login attempts on one account
+    rate_login_per_address_min: int = Field(30, ge=0)  # login and sign-up attempts from one address
+    # how many proxies in front of the gateway append to X-Forwarded-For (0: use the peer address)
+    forwarded_hops: int = Field(0, ge=0)
+    # the Secure flag on session cookies; unset: on, except for a browser on this machine over loopback
+    cookie_secure: bool | None = None
+    # quotas per user
+    quota_models: int = Field(100, ge=0)
+    quota_versions: int = Field(500, ge=0)  # per model
+    quota_active_runs: int = Field(32, ge=0)  # queued or running at once (per address without an account)
+    quota_stored_mb: int = Field(5120, ge=0)  # uploaded files
+    password_hashes_at_once: int = Field(2, gt=0)  # argon2 is memory- and CPU-hard by design
+
     # executor
     workers_per_version: int = 2
     workers_min: int = 0  # started as soon as a version is ready

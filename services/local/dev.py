@@ -13,8 +13,9 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, HTTPException, UploadFile
+from fastapi import FastAPI, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -23,6 +24,7 @@ from feather import runtime
 from services.contracts.steps import carry
 from services.contracts.files import SCHEME, content_type_of, file_values, new_file_id
 from services.gateway.domain import RequestError, check_inputs, pick_step
+from services.kit.body_limit import BodyLimit
 from services.kit.portal import mount_portal
 
 
@@ -58,6 +60,19 @@ class RunBody(BaseModel):
     previous_run: str | None = None
 
 
+DEV_BODY_LIMIT = 64 * 2**20
+
+
+def is_loopback_host(host: str | None) -> bool:
+    name = urlsplit("//" + (host or "")).hostname or ""
+    return name in ("localhost", "::1") or name.startswith("127.")
+
+
+def is_loopback_origin(origin: str) -> bool:
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and is_loopback_host(parts.netloc)
+
+
 def create_dev_app(app_path: Path) -> FastAPI:
     model = DevModel(app_path)
     model.reload_if_changed()
@@ -77,6 +92,18 @@ def create_dev_app(app_path: Path) -> FastAPI:
         watcher.cancel()
 
     app = FastAPI(title="feather dev", lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit_for=lambda path: DEV_BODY_LIMIT)
+
+    @app.middleware("http")
+    async def only_this_machine(request: Request, call_next):
+        # the preview server acts for whoever runs it (publishing with their token): a page of
+        # another site must not drive it, neither by a form post nor through a rebound name
+        if not is_loopback_host(request.headers.get("host")):
+            return JSONResponse({"detail": "the preview server answers only to localhost"}, status_code=421)
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and origin is not None and not is_loopback_origin(origin):
+            return JSONResponse({"detail": f"requests from {origin} are not accepted"}, status_code=403)
+        return await call_next(request)
 
     def manifest() -> dict[str, Any]:
         if model.loaded is None:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from services.contracts.events import ModelDeleted, ModelPublished, ModelUpdated
 from services.kit.runtime import ServiceContext, context
-from services.kit.store import Conflict
+from services.kit.store import Conflict, Query
 from services.registry import domain
 
 router = APIRouter()
@@ -67,6 +67,7 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
         if model and not model.get("deleted") and model.get("latest_sha256") == sha:
             current = await ctx.store.get("versions", domain.version_key(model_id, latest))
             return _answer(owner, name, latest, current["status"] if current else "building", created=False)
+        await _within_quotas(ctx, owner, model, latest)
         version = domain.next_version(latest)
         # named by content: a publish that loses the race for this version cannot overwrite
         # the winner's bundle
@@ -92,6 +93,18 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
                                          "created_at": now})
         return _answer(owner, name, version, "building", created=True)
     raise HTTPException(409, detail="the model is being published concurrently; try again")
+
+
+async def _within_quotas(ctx: ServiceContext, owner: str, model: dict | None, latest: int | None) -> None:
+    settings = ctx.settings
+    if model is None or model.get("deleted"):
+        page = await ctx.store.find("models", Query(where={"owner": owner, "deleted": False},
+                                                    limit=settings.quota_models + 1))
+        if len(page.items) >= settings.quota_models:
+            raise HTTPException(403, detail=f"quota: at most {settings.quota_models} models per user; "
+                                            "delete one to publish another")
+    elif latest is not None and latest >= settings.quota_versions:
+        raise HTTPException(403, detail=f"quota: at most {settings.quota_versions} versions of a model")
 
 
 def _answer(owner: str, name: str, version: int, status: str, *, created: bool) -> dict:

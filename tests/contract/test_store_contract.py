@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
 from typing import Any
 
 import pytest
 
-from services.kit.store import Conflict, Order, OutboxRecord, Query, Store
+from services.kit.store import Conflict, InvalidCursor, Order, OutboxRecord, Query, Store
 
 
 def event(topic: str, key: str = "k", body: bytes = b"{}") -> OutboxRecord:
@@ -453,3 +455,12 @@ async def test_replay_puts_parked_records_back_at_the_end_of_the_queue(store: St
     assert pending[-1].seq > max(r.seq for r in pending[:-1]) and pending[-1].body == first.body
     assert await store.outbox_parked() == []
     assert await store.outbox_replay([first.seq]) == 0
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, [1], "not base64!", None])
+async def test_a_cursor_no_find_gave_out_is_refused_as_such(store: Store, value) -> None:
+    await store.save("models", "m1", {"n": 1}, expected_version=None)
+    cursor = value if isinstance(value, str) else \
+        base64.urlsafe_b64encode(json.dumps([value, 5] if value is not None else [1, {"k": 2}]).encode()).decode()
+    with pytest.raises(InvalidCursor):
+        await store.find("models", Query(order=Order("n"), cursor=cursor))

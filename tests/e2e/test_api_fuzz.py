@@ -57,7 +57,11 @@ class Targets:
 
 @pytest.fixture(scope="module")
 def gateway_api(platform: LocalPlatform) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_url(f"{platform.gateway_url}/openapi.json")
+    # failure reports hide the admin's token but show the rest, run read tokens included
+    hidden = ["authorization"]
+    config = schemathesis.Config.from_dict({"output": {"sanitization": {"keys-to-sanitize": hidden,
+                                                                        "sensitive-markers": hidden}}})
+    return schemathesis.openapi.from_url(f"{platform.gateway_url}/openapi.json", config=config)
 
 
 @pytest.fixture(scope="module")
@@ -89,39 +93,65 @@ def targets(platform: LocalPlatform, client: feather.Client, http: httpx.Client,
 
 
 def _aimed(operation: schemathesis.APIOperation, targets: Targets,
-           anonymous: bool) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(path parameters, query) that name real things for this operation; none if it has no
-    path parameters to aim."""
+           anonymous: bool) -> list[dict[str, Any]]:
+    """Parts of a request that name real things for this operation, for ``as_strategy``."""
+    method, path = operation.method.upper(), operation.path
     names = {p.name for p in operation.path_parameters}
-    if not names:
-        return []
     if "owner" in names:
-        changes = (operation.method.upper(), operation.path) in CHANGES_A_MODEL
-        models = [targets.throwaway] if changes else [targets.shared, targets.throwaway]
-        aimed = [({"owner": owner, "name": name}, {}) for owner, name in models]
-    elif "run_id" in names:
+        models = [targets.throwaway] if (method, path) in CHANGES_A_MODEL else [targets.shared, targets.throwaway]
+        aimed = [{"path_parameters": {"owner": owner, "name": name}} for owner, name in models]
+        if "version" in names:
+            aimed = [{"path_parameters": {**a["path_parameters"], "version": targets.version}} for a in aimed]
+        return aimed
+    if "run_id" in names:
         # a run made without an account is read with its token
-        aimed = [({"run_id": run_id}, {"token": token} if token and anonymous else {})
-                 for run_id, token in targets.runs]
-    elif "fid" in names:
-        aimed = [({"fid": fid}, {}) for fid in targets.files]
-    elif "token_id" in names:
-        aimed = [({"token_id": targets.token_id}, {})]
-    else:
-        return []
-    if "version" in names:
-        aimed = [({**path, "version": targets.version}, query) for path, query in aimed]
-    return aimed
+        return [{"path_parameters": {"run_id": run_id}, **({"query": {"token": token}} if token and anonymous else {})}
+                for run_id, token in targets.runs]
+    if "fid" in names:
+        return [{"path_parameters": {"fid": fid}} for fid in targets.files] + \
+            [{"path_parameters": {"fid": targets.files[0]}, "query": {"run": run_id}} for run_id, _ in targets.runs]
+    if "token_id" in names:
+        return [{"path_parameters": {"token_id": targets.token_id}}]
+    if (method, path) == ("GET", "/v1/models"):
+        return [{"query": {"owner": owner}} for owner in ("me", targets.shared[0])]
+    if (method, path) == ("GET", "/v1/runs"):
+        return [{"query": {"model": "/".join(targets.shared)}}]
+    return []
+
+
+def _run_bodies(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    """Run requests with inputs the shared model takes, so that the checks past them are reached."""
+    return st.fixed_dictionaries(
+        {"inputs": st.fixed_dictionaries({"name": st.text(max_size=120)})},
+        optional={"previous_run": st.sampled_from([run_id for run_id, _ in targets.runs]),
+                  "previous_run_token": st.text(max_size=40), "chain": st.booleans(),
+                  "step": st.sampled_from(["greet"]) | st.text(max_size=10),
+                  "version": st.sampled_from([targets.version]) | st.integers(),
+                  "choices": st.dictionaries(st.text(max_size=10), st.dictionaries(st.text(max_size=5), st.text(max_size=5)), max_size=2),
+                  "deadline_s": st.floats(min_value=0.001, max_value=900)})
+
+
+def _without_credentials(case: schemathesis.Case) -> schemathesis.Case:
+    case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+    return case
 
 
 def _cases(operation: schemathesis.APIOperation, targets: Targets, token: str | None) -> st.SearchStrategy:
     """Valid and invalid requests, made up entirely or aimed at real things; with the admin's
-    token or, anonymously, with whatever (never valid) credentials the generator makes."""
+    token, or without credentials but for some made-up (never valid) ones."""
     headers = {"authorization": f"Bearer {token}"} if token else None
-    made_up = [operation.as_strategy(mode, headers=headers) for mode in MODES]
-    aimed = [operation.as_strategy(mode, headers=headers, path_parameters=path, query=query or None)
-             for path, query in _aimed(operation, targets, anonymous=token is None) for mode in MODES]
-    return st.one_of(*made_up, *aimed)
+    variants = [operation.as_strategy(mode, headers=headers) for mode in MODES]
+    for aimed in _aimed(operation, targets, anonymous=token is None):
+        variants += [operation.as_strategy(mode, headers=headers, **aimed) for mode in MODES]
+    if (operation.method.upper(), operation.path) == ("POST", "/v1/models/{owner}/{name}/runs"):
+        shared = {"owner": targets.shared[0], "name": targets.shared[1]}
+        variants.append(_run_bodies(targets).flatmap(
+            lambda body: operation.as_strategy(headers=headers, path_parameters=shared, body=body)))
+    if token is None:
+        # the generator's Authorization values are refused before anything else is looked at
+        variants = [v.map(_without_credentials) for v in variants] + \
+            [operation.as_strategy(mode) for mode in MODES]
+    return st.one_of(*variants)
 
 
 def _fuzz(schema: schemathesis.BaseSchema, subtests: pytest.Subtests, base_url: str, targets: Targets,

@@ -27,7 +27,7 @@ def test_dev_server_runs_the_model_and_reloads_on_save(tmp_path: Path):
     app_file = tmp_path / "greeter" / "app.py"
     app_file.parent.mkdir()
     write(app_file, "Hello")
-    with TestClient(create_dev_app(app_file)) as http:
+    with TestClient(create_dev_app(app_file), base_url="http://localhost:8765") as http:
         state = http.get("/v1/dev").json()
         assert state["model"] == "dev/greeter" and state["error"] is None
         model = http.get("/v1/models/dev/greeter").json()
@@ -52,3 +52,19 @@ def test_dev_server_runs_the_model_and_reloads_on_save(tmp_path: Path):
         assert "app.py" in http.get("/v1/dev").json()["error"]
         # the last good model keeps answering while the file is broken
         assert http.post("/v1/models/dev/greeter/runs", json={"inputs": {"name": "Bo"}}).json()["status"] == "succeeded"
+
+
+def test_dev_server_answers_only_this_machine_and_not_other_sites(tmp_path: Path):
+    app_file = tmp_path / "greeter" / "app.py"
+    app_file.parent.mkdir()
+    write(app_file, "Hello")
+    with TestClient(create_dev_app(app_file), base_url="http://localhost:8765") as http:
+        # a page of another site posting a form (no custom header, its own Origin)
+        forged = http.post("/v1/dev/publish", data={"x": "1"}, headers={"Origin": "https://evil.example"})
+        assert forged.status_code == 403
+        assert http.post("/v1/dev/publish", headers={"Origin": "null"}).status_code == 403
+        # a name rebound to 127.0.0.1 still arrives with the other site's Host
+        assert http.get("/v1/dev", headers={"Host": "evil.example"}).status_code == 421
+        same_site = http.post("/v1/models/dev/greeter/runs", json={"inputs": {"name": "Ada"}},
+                              headers={"Origin": "http://localhost:8765"})
+        assert same_site.status_code == 201

@@ -14,6 +14,7 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query as Q
 from pydantic import BaseModel, Field
 
+from services.gateway.routes.models import unavailable
 from services.kit.admin import parked_view, require_admin
 from services.kit.dead_letters import read_dead_letters
 from services.kit.runtime import ServiceContext, context
@@ -35,7 +36,7 @@ async def _call(ctx: ServiceContext, service: str, method: str, path: str, **kwa
         answer.raise_for_status()
         return answer.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise HTTPException(503, detail=f"the {service} service did not answer ({type(exc).__name__})") from None
+        raise unavailable(f"the {service} service", exc) from None
 
 
 class OutboxPage(BaseModel):

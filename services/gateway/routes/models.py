@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from typing import Any, Literal
 
@@ -20,7 +21,14 @@ from services.kit.runtime import ServiceContext, context
 from services.kit.store import Query
 
 router = APIRouter()
+log = logging.getLogger("feather.gateway")
 PUBLISH_VISIBLE_S = 10.0
+
+
+def unavailable(service: str, exc: Exception) -> HTTPException:
+    """A 503 that says which part is away, and nothing of where it lives (the log says that)."""
+    log.warning("%s did not answer: %s", service, exc)
+    return HTTPException(503, detail=f"{service} is unavailable; try again shortly")
 
 
 def _http(ctx: ServiceContext) -> httpx.AsyncClient:
@@ -36,7 +44,7 @@ async def publish(bundle: UploadFile, response: Response, user: str = Depends(re
                                        files={"bundle": ("bundle.tar.gz", data, "application/gzip")},
                                        headers={"X-Feather-User": user}, timeout=120)
     except httpx.HTTPError as exc:
-        raise HTTPException(503, detail=f"the registry is unavailable: {exc}") from None
+        raise unavailable("the registry", exc) from None
     try:
         body = answer.json()
     except ValueError:
@@ -103,7 +111,7 @@ async def update_model(owner: str, name: str, changes: ModelChanges, user: str =
         answer = await _http(ctx).patch(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
                                         json=body, headers={"X-Feather-User": user}, timeout=30)
     except httpx.HTTPError as exc:
-        raise HTTPException(503, detail=f"the registry is unavailable: {exc}") from None
+        raise unavailable("the registry", exc) from None
     if answer.status_code >= 400:
         raise HTTPException(answer.status_code, detail=answer.json().get("detail"))
     # the ModelUpdated event says the same; apply it now, under its id, so the caller sees the
@@ -129,7 +137,7 @@ async def delete_model(owner: str, name: str, user: str = Depends(required_user)
         answer = await _http(ctx).delete(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
                                          headers={"X-Feather-User": user}, timeout=30)
     except httpx.HTTPError as exc:
-        raise HTTPException(503, detail=f"the registry is unavailable: {exc}") from None
+        raise unavailable("the registry", exc) from None
     if answer.status_code >= 400:
         return JSONResponse(answer.json(), status_code=answer.status_code)
     # the ModelDeleted event will say the same; hide it now so the caller sees the delete at once
@@ -168,7 +176,7 @@ async def _forward(ctx: ServiceContext, request: Request, path: str) -> Response
     try:
         answer = await _http(ctx).get(f"{ctx.settings.telemetry_url}{path}", params=request.query_params, timeout=30)
     except httpx.HTTPError as exc:
-        raise HTTPException(503, detail=f"telemetry is unavailable: {exc}") from None
+        raise unavailable("telemetry", exc) from None
     return Response(answer.content, status_code=answer.status_code,
                     media_type=answer.headers.get("content-type", "application/json"))
 

@@ -6,7 +6,7 @@ import copy
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Request, Response
 from pydantic import BaseModel, Field
 
 from services.contracts.envelope import stable_id
@@ -99,8 +99,19 @@ async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, us
                         chain=chain, choices=body.choices or None)
 
 
+async def _hold_a_slot(ctx: ServiceContext, run_id: str, holder: str) -> None:
+    """Count the run among its caller's unfinished ones, refusing one past the quota. The
+    projection lets go of it when the run ends (Projections.record_completion)."""
+    quota = ctx.settings.quota_active_runs
+    page = await ctx.store.find("active_runs", Query(where={"holder": holder}, limit=quota + 1))
+    if len(page.items) >= quota:
+        raise HTTPException(429, detail=f"quota: at most {quota} unfinished runs at once; wait for one to end",
+                            headers={"Retry-After": "1"})
+    await ctx.store.save("active_runs", run_id, {"holder": holder}, expected_version=None)
+
+
 @router.post("/v1/models/{owner}/{name}/runs", status_code=201)
-async def create_run(owner: str, name: str, body: RunBody, response: Response,
+async def create_run(owner: str, name: str, body: RunBody, response: Response, request: Request,
                      prefer: str | None = Header(None), user: str | None = Depends(optional_user),
                      ctx: ServiceContext = Depends(context)) -> dict:
     began = time.perf_counter()
@@ -114,10 +125,16 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response,
            "deadline_s": event.deadline_s,
            "outputs": None, "error": None, "metrics": None, "completed_at": None}
     replies = ctx.state["replies"]
+    holder = f"user:{user}" if user else f"addr:{request.scope.get('state', {}).get('client_address', '')}"
+    await _hold_a_slot(ctx, run_id, holder)
     waiter = replies.expect(run_id) if wait_s else None
     try:
-        await ctx.save("runs", run_id, doc, expected_version=None,
-                       events=[ctx.outbox(event, event_id=stable_id(run_id, "requested"))])
+        try:
+            await ctx.save("runs", run_id, doc, expected_version=None,
+                           events=[ctx.outbox(event, event_id=stable_id(run_id, "requested"))])
+        except BaseException:
+            await ctx.store.delete("active_runs", run_id)
+            raise
         saved = time.perf_counter()
         if waiter is not None:
             try:
@@ -190,4 +207,13 @@ async def my_runs(model: str | None = None, limit: int = Q(20, ge=1, le=200), cu
         where["model_id"] = model
     page = await ctx.store.find("runs", Query(where=where, order=Order("created_at", descending=True),
                                               limit=limit, cursor=cursor))
-    return {"items": [run_view(d, viewer=user) for d in page.items], "next_cursor": page.next_cursor}
+    visible: dict[str, bool] = {}  # a model made private since takes its runs out of sight too
+    for model_id in {d["model_id"] for d in page.items}:
+        owner, name = model_id.split("/", 1)
+        try:
+            await model_or_404(ctx, owner, name, user)
+            visible[model_id] = True
+        except HTTPException:
+            visible[model_id] = False
+    return {"items": [run_view(d, viewer=user) for d in page.items if visible[d["model_id"]]],
+            "next_cursor": page.next_cursor}

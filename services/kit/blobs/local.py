@@ -31,7 +31,8 @@ class LocalBlobStore(BlobStore):
         self.root = Path(root).resolve()
 
     async def start(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.root.chmod(0o700)
 
     def _path(self, key: str) -> Path:
         path = self.root.joinpath(*PurePosixPath(check_key(key)).parts)
@@ -64,14 +65,14 @@ class LocalBlobStore(BlobStore):
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())  # the rename must not land before the bytes do
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; blobs are read by other processes
+        # mkstemp makes it owner-only, and so it stays: callers' files are the platform's to read
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -20,6 +20,10 @@ class Conflict(Exception):
     """A conditional write found the document in another state than expected."""
 
 
+class InvalidCursor(ValueError):
+    """A page cursor that no ``find`` of this store returned."""
+
+
 @dataclass(frozen=True)
 class OutboxRecord:
     """An event waiting to be published, written in the same transaction as the state."""

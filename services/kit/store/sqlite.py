@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -24,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from services.kit.store.port import Conflict, OutboxRecord, Page, ParkedRecord, Query, Store
+from services.kit.store.port import Conflict, InvalidCursor, OutboxRecord, Page, ParkedRecord, Query, Store
 
 T = TypeVar("T")
 RESERVED = frozenset({"_id", "_v", "_applied"})
@@ -111,10 +112,13 @@ def encode_cursor(value: Any, key: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[Any, str]:
+    """A cursor comes back from callers: anything but what encode_cursor made is refused."""
     try:
         value, key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError) as exc:
-        raise ValueError("malformed cursor") from exc
+        raise InvalidCursor("malformed cursor") from exc
+    if not isinstance(key, str) or not (value is None or isinstance(value, (str, int, float, bool))):
+        raise InvalidCursor("malformed cursor")
     return value, key
 
 
@@ -188,6 +192,11 @@ class SqliteStore(Store):
         if self._db is not None:
             return
         # we issue BEGIN ourselves; the scan thread only ever uses the reader
+        if self.path != ":memory:":
+            # the store holds password hashes, sessions and callers' inputs: owner-only from the
+            # start (SQLite gives its -wal and -shm files the database file's mode)
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            os.chmod(self.path, 0o600)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in PRAGMAS:
             db.execute(pragma)
