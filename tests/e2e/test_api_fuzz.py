@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from schemathesis.checks import not_a_server_error
@@ -154,20 +155,37 @@ def _cases(operation: schemathesis.APIOperation, targets: Targets, token: str | 
     return st.one_of(*variants)
 
 
+class _FromAddress(requests.adapters.HTTPAdapter):
+    """Connects from one loopback address of its own."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
+
+
 def _fuzz(schema: schemathesis.BaseSchema, subtests: pytest.Subtests, base_url: str, targets: Targets,
           token: str | None) -> None:
     # One subtest per operation rather than schemathesis.pytest.from_fixture, whose runner sets
     # Node._nodeid, which pytest 9.2 no longer has; this way the schema still comes from the
     # running gateway and every operation's failures are reported on their own.
-    for result in schema.get_all_operations():
+    for index, result in enumerate(schema.get_all_operations(), start=1):
         operation = result.ok()
+        # The gateway's rate limits count per client address: each operation is fuzzed from an
+        # address of its own, so that neither the other tests' counts nor the earlier operations'
+        # decide what it answers, and the fuzzer leaves the other tests' address alone.
+        session = requests.Session()
+        session.mount("http://", _FromAddress(f"127.77.{0 if token is None else 1}.{index}"))
 
         @FUZZ
         @given(case=_cases(operation, targets, token))
         def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(base_url=base_url, checks=CHECKS, timeout=60)
+            session.cookies.clear()  # a sign-up's session cookie is no credential for the next case
+            case.call_and_validate(base_url=base_url, session=session, checks=CHECKS, timeout=60)
 
-        with subtests.test(msg=operation.label):
+        with subtests.test(msg=operation.label), session:
             run()
 
 

@@ -6,6 +6,7 @@ import type { Manifest } from "../manifest";
 import helloJson from "./fixtures/hello.json";
 import pickDigitJson from "./fixtures/pick-digit.json";
 import irisJson from "./fixtures/iris-table.json";
+import { fileHref, permalink } from "../api";
 import { mockFetch, modelDetail, renderApp } from "./helpers";
 
 const hello = helloJson as unknown as Manifest;
@@ -130,6 +131,33 @@ describe("run page", () => {
     expect(await screen.findByRole("region", { name: "Your name" })).toHaveTextContent("Ada");
     expect(screen.getByRole("region", { name: "Greeting" })).toBeInTheDocument();
     expect(screen.getByText("12 ms (model 3 ms)")).toBeInTheDocument();
+  });
+});
+
+describe("a run made without an account", () => {
+  it("is read with the token in its permalink, and its files through the links the gateway gave", async () => {
+    const fetcher = mockFetch([
+      {
+        method: "GET",
+        path: "/v1/runs/r7",
+        reply: (call) =>
+          call.query.get("token") === "tok"
+            ? { json: { id: "r7", model: "local/hello", version: 1, step: "greet", status: "succeeded", inputs: { name: "Ada" },
+                outputs: { greeting: "Hello, Ada!" }, urls: { get: "/v1/runs/r7?token=tok", cancel: "/v1/runs/r7/cancel?token=tok" } } }
+            : { status: 404, json: { detail: "no run r7" } },
+      },
+      { method: "GET", path: "/v1/models/local/hello", reply: { json: modelDetail("local", hello) } },
+    ]);
+    renderApp("/runs/r7?token=tok", null);
+    expect(await screen.findByText("Hello, Ada!")).toBeInTheDocument();
+    expect(fetcher.calls[0].query.get("token")).toBe("tok");
+  });
+
+  it("links a file to its href when there is one", () => {
+    expect(fileHref({ url: "feather:files/a/b.png", href: "/v1/files/a/b.png?run=r7&token=tok" })).toBe("/v1/files/a/b.png?run=r7&token=tok");
+    expect(fileHref({ url: "feather:files/a/b.png" })).toBe("/v1/files/a/b.png");
+    expect(permalink({ id: "r7", model: "m/n", status: "succeeded", urls: { get: "/v1/runs/r7?token=t%2Bk", cancel: "" } })).toBe("/runs/r7?token=t%2Bk");
+    expect(permalink({ id: "r8", model: "m/n", status: "succeeded", urls: { get: "/v1/runs/r8", cancel: "" } })).toBe("/runs/r8");
   });
 });
 
