@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     gateway_secret: str | None = None
 
     # sizes: everything a caller sends or a model returns is bounded before it is accepted
-    # (docs/limits.md); the bus itself takes records of at most 1 MiB
+    # (docs/security.md, "Limits"); the bus itself takes records of at most 1 MiB
     max_request_kb: int = Field(1024, gt=0)  # a JSON request body
     max_inputs_kb: int = Field(512, gt=0)  # a run's inputs and choices together, as JSON
     max_outputs_kb: int = Field(512, gt=0)  # a run's outputs as JSON; files travel as blob references
