@@ -78,7 +78,6 @@ class Throttle:
         credential = await credential_of(ctx, _header(scope, b"authorization"), _cookie(scope, SESSION_COOKIE))
         state = scope.setdefault("state", {})
         state["credential"] = credential  # the routes' own auth reads it instead of asking again
-        state["client_address"] = address
         checks: list[tuple[Policy, str]] = [(known["address"], f"addr:{address}")]
         creating = scope["method"] == "POST" and RUN_CREATION.match(scope["path"]) is not None
         if credential is not None and credential.user is not None:

@@ -16,6 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 MODELS = Path(__file__).resolve().parent / "models"
 
 
+# Every test calls from 127.0.0.1, most of them without an account: under the default limits the
+# suite would throttle itself. The limiter still counts every call and answers its headers; its
+# refusals are tested in tests/integration/test_gateway_limits.py.
+GENEROUS_LIMITS = {f"FEATHER_RATE_{name}_PER_MIN": "1000000" for name in
+                   ("ADDRESS", "ANONYMOUS", "ANONYMOUS_RUNS", "USER", "TOKEN", "RUNS")}
+
+
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     data_dir = tmp_path_factory.mktemp("feather-data")
@@ -24,7 +31,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform
     local = LocalPlatform.on_free_ports(data_dir, "ft_" + secrets.token_urlsafe(24),
                                         extra_env={"FEATHER_SANDBOX": "required", "FEATHER_WORKER_MEMORY_MB": "512",
                                                    "FEATHER_WORKER_RUN_CPU_S": "5",
-                                                   "FEATHER_BUILD_FIND_LINKS": str(wheels)})
+                                                   "FEATHER_BUILD_FIND_LINKS": str(wheels), **GENEROUS_LIMITS})
     try:
         local.start()
     except Exception:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, assume, given, settings, strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -28,7 +28,7 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
 # Bounded for `make test`. Derandomized so a failure comes back on the next run; no shrinking,
 # which would replay a failing request dozens of times against a live platform for a smaller body.
-FUZZ = settings(max_examples=20, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
 # Calls that change a model go to this module's own model, never to one other tests share.
 CHANGES_A_MODEL = {("PATCH", "/v1/models/{owner}/{name}"), ("DELETE", "/v1/models/{owner}/{name}")}
@@ -54,6 +54,7 @@ class Targets:
     runs: tuple[tuple[str, str | None], ...]  # (id, read token when made without an account)
     files: tuple[str, ...]
     token_id: str                # an admin token made for this module, free to revoke
+    kept_tokens: frozenset[str]  # the admin's other tokens, which other tests go on using
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +85,15 @@ def targets(platform: LocalPlatform, client: feather.Client, http: httpx.Client,
             uploaded = caller.post("/v1/files", files={"file": ("fuzz.txt", b"fuzz", "text/plain")})
             assert uploaded.status_code == 201, uploaded.text
             files.append(uploaded.json()["url"].removeprefix("feather:files/"))
+    kept = frozenset(t["id"] for t in http.get("/v1/tokens").json()["items"])
     token = http.post("/v1/tokens", json={"name": "fuzz"})
     assert token.status_code == 201, token.text
 
     owner, name = hello.split("/", 1)
     return Targets(shared=(owner, name), throwaway=(published["owner"], published["name"]),
                    version=http.get(f"/v1/models/{hello}").json()["latest_version"],
-                   runs=tuple(runs), files=tuple(files), token_id=token.json()["id"])
+                   runs=tuple(runs), files=tuple(files), token_id=token.json()["id"],
+                   kept_tokens=kept)
 
 
 def _aimed(operation: schemathesis.APIOperation, targets: Targets,
@@ -122,14 +125,23 @@ def _aimed(operation: schemathesis.APIOperation, targets: Targets,
 
 def _run_bodies(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
     """Run requests with inputs the shared model takes, so that the checks past them are reached."""
+    short = st.text(max_size=10)
     return st.fixed_dictionaries(
         {"inputs": st.fixed_dictionaries({"name": st.text(max_size=120)})},
         optional={"previous_run": st.sampled_from([run_id for run_id, _ in targets.runs]),
                   "previous_run_token": st.text(max_size=40), "chain": st.booleans(),
-                  "step": st.sampled_from(["greet"]) | st.text(max_size=10),
+                  "step": st.sampled_from(["greet"]) | short,
                   "version": st.sampled_from([targets.version]) | st.integers(),
-                  "choices": st.dictionaries(st.text(max_size=10), st.dictionaries(st.text(max_size=5), st.text(max_size=5)), max_size=2),
+                  "choices": st.dictionaries(short, st.dictionaries(short, short), max_size=2),
                   "deadline_s": st.floats(min_value=0.001, max_value=900)})
+
+
+def _harmless(case: schemathesis.Case, targets: Targets) -> bool:
+    """Whether the case leaves alone what other tests use, whatever the generator came up with."""
+    call, path = (case.method.upper(), case.operation.path), case.path_parameters or {}
+    if call in CHANGES_A_MODEL and (path.get("owner"), path.get("name")) == targets.shared:
+        return False
+    return not (call == ("DELETE", "/v1/tokens/{token_id}") and path.get("token_id") in targets.kept_tokens)
 
 
 def _without_credentials(case: schemathesis.Case) -> schemathesis.Case:
@@ -141,17 +153,18 @@ def _cases(operation: schemathesis.APIOperation, targets: Targets, token: str | 
     """Valid and invalid requests, made up entirely or aimed at real things; with the admin's
     token, or without credentials but for some made-up (never valid) ones."""
     headers = {"authorization": f"Bearer {token}"} if token else None
-    variants = [operation.as_strategy(mode, headers=headers) for mode in MODES]
-    for aimed in _aimed(operation, targets, anonymous=token is None):
-        variants += [operation.as_strategy(mode, headers=headers, **aimed) for mode in MODES]
+    # aimed first: Hypothesis draws the earlier alternatives of one_of more often
+    variants = [operation.as_strategy(mode, headers=headers, **aimed)
+                for aimed in _aimed(operation, targets, anonymous=token is None) for mode in MODES]
     if (operation.method.upper(), operation.path) == ("POST", "/v1/models/{owner}/{name}/runs"):
         shared = {"owner": targets.shared[0], "name": targets.shared[1]}
         variants.append(_run_bodies(targets).flatmap(
             lambda body: operation.as_strategy(headers=headers, path_parameters=shared, body=body)))
+    variants += [operation.as_strategy(mode, headers=headers) for mode in MODES]
     if token is None:
-        # the generator's Authorization values are refused before anything else is looked at
-        variants = [v.map(_without_credentials) for v in variants] + \
-            [operation.as_strategy(mode) for mode in MODES]
+        # the generator's Authorization values are refused before anything else is looked at:
+        # most cases go without, a few keep them
+        variants = [v.map(_without_credentials) for v in variants] + [operation.as_strategy()]
     return st.one_of(*variants)
 
 
@@ -182,6 +195,7 @@ def _fuzz(schema: schemathesis.BaseSchema, subtests: pytest.Subtests, base_url: 
         @FUZZ
         @given(case=_cases(operation, targets, token))
         def run(case: schemathesis.Case) -> None:
+            assume(_harmless(case, targets))
             session.cookies.clear()  # a sign-up's session cookie is no credential for the next case
             case.call_and_validate(base_url=base_url, session=session, checks=CHECKS, timeout=60)
 

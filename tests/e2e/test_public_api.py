@@ -192,3 +192,10 @@ def test_operators_list_parked_records_and_dead_letters_with_the_admin_token(pla
     refused = subprocess.run([FEATHER, "admin", "outbox", "list"], capture_output=True,
                              text=True, env={**env, "FEATHER_TOKEN": "ft_wrong"}, timeout=120)
     assert refused.returncode == 1 and refused.stderr.startswith("error: ") and len(refused.stderr.splitlines()) == 1
+
+
+def test_every_api_answer_says_where_its_caller_stands(hello, anonymous, http):
+    for answer in (anonymous.get("/v1/models"), http.get(f"/v1/models/{hello}"),
+                   anonymous.post(f"/v1/models/{hello}/runs", json={"inputs": {}})):
+        assert '"address";q=' in answer.headers["ratelimit-policy"], answer.headers
+        assert answer.headers["ratelimit"].startswith('"')

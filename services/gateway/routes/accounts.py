@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from services.gateway.auth import (CSRF_COOKIE, SCOPES, SESSION_COOKIE, add_token, cookie_secure, now_iso,
                                    presented, required_user, token_key)
 from services.gateway.domain import RequestError
-from services.gateway.throttle import count
+from services.gateway.throttle import client_address, count
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Conflict, Query
 
@@ -34,7 +34,7 @@ class Credentials(BaseModel):
 
 
 def _address(request: Request) -> str:
-    return request.scope.get("state", {}).get("client_address") or (request.client.host if request.client else "")
+    return client_address(request.scope, request.app.state.ctx.settings.forwarded_hops)
 
 
 async def _hashing(ctx: ServiceContext, fn, *args):

@@ -17,6 +17,7 @@ from services.gateway.auth import optional_user, required_user
 from services.contracts.steps import carry
 from services.gateway.inputs import resolve_files
 from services.gateway.projections import completed_fields
+from services.gateway.throttle import client_address
 from services.gateway.views import model_or_404, run_view, versions_of
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Conflict, Order, Query
@@ -125,7 +126,7 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response, r
            "deadline_s": event.deadline_s,
            "outputs": None, "error": None, "metrics": None, "completed_at": None}
     replies = ctx.state["replies"]
-    holder = f"user:{user}" if user else f"addr:{request.scope.get('state', {}).get('client_address', '')}"
+    holder = f"user:{user}" if user else f"addr:{client_address(request.scope, ctx.settings.forwarded_hops)}"
     await _hold_a_slot(ctx, run_id, holder)
     waiter = replies.expect(run_id) if wait_s else None
     try:
