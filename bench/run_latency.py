@@ -79,7 +79,8 @@ async def measure(url: str, token: str, sequential: int, clients: int, total: in
         report(f"{clients} concurrent clients", results, time.perf_counter() - start)
 
         ids = [run["id"] for _, run in results]
-        final = [(await client.get(f"/v1/runs/{rid}")).json()["status"] for rid in ids]
+        # each run read through its own URL: these runs are anonymous, and it holds their token
+        final = [(await client.get(run["urls"]["get"])).json()["status"] for _, run in results]
         lost = total - len(set(ids))
         stuck = sum(1 for s in final if s not in ("succeeded", "failed", "canceled", "timed_out"))
         print(f"  accounted for: {len(set(ids))}/{total} runs, lost {lost}, not terminal {stuck}")
@@ -100,8 +101,8 @@ def main() -> int:
         # the limiter still counts every call (its cost is part of what is measured); only its
         # quotas are raised past what one benchmark sends
         platform = LocalPlatform.on_free_ports(Path(tmp), "ft_" + secrets.token_urlsafe(24), extra_env={
-            "FEATHER_RATE_RUNS_PER_MIN": "1000000", "FEATHER_RATE_USER_PER_MIN": "1000000",
-            "FEATHER_RATE_TOKEN_PER_MIN": "1000000", "FEATHER_RATE_ADDRESS_PER_MIN": "1000000"})
+            f"FEATHER_RATE_{name}_PER_MIN": "1000000"
+            for name in ("ADDRESS", "ANONYMOUS", "ANONYMOUS_RUNS", "USER", "TOKEN", "RUNS")})
         try:
             platform.start()
             print(f"platform: Tansu + 5 service processes, gateway {platform.gateway_url}")

@@ -36,6 +36,11 @@ def load_secret(configured: str | None, data_dir: Path) -> bytes:
     return key
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of what a caller sent (any characters) with a secret."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
 def run_token(secret: bytes, run_id: str) -> str:
     digest = hmac.new(secret, f"run:{run_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:24]).decode()
@@ -48,7 +53,7 @@ def model_owner(run: dict[str, Any]) -> str:
 def may_read_run(run: dict[str, Any], viewer: str | None, token: str | None, secret: bytes) -> bool:
     if viewer is not None and viewer in (run.get("created_by"), model_owner(run)):
         return True
-    return bool(token) and hmac.compare_digest(token, run_token(secret, run["_id"]))
+    return bool(token) and same_secret(token, run_token(secret, run["_id"]))
 
 
 def run_file_ids(run: dict[str, Any]) -> set[str]:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from services.gateway.access import same_secret
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Conflict
 
@@ -150,7 +151,7 @@ async def optional_user(request: Request, authorization: str | None = Header(Non
         raise HTTPException(401, detail="your session has expired; log in again")
     if request.method not in _SAFE_METHODS:
         sent = request.headers.get("x-csrf-token", "")
-        if not secrets.compare_digest(sent, credential.record.get("csrf", "")):
+        if not same_secret(sent, credential.record.get("csrf", "")):
             raise HTTPException(403, detail="missing or wrong X-CSRF-Token header")
     return credential.user
 

@@ -6,7 +6,7 @@ service started without one answers 403 to every admin call.
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, Field
@@ -32,8 +32,11 @@ async def require_admin(request: Request, authorization: str | None = Header(Non
         raise HTTPException(403, detail="admin calls need the platform's admin token")
 
 
+Seq = Annotated[int, Field(ge=1, le=2**63 - 1)]  # what a store's sequence can hold
+
+
 class Replay(BaseModel):
-    seqs: list[int] = Field(default_factory=list, max_length=10_000)
+    seqs: list[Seq] = Field(default_factory=list, max_length=10_000)
     all: bool = False
 
 

@@ -123,17 +123,27 @@ def _aimed(operation: schemathesis.APIOperation, targets: Targets,
     return []
 
 
-def _run_bodies(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
-    """Run requests with inputs the shared model takes, so that the checks past them are reached."""
+def _bodies(operation: schemathesis.APIOperation, targets: Targets) -> st.SearchStrategy[dict[str, Any]] | None:
+    """Bodies that get past the first checks where made-up ones seldom do: runs with inputs the
+    shared model takes, replays that name records by any number."""
+    call = (operation.method.upper(), operation.path)
     short = st.text(max_size=10)
-    return st.fixed_dictionaries(
-        {"inputs": st.fixed_dictionaries({"name": st.text(max_size=120)})},
-        optional={"previous_run": st.sampled_from([run_id for run_id, _ in targets.runs]),
-                  "previous_run_token": st.text(max_size=40), "chain": st.booleans(),
-                  "step": st.sampled_from(["greet"]) | short,
-                  "version": st.sampled_from([targets.version]) | st.integers(),
-                  "choices": st.dictionaries(short, st.dictionaries(short, short), max_size=2),
-                  "deadline_s": st.floats(min_value=0.001, max_value=900)})
+    if call == ("POST", "/v1/models/{owner}/{name}/runs"):
+        return st.fixed_dictionaries(
+            {"inputs": st.fixed_dictionaries({"name": st.text(max_size=120)})},
+            optional={"previous_run": st.sampled_from([run_id for run_id, _ in targets.runs]),
+                      "previous_run_token": st.text(max_size=40), "chain": st.booleans(),
+                      "step": st.sampled_from(["greet"]) | short,
+                      "version": st.sampled_from([targets.version]) | st.integers(),
+                      "choices": st.dictionaries(short, st.dictionaries(short, short), max_size=2),
+                      "deadline_s": st.floats(min_value=0.001, max_value=900)})
+    if call == ("POST", "/v1/admin/outbox/replay"):
+        services = ["gateway", "registry", "builder", "executor", "telemetry"]
+        # record numbers at and past the edges of the 64-bit integers the stores keep them in, too
+        edges = st.sampled_from([0, -1, 2**63 - 1, 2**63, -2**63 - 1])
+        return st.fixed_dictionaries({"service": st.sampled_from(services),
+                                      "seqs": st.lists(edges | st.integers(), min_size=1, max_size=5)})
+    return None
 
 
 def _harmless(case: schemathesis.Case, targets: Targets) -> bool:
@@ -156,9 +166,9 @@ def _cases(operation: schemathesis.APIOperation, targets: Targets, token: str | 
     # aimed first: Hypothesis draws the earlier alternatives of one_of more often
     variants = [operation.as_strategy(mode, headers=headers, **aimed)
                 for aimed in _aimed(operation, targets, anonymous=token is None) for mode in MODES]
-    if (operation.method.upper(), operation.path) == ("POST", "/v1/models/{owner}/{name}/runs"):
-        shared = {"owner": targets.shared[0], "name": targets.shared[1]}
-        variants.append(_run_bodies(targets).flatmap(
+    if (bodies := _bodies(operation, targets)) is not None:
+        shared = {"owner": targets.shared[0], "name": targets.shared[1]} if operation.path_parameters else None
+        variants.append(bodies.flatmap(
             lambda body: operation.as_strategy(headers=headers, path_parameters=shared, body=body)))
     variants += [operation.as_strategy(mode, headers=headers) for mode in MODES]
     if token is None:

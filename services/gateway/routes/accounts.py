@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from services.gateway.auth import (CSRF_COOKIE, SCOPES, SESSION_COOKIE, add_token, cookie_secure, now_iso,
                                    presented, required_user, token_key)
+from services.gateway.access import same_secret
 from services.gateway.domain import RequestError
 from services.gateway.throttle import client_address, count
 from services.kit.runtime import ServiceContext, context
@@ -106,7 +107,7 @@ async def logout(request: Request, ctx: ServiceContext = Depends(context)) -> Re
     credential = await presented(request, ctx)
     if credential is not None and credential.kind == "session" and credential.record is not None:
         # another site's page could otherwise log a visitor out by posting here
-        if not secrets.compare_digest(request.headers.get("x-csrf-token", ""), credential.record.get("csrf", "")):
+        if not same_secret(request.headers.get("x-csrf-token", ""), credential.record.get("csrf", "")):
             raise HTTPException(403, detail="missing or wrong X-CSRF-Token header")
         await ctx.store.delete("sessions", credential.key)
     response = Response(status_code=204)

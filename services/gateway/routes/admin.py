@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query as Q
 from pydantic import BaseModel, Field
 
 from services.gateway.routes.models import unavailable
-from services.kit.admin import parked_view, require_admin
+from services.kit.admin import Seq, parked_view, require_admin
 from services.kit.dead_letters import read_dead_letters
 from services.kit.runtime import ServiceContext, context
 
@@ -68,7 +68,7 @@ async def parked(service: Service | None = None, limit: int = Q(100, ge=1, le=10
 
 class OutboxReplay(BaseModel):
     service: Service
-    seqs: list[int] = Field(default_factory=list, max_length=10_000)
+    seqs: list[Seq] = Field(default_factory=list, max_length=10_000)
     all: bool = False
 
 
