@@ -33,9 +33,11 @@ FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
 # Calls that change a model go to this module's own model, never to one other tests share.
 CHANGES_A_MODEL = {("PATCH", "/v1/models/{owner}/{name}"), ("DELETE", "/v1/models/{owner}/{name}")}
 
-THROWAWAY = '''import feather as ft
+# two models of this module's own: one read and run (its runs, failing ones included, count in
+# no other test's numbers), one changed and deleted
+APP = '''import feather as ft
 
-model = ft.Model("fuzz-target", description="Published by the API fuzz test, to be changed and deleted.")
+model = ft.Model("MODEL_NAME", description="Published by the API fuzz test.")
 
 
 @model.step(inputs=[ft.Text("name", max_length=100)], outputs=[ft.Text("greeting")])
@@ -48,7 +50,7 @@ def greet(name: str) -> str:
 class Targets:
     """Things that exist, so that generated requests get past the 404s some of the time."""
 
-    shared: tuple[str, str]      # a model other tests use: read and run, never changed
+    shared: tuple[str, str]      # this module's model to read and run, never changed
     throwaway: tuple[str, str]   # this module's own model: the only one changed or deleted
     version: int
     runs: tuple[tuple[str, str | None], ...]  # (id, read token when made without an account)
@@ -67,17 +69,22 @@ def gateway_api(platform: LocalPlatform) -> schemathesis.BaseSchema:
 
 
 @pytest.fixture(scope="module")
-def targets(platform: LocalPlatform, client: feather.Client, http: httpx.Client, hello: str,
+def targets(platform: LocalPlatform, client: feather.Client, http: httpx.Client,
             tmp_path_factory: pytest.TempPathFactory) -> Targets:
-    app = tmp_path_factory.mktemp("fuzz-target") / "app.py"
-    app.write_text(THROWAWAY)
-    published = client.publish(str(app))
-    client.wait_ready(f"{published['owner']}/{published['name']}", published["version"], timeout=300)
+    refs = []
+    for name in ("fuzz-runs", "fuzz-target"):
+        app = tmp_path_factory.mktemp(name) / "app.py"
+        app.write_text(APP.replace("MODEL_NAME", name))
+        published = client.publish(str(app))
+        client.wait_ready(f"{published['owner']}/{published['name']}", published["version"], timeout=300)
+        refs.append(published)
+    shared, published = refs
+    runs_on = f"{shared['owner']}/{shared['name']}"
 
     runs, files = [], []
     with httpx.Client(base_url=platform.gateway_url, timeout=60) as anonymous:
         for caller in (http, anonymous):
-            run = caller.post(f"/v1/models/{hello}/runs", json={"inputs": {"name": "fuzz"}},
+            run = caller.post(f"/v1/models/{runs_on}/runs", json={"inputs": {"name": "fuzz"}},
                               headers={"Prefer": "wait=60"})
             assert run.status_code in (201, 202), run.text
             token = parse_qs(urlsplit(run.json()["urls"]["get"]).query).get("token", [None])[0]
@@ -89,9 +96,9 @@ def targets(platform: LocalPlatform, client: feather.Client, http: httpx.Client,
     token = http.post("/v1/tokens", json={"name": "fuzz"})
     assert token.status_code == 201, token.text
 
-    owner, name = hello.split("/", 1)
+    owner, name = runs_on.split("/", 1)
     return Targets(shared=(owner, name), throwaway=(published["owner"], published["name"]),
-                   version=http.get(f"/v1/models/{hello}").json()["latest_version"],
+                   version=http.get(f"/v1/models/{runs_on}").json()["latest_version"],
                    runs=tuple(runs), files=tuple(files), token_id=token.json()["id"],
                    kept_tokens=kept)
 
