@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import stat
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from services.contracts.blobs import BlobRef
 from services.kit.blobs import BlobNotFound, BlobStore, LocalBlobStore, open_blobs
+from services.kit.store import SqliteStore
 
 BAD_KEYS = ["../escape", "a/../../b", "/abs/path", "", "a//b", "./a", "a/.", "a\\b", "nul\0byte"]
 
@@ -118,3 +120,20 @@ async def test_local_store_keeps_everything_inside_its_root(tmp_path: Path) -> N
     await store.put("a/b/c.bin", b"abc")
     assert (root / "a" / "b" / "c.bin").read_bytes() == b"abc"
     assert [p.name for p in (root / "a" / "b").iterdir()] == ["c.bin"]  # no temporary file left
+
+
+async def test_local_blobs_and_the_sqlite_store_are_readable_by_the_platform_alone(tmp_path):
+    blobs = open_blobs(str(tmp_path / "blobs"))
+    await blobs.start()
+    await blobs.put("files/abc/secret.txt", b"a caller's file")
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(tmp_path / "blobs") == 0o700 and mode(tmp_path / "blobs" / "files" / "abc") == 0o700
+    assert mode(tmp_path / "blobs" / "files" / "abc" / "secret.txt") == 0o600
+    store = SqliteStore(str(tmp_path / "gateway.db"))
+    await store.start()
+    await store.save("users", "ana", {"password": "argon2 hash"}, expected_version=None)
+    assert mode(tmp_path / "gateway.db") == 0o600
+    assert all(mode(p) == 0o600 for p in tmp_path.glob("gateway.db-*"))
+    await store.close()

@@ -200,3 +200,29 @@ async def test_a_users_stored_files_are_held_to_a_quota(tmp_path):
         second = await http.post("/v1/files", files={"file": ("b.bin", b"x" * 700_000)}, headers=as_admin)
     assert first.status_code == 201 and second.status_code == 413
     assert "quota" in second.json()["detail"][0]["msg"]
+
+
+async def test_a_service_that_is_away_is_named_without_where_it_lives(tmp_path):
+    async with gateway(tmp_path, registry_url="http://127.0.0.1:1") as (http, _):
+        answer = await http.patch("/v1/models/local/echo", json={"description": "x"},
+                                  headers={"Authorization": "Bearer ft_admin"})
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["detail"] == "the registry is unavailable; try again shortly"
+
+
+async def test_links_are_fetched_only_once_the_rest_of_the_request_is_valid(tmp_path):
+    fetched: list[httpx.Request] = []
+    manifest = {"name": "doc", "steps": [{"name": "read", "inputs": [], "outputs": [], "input_schema": {
+        "type": "object", "properties": {"doc": {"type": "object", "properties": {"url": {"type": "string"}},
+                                                 "required": ["url"]},
+                                         "count": {"type": "integer"}}, "additionalProperties": False}}]}
+    async with gateway(tmp_path) as (http, ctx):
+        await ctx.store.apply("models", "local/doc", {"owner": "local", "name": "doc", "visibility": "public",
+                                                     "latest_version": 1, "deleted": False}, event_id="m")
+        await ctx.store.apply("versions", "local/doc@1", {"model_id": "local/doc", "version": 1, "status": "ready",
+                                                         "manifest": manifest}, event_id="v")
+        ctx.state["http"] = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: fetched.append(r)))
+        answer = await http.post("/v1/models/local/doc/runs", json={"inputs": {
+            "doc": {"url": "https://example.org/big.bin"}, "count": "not a number"}})
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "inputs", "count"]
+    assert fetched == []  # refused before the gateway fetched anything for the caller

@@ -31,6 +31,18 @@ def unavailable(service: str, exc: Exception) -> HTTPException:
     return HTTPException(503, detail=f"{service} is unavailable; try again shortly")
 
 
+def _json_of(answer: httpx.Response, service: str) -> dict[str, Any]:
+    """What a service answered, which must be a JSON object; anything else is a 502."""
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        log.warning("%s answered %s without a JSON object", service, answer.status_code)
+        raise HTTPException(502, detail=f"{service} answered {answer.status_code} without JSON")
+    return body
+
+
 def _http(ctx: ServiceContext) -> httpx.AsyncClient:
     return ctx.state["http"]
 
@@ -45,10 +57,7 @@ async def publish(bundle: UploadFile, response: Response, user: str = Depends(re
                                        headers={"X-Feather-User": user}, timeout=120)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
-    try:
-        body = answer.json()
-    except ValueError:
-        raise HTTPException(502, detail=f"the registry answered {answer.status_code} without JSON") from None
+    body = _json_of(answer, "the registry")
     if answer.status_code >= 400:
         return JSONResponse(body, status_code=answer.status_code)
     # answer once this gateway can serve the new version, so the caller's next GET finds it
@@ -112,11 +121,12 @@ async def update_model(owner: str, name: str, changes: ModelChanges, user: str =
                                         json=body, headers={"X-Feather-User": user}, timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
+    said = _json_of(answer, "the registry")
     if answer.status_code >= 400:
-        raise HTTPException(answer.status_code, detail=answer.json().get("detail"))
+        raise HTTPException(answer.status_code, detail=said.get("detail"))
     # the ModelUpdated event says the same; apply it now, under its id, so the caller sees the
     # change at once and the event changes nothing when it comes
-    event_id = answer.json().get("event_id") or f"api-update:{uuid.uuid4()}"
+    event_id = said.get("event_id") or f"api-update:{uuid.uuid4()}"
     await ctx.store.apply("models", f"{owner}/{name}", body, event_id=event_id)
     return await model_view(ctx, await model_or_404(ctx, owner, name, user), full=True)
 
@@ -139,7 +149,7 @@ async def delete_model(owner: str, name: str, user: str = Depends(required_user)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
     if answer.status_code >= 400:
-        return JSONResponse(answer.json(), status_code=answer.status_code)
+        return JSONResponse(_json_of(answer, "the registry"), status_code=answer.status_code)
     # the ModelDeleted event will say the same; hide it now so the caller sees the delete at once
     await ctx.store.apply("models", f"{owner}/{name}", {"deleted": True}, event_id=f"api-delete:{uuid.uuid4()}")
     return Response(status_code=204)
