@@ -1,5 +1,6 @@
 """No run stays queued or running forever: past its deadline (and a grace period for a slow
-executor), the gateway ends it as ``timed_out``. Anonymous uploads past their expiry are deleted.
+executor), the gateway ends it as ``timed_out``. Anonymous uploads past their expiry are deleted,
+and places in the unfinished-runs quota that no unfinished run holds are freed.
 
 The gateway announces that end with the same event id the executor would use for the run's
 completion, so whichever comes first is the one every consumer keeps.
@@ -69,12 +70,31 @@ async def sweep_files(ctx: ServiceContext, now: datetime | None = None) -> int:
             return gone
 
 
+async def sweep_slots(ctx: ServiceContext, now: datetime | None = None) -> int:
+    """Let go of places in the unfinished-runs quota that no unfinished run holds: a gateway
+    stopped between taking a place and recording its run leaves one behind."""
+    now = now or datetime.now(timezone.utc)
+    freed, cursor = 0, None
+    while True:
+        page = await ctx.store.find("active_runs", Query(limit=500, cursor=cursor))
+        for slot in page.items:
+            run = await ctx.store.get("runs", slot["_id"])
+            taken = datetime.fromisoformat(slot.get("taken_at") or now.isoformat())
+            if (run is None and taken < now - timedelta(minutes=1)) or \
+                    (run is not None and run.get("status") not in ("queued", "running")):
+                await ctx.store.delete("active_runs", slot["_id"])
+                freed += 1
+        if not (cursor := page.next_cursor):
+            return freed
+
+
 async def sweep_forever(ctx: ServiceContext) -> None:
     while True:
         await asyncio.sleep(EVERY_S)
         try:
             await sweep_once(ctx)
             await sweep_files(ctx)
+            await sweep_slots(ctx)
         except asyncio.CancelledError:
             raise
         except Exception:  # a failed sweep is tried again next time

@@ -7,7 +7,7 @@ import asyncio
 import base64
 import contextlib
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from collections.abc import AsyncIterator
 
 import httpx
@@ -18,6 +18,7 @@ from services.contracts.events import RunCompleted
 from services.gateway.app import create_app
 from services.gateway.auth import add_token
 from services.gateway.routes import accounts
+from services.gateway.sweeper import sweep_slots
 from services.kit.settings import Settings
 
 MANIFEST = {"name": "echo", "steps": [{"name": "echo", "inputs": [{"name": "text", "kind": "text"}],
@@ -226,3 +227,16 @@ async def test_links_are_fetched_only_once_the_rest_of_the_request_is_valid(tmp_
             "doc": {"url": "https://example.org/big.bin"}, "count": "not a number"}})
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "inputs", "count"]
     assert fetched == []  # refused before the gateway fetched anything for the caller
+
+
+async def test_a_place_left_behind_in_the_quota_is_freed_by_the_sweeper(tmp_path):
+    async with gateway(tmp_path, quota_active_runs=1) as (http, ctx):
+        # a gateway stopped after taking the place, before recording the run
+        await ctx.store.save("active_runs", "never-recorded", {"holder": "addr:203.0.113.7",
+                                                               "taken_at": "2026-01-01T00:00:00+00:00"},
+                             expected_version=None)
+        assert (await http.post("/v1/models/local/echo/runs", json={"inputs": {}})).status_code == 429
+        assert await sweep_slots(ctx, datetime.now(timezone.utc) + timedelta(seconds=1)) == 1
+        assert (await http.post("/v1/models/local/echo/runs", json={"inputs": {}})).status_code == 202
+        # a queued run keeps its place
+        assert await sweep_slots(ctx) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Request, Response
@@ -108,7 +109,8 @@ async def _hold_a_slot(ctx: ServiceContext, run_id: str, holder: str) -> None:
     if len(page.items) >= quota:
         raise HTTPException(429, detail=f"quota: at most {quota} unfinished runs at once; wait for one to end",
                             headers={"Retry-After": "1"})
-    await ctx.store.save("active_runs", run_id, {"holder": holder}, expected_version=None)
+    await ctx.store.save("active_runs", run_id, {"holder": holder, "taken_at": datetime.now(timezone.utc).isoformat()},
+                         expected_version=None)
 
 
 @router.post("/v1/models/{owner}/{name}/runs", status_code=201)
