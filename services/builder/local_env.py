@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import gzip
-import io
 import json
 import os
 import shutil
@@ -23,13 +21,13 @@ from uv import find_uv_bin
 
 from services.builder import install_check
 from services.builder.domain import python_for
+from services.contracts.bundles import BundleTooLarge, Inflating, within_limits
 
 
 class BuildError(RuntimeError):
     pass
 
 
-_INFLATE_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -216,49 +214,16 @@ def unpack_code(bundle: bytes, dest: Path, *, max_members: int = 2000, max_unpac
     tmp.mkdir(parents=True)
     try:
         # a stream, so each member is checked and written before the next one is inflated
-        with tarfile.open(fileobj=_Inflating(bundle, max_unpacked_mb), mode="r|") as tar:
-            _extract(tar, tmp, _within_limits(tar, max_members, max_unpacked_mb))
+        with tarfile.open(fileobj=Inflating(bundle, max_unpacked_mb), mode="r|") as tar:
+            _extract(tar, tmp, within_limits(tar, max_members, max_unpacked_mb))
         _readable(tmp)
         os.replace(tmp, dest)
+    except BundleTooLarge as exc:
+        raise BuildError(f"the bundle has {exc}") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
-
-
-def _unpacked_over(limit_mb: int) -> BuildError:
-    return BuildError(f"the bundle unpacks to more than {limit_mb} MiB")
-
-
-def _within_limits(members: Iterable[tarfile.TarInfo], max_members: int,
-                   max_unpacked_mb: int) -> Iterator[tarfile.TarInfo]:
-    """The members as they are read, refused past the count or past the size their headers add
-    up to; what they really hold is counted as it inflates, in _Inflating."""
-    claimed = 0
-    for count, member in enumerate(members, 1):
-        claimed += member.size
-        if count > max_members:
-            raise BuildError(f"the bundle has more than {max_members} members")
-        if claimed > max_unpacked_mb * 2**20:
-            raise _unpacked_over(max_unpacked_mb)
-        yield member
-
-
-class _Inflating:
-    """The bundle's tar stream, inflated a piece at a time. Every byte written while extracting
-    comes out of here, so counting here bounds the writes whatever the tar headers say."""
-
-    def __init__(self, bundle: bytes, limit_mb: int) -> None:
-        self._gzip = gzip.GzipFile(fileobj=io.BytesIO(bundle), mode="rb")
-        self._limit_mb = limit_mb
-        self._left = limit_mb * 2**20
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._gzip.read(_INFLATE_CHUNK if size < 0 else min(size, _INFLATE_CHUNK))
-        self._left -= len(chunk)
-        if self._left < 0:
-            raise _unpacked_over(self._limit_mb)
-        return chunk
 
 
 def _readable(root: Path) -> None:

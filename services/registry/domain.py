@@ -1,7 +1,6 @@
 """Rules about models and versions, with no I/O."""
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
@@ -9,6 +8,8 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from typing import Any
+
+from services.contracts.bundles import BundleTooLarge, Inflating, within_limits
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 MANIFEST_FILE = "feather.json"
@@ -18,7 +19,6 @@ REQUIREMENTS_FILE = "requirements.txt"
 MAX_HEADER_RECORD_BYTES = 64 * 1024
 _HEADER_RECORDS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
                    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
-_READ_CHUNK = 64 * 1024
 
 
 class InvalidBundle(ValueError):
@@ -62,20 +62,16 @@ def read_bundle(data: bytes, *, max_bundle_mb: int = 20, max_unpacked_mb: int = 
     names: set[str] = set()
     contents: dict[str, bytes] = {}
     try:
-        stream = _Inflating(data, max_unpacked_mb)
+        stream = Inflating(data, max_unpacked_mb)
         with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as tar:
-            claimed = 0
-            for count, member in enumerate(tar, 1):
-                claimed += member.size
-                if count > max_members:
-                    raise OversizeBundle(f"more than {max_members} members")
-                if claimed > max_unpacked_mb * 2**20:
-                    raise OversizeBundle(_unpacked_over(max_unpacked_mb))
+            for member in within_limits(tar, max_members, max_unpacked_mb):
                 _check_member(member)
                 name = member.name.removeprefix("./")
                 names.add(name)
                 if name in small and member.isfile():
                     contents[name] = _read_small(tar, member, name, small[name])
+    except BundleTooLarge as exc:
+        raise OversizeBundle(str(exc)) from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise InvalidBundle("bundle", f"not a gzip tar archive ({exc})") from None
     if MANIFEST_FILE not in names:
@@ -98,9 +94,6 @@ def read_bundle(data: bytes, *, max_bundle_mb: int = 20, max_unpacked_mb: int = 
     return Bundle(manifest=manifest, requirements=requirements)
 
 
-def _unpacked_over(limit_mb: int) -> str:
-    return f"larger than {limit_mb} MiB unpacked"
-
 
 def _check_member(member: tarfile.TarInfo) -> None:
     if member.name.startswith("/") or ".." in member.name.split("/"):
@@ -118,24 +111,6 @@ def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, limit_
     if member.size > limit or len(content) > limit:
         raise OversizeBundle(f"larger than {limit_kb} KiB", name)
     return content
-
-
-class _Inflating:
-    """The tar stream as gzip inflates it, a piece at a time, refused once more than
-    ``limit_mb`` has come out: a gzip bomb stops here whatever its tar headers claim."""
-
-    def __init__(self, compressed: bytes, limit_mb: int) -> None:
-        self._gzip = gzip.GzipFile(fileobj=io.BytesIO(compressed), mode="rb")
-        self._limit_mb = limit_mb
-        self._left = limit_mb * 2**20
-
-    def read(self, size: int = -1) -> bytes:
-        # short reads are allowed of a stream, and tarfile asks for a record at a time anyway
-        chunk = self._gzip.read(_READ_CHUNK if size < 0 else min(size, _READ_CHUNK))
-        self._left -= len(chunk)
-        if self._left < 0:
-            raise OversizeBundle(_unpacked_over(self._limit_mb))
-        return chunk
 
 
 class _BoundedTarInfo(tarfile.TarInfo):
