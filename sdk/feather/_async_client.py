@@ -82,8 +82,9 @@ class AsyncClient:
         return AsyncJob(self, await self._drive(flows.start(
             self._core, ref, inputs, version=version, step=step, previous_run=previous_run)))
 
-    async def get_run(self, run_id: str) -> Run:
-        return await self._drive(flows.get_run(self._core, run_id))
+    async def get_run(self, run_id: str, *, token: str | None = None) -> Run:
+        """A run by id; a run made without an account also needs its `token` (`Run.token`)."""
+        return await self._drive(flows.get_run(self._core, run_id, token))
 
     async def cancel(self, run_id: str) -> Run:
         return await self._drive(flows.cancel(self._core, run_id))

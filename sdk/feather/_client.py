@@ -89,8 +89,9 @@ class Client:
         return Job(self, self._drive(flows.start(self._core, ref, inputs, version=version,
                                                  step=step, previous_run=previous_run)))
 
-    def get_run(self, run_id: str) -> Run:
-        return self._drive(flows.get_run(self._core, run_id))
+    def get_run(self, run_id: str, *, token: str | None = None) -> Run:
+        """A run by id; a run made without an account also needs its `token` (`Run.token`)."""
+        return self._drive(flows.get_run(self._core, run_id, token))
 
     def cancel(self, run_id: str) -> Run:
         """Ask to cancel a run; 409 (FeatherError) when it already ended."""

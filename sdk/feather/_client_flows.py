@@ -118,8 +118,9 @@ def refresh(core: Core, run: Run) -> Flow[Run]:
     return core.run(resp.json())
 
 
-def get_run(core: Core, run_id: str) -> Flow[Run]:
-    resp = yield Call("GET", run_path(run_id))
+def get_run(core: Core, run_id: str, token: str | None = None) -> Flow[Run]:
+    """A run by id; ``token`` is the read token of a run made without an account."""
+    resp = yield Call("GET", run_path(run_id), params={"token": token} if token else None)
     return core.run(resp.json())
 
 

@@ -199,3 +199,14 @@ def test_every_api_answer_says_where_its_caller_stands(hello, anonymous, http):
                    anonymous.post(f"/v1/models/{hello}/runs", json={"inputs": {}})):
         assert '"address";q=' in answer.headers["ratelimit-policy"], answer.headers
         assert answer.headers["ratelimit"].startswith('"')
+
+
+def test_the_python_client_reads_an_anonymous_run_with_its_token(hello, platform, monkeypatch):
+    monkeypatch.delenv("FEATHER_TOKEN", raising=False)  # a token saved for this URL is for another port
+    with feather.Client(platform.gateway_url, token=None) as anonymous:
+        assert anonymous.token is None
+        run = anonymous.run(hello, name="sdk")
+        assert run.status == "succeeded" and run.token
+        assert anonymous.get_run(run.id, token=run.token).outputs == run.outputs
+        with pytest.raises(feather.FeatherError):
+            anonymous.get_run(run.id)
