@@ -200,6 +200,13 @@ def _check_link(before: Step, after: Step) -> None:
                         "use the same component")
 
 
+def next_step(manifest: Mapping[str, Any], after: str | None) -> str | None:
+    """The name of the step that follows ``after`` in ``manifest``; None after the last step or
+    for a name the manifest does not have (the caller then picks the first, or says which)."""
+    names = [s["name"] for s in manifest.get("steps", [])]
+    return names[names.index(after) + 1] if after in names[:-1] else None
+
+
 def fill_inputs(manifest_step: Mapping[str, Any], carried: Mapping[str, Any],
                 given: Mapping[str, Any]) -> dict[str, Any]:
     """The inputs of one step of a chain, filled by name (docs/wire.md, "Multi-step models").

@@ -1,27 +1,26 @@
-"""How a step's inputs are filled from earlier steps (see docs/wire.md, multi-step models)."""
+"""Multi-step models as events carry them, and what each step may return.
+
+The rules for filling a step from earlier ones live in the SDK (``feather.runtime.fill_inputs``,
+``next_step``), which the worker, the gateway, the executor and the preview server all call.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 
-def carry(input_names: Iterable[str], carried: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """Fill inputs by name: earlier values, then what the caller sends, merged for objects.
+def chain_link(step: dict[str, Any]) -> dict[str, Any]:
+    """What a RunRequested's chain says of one step: its name and its inputs' names and kinds,
+    all that ``fill_inputs`` reads when the executor fills the step from earlier ones."""
+    inputs = step.get("inputs", [])
+    return {"step": step["name"], "inputs": [i["name"] for i in inputs],
+            "kinds": {i["name"]: i.get("kind") for i in inputs}}
 
-    An interactive output (say, regions to pick from) merged with the caller's choice
-    (``{"selected": [...]}``) is what the next step's component reads. Names the caller sends
-    that the step does not have are kept, so validation can name them.
-    """
-    filled: dict[str, Any] = {}
-    for name in input_names:
-        if name in given:
-            before, chosen = carried.get(name), given[name]
-            filled[name] = {**before, **chosen} if isinstance(before, dict) and isinstance(chosen, dict) else chosen
-        elif name in carried:
-            filled[name] = carried[name]
-    for name, value in given.items():
-        filled.setdefault(name, value)
-    return filled
+
+def link_step(link: dict[str, Any]) -> dict[str, Any]:
+    """A chain link as the manifest step ``fill_inputs`` reads (links written before they
+    named their kinds merge no input)."""
+    kinds = link.get("kinds") or {}
+    return {"inputs": [{"name": n, "kind": kinds.get(n)} for n in link["inputs"]]}
 
 
 def declared_outputs(manifest: dict[str, Any]) -> dict[str, list[str]]:

@@ -13,11 +13,13 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from feather.runtime import fill_inputs
+
 from services.contracts import topics
 from services.contracts.envelope import Envelope, stable_id
 from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunProgress,
                                        RunRequested, RunStarted)
-from services.contracts.steps import carry, keep_declared
+from services.contracts.steps import keep_declared, link_step
 from services.executor.backends.by_runtime import ByRuntime
 from services.executor.backends.local import LocalBackend, PoolConfig
 from services.executor.backends.port import Backend, StepCall, StepOutcome
@@ -146,8 +148,8 @@ class Executor:
             outcome = StepOutcome("failed", error="no step ran")
             predict_ms = 0.0
             for i, link in enumerate(chain):
-                inputs = request.inputs if i == 0 else carry(
-                    link["inputs"], carried, (request.choices or {}).get(link["step"], {}))
+                inputs = request.inputs if i == 0 else fill_inputs(
+                    link_step(link), carried, (request.choices or {}).get(link["step"], {}))
                 call = StepCall(request.run_id, request.model_id, request.version, link["step"], inputs, runtime,
                                 request.deadline_s, on_progress=self._reporter(request))
                 outcome = await self.backend.run(call)

@@ -6,6 +6,7 @@ import os
 import time
 from typing import Any
 
+from feather.runtime import MERGED_KINDS
 from jsonschema import Draft202012Validator
 
 from services.kit.body_limit import human_size
@@ -94,15 +95,16 @@ def drop_paths(value: Any, schema: Any) -> Any:
 def check_choices(step: dict[str, Any], choices: Any, carried: set[str] = frozenset()) -> dict[str, Any]:
     """Validate what a caller chose for a later step of a chain, against that step's schema.
 
-    A choice for a value an earlier step gives (``carried``) is merged onto it
-    (``{"selected": [0, 2]}`` onto regions), so an object is checked field by field without its
-    required list; any other choice is the whole value and is checked whole.
+    A choice for a pick list or regions an earlier step gives (``carried``) is merged onto them
+    (``{"selected": [0, 2]}``; see ``feather.runtime.fill_inputs``), so it is checked field by
+    field without the required list; any other choice is the whole value and is checked whole.
     """
     loc = ["body", "choices", step["name"]]
     if not isinstance(choices, dict):
         raise RequestError(422, [{"loc": loc, "msg": "must be an object", "type": "type_error"}])
     schema = step["input_schema"]
     properties = schema.get("properties") or {}
+    kinds = {i["name"]: i.get("kind") for i in step.get("inputs", [])}
     problems = []
     for name, value in choices.items():
         if name not in properties:
@@ -111,7 +113,8 @@ def check_choices(step: dict[str, Any], choices: Any, carried: set[str] = frozen
             continue
         drop_paths(value, properties[name])
         sub = properties[name]
-        if name in carried and isinstance(value, dict) and isinstance(sub, dict) and sub.get("type") == "object":
+        if name in carried and kinds.get(name) in MERGED_KINDS and isinstance(value, dict) and isinstance(sub, dict) \
+                and sub.get("type") == "object":
             sub = {**sub, "required": []}
         for error in Draft202012Validator(sub).iter_errors(value):
             problems.append({"loc": [*loc, name, *[str(p) for p in error.path]], "msg": error.message,

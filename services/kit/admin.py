@@ -43,7 +43,7 @@ class Replay(BaseModel):
 def parked_view(service: str, parked: ParkedRecord) -> dict[str, Any]:
     rec = parked.record
     return {"service": service, "seq": rec.seq, "topic": rec.topic, "key": rec.key, "bytes": len(rec.body),
-            "type": rec.headers.get("ce-type"), "event_id": rec.headers.get("ce-id"),
+            "type": rec.headers.get("ce_type"), "event_id": rec.headers.get("ce_id"),
             "reason": parked.reason, "parked_at": parked.parked_at}
 
 

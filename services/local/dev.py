@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 import feather
 from feather import runtime
-from services.contracts.steps import carry
+from feather.runtime import fill_inputs, next_step
 from services.contracts.files import SCHEME, content_type_of, file_values, new_file_id
 from services.gateway.domain import RequestError, check_inputs, pick_step
 from services.kit.body_limit import BodyLimit
@@ -154,10 +154,8 @@ def create_dev_app(app_path: Path) -> FastAPI:
         given = dict(body.inputs)
         if body.previous_run in runs:
             before = runs[body.previous_run]
-            names = [s["name"] for s in steps]
-            nxt = names[names.index(before["step"]) + 1] if before["step"] in names[:-1] else None
-            step = pick_step({"steps": steps}, body.step or nxt)
-            given = carry([i["name"] for i in step["inputs"]], {**before["inputs"], **(before["outputs"] or {})}, given)
+            step = pick_step({"steps": steps}, body.step or next_step({"steps": steps}, before["step"]))
+            given = fill_inputs(step, {**before["inputs"], **(before["outputs"] or {})}, given)
         else:
             step = pick_step({"steps": steps}, body.step)
         inputs = check_inputs(step, given)

@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.contracts import topics
+from services.kit.admin import parked_view
 from services.kit.bus import Bus
 from services.kit.dead_letters import read_dead_letters
 from services.kit.outbox import OutboxRelay
@@ -17,7 +18,7 @@ from services.kit.store import OutboxRecord, SqliteStore
 
 
 def record(body: bytes, key: str) -> OutboxRecord:
-    return OutboxRecord(topic=topics.RUNS, key=key, headers={"ce-type": "run.requested", "ce-id": key}, body=body)
+    return OutboxRecord(topic=topics.RUNS, key=key, headers={"ce_type": "run.requested", "ce_id": key}, body=body)
 
 
 async def keys_on_the_topic(bootstrap: str, wanted: set[str], timeout_s: float = 20.0) -> set[str]:
@@ -60,6 +61,8 @@ async def test_an_oversize_record_is_parked_and_the_records_after_it_are_publish
     parked = await relay.store.outbox_parked()
     assert [p.record.key for p in parked] == [huge] and relay.parked == 1
     assert "MessageSizeTooLarge" in parked[0].reason
+    shown = parked_view("test", parked[0])  # what feather admin outbox list prints
+    assert shown["type"] == "run.requested" and shown["event_id"] == huge and shown["bytes"] == 2 * 2**20
     assert await relay.store.outbox_pending() == []  # nothing left to block the queue
 
     # an operator replays it: it goes back to the end of the queue, and is parked again, still
@@ -89,7 +92,7 @@ async def test_dead_letters_are_listed_with_their_origin_and_error(tansu):
     key = uuid.uuid4().hex
     try:
         await producer.send_and_wait(topics.dead_letter(topics.RUNS), b"poison", key=key.encode(), headers=[
-            ("ce-type", b"run.requested"), ("dlq_error", b"ValueError: bad"), ("dlq_topic", topics.RUNS.encode()),
+            ("ce_type", b"run.requested"), ("dlq_error", b"ValueError: bad"), ("dlq_topic", topics.RUNS.encode()),
             ("dlq_group", b"feather-executor")])
     finally:
         await producer.stop()
@@ -97,5 +100,5 @@ async def test_dead_letters_are_listed_with_their_origin_and_error(tansu):
     assert len(letters) == 1
     letter = letters[0]
     assert letter.origin == topics.RUNS and letter.headers["dlq_error"] == "ValueError: bad"
-    assert letter.body == b"poison" and letter.original_headers() == {"ce-type": "run.requested"}
+    assert letter.body == b"poison" and letter.original_headers() == {"ce_type": "run.requested"}
     assert letter.id == f"{letter.topic}:{letter.partition}:{letter.offset}"

@@ -96,7 +96,10 @@ FILE = {"type": "object", "properties": {"url": {"type": "string"}, "name": {"ty
 REGIONS = {"type": "object", "required": ["image", "regions", "selected"],
            "properties": {"image": FILE, "regions": {"type": "array"},
                           "selected": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1}}}
-FILE_STEP = {"name": "read", "input_schema": {"type": "object", "additionalProperties": False,
+FILE_STEP = {"name": "read", "inputs": [{"name": "doc", "kind": "file"}, {"name": "digits", "kind": "image_regions"},
+                                       {"name": "cfg", "kind": "json"}, {"name": "docs", "kind": "files"},
+                                       {"name": "either", "kind": "json"}],
+             "input_schema": {"type": "object", "additionalProperties": False,
                                          "properties": {"doc": FILE, "digits": REGIONS, "cfg": {"type": "object"},
                                                         "docs": {"type": "array", "items": FILE},
                                                         "either": {"anyOf": [FILE, {"type": "string"}]}}}}
@@ -128,3 +131,10 @@ def test_choices_are_checked_against_the_later_steps_schema() -> None:
         assert caught.value.status == 422 and caught.value.detail[0]["loc"] == ["body", "choices", "read", *where]
     with pytest.raises(_domain.RequestError):  # not given by an earlier step: the choice must be whole
         _domain.check_choices(FILE_STEP, {"digits": {"selected": [0]}}, set())
+    # only pick lists and regions are completed by a choice; any other object replaces the earlier value
+    whole = {"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}}
+    step = {**FILE_STEP, "input_schema": {**FILE_STEP["input_schema"], "properties": {
+        **FILE_STEP["input_schema"]["properties"], "cfg": whole}}}
+    with pytest.raises(_domain.RequestError) as caught:
+        _domain.check_choices(step, {"cfg": {"b": 3}}, {"cfg"})
+    assert caught.value.detail[0]["loc"] == ["body", "choices", "read", "cfg"]

@@ -16,10 +16,11 @@ from .. import _files
 from .._components import Component
 from .._errors import FeatherError, InvalidInput
 from .._manifest import load_model
-from .._model import CONTEXT, Model, Step, fill_inputs
+from .._model import CONTEXT, MERGED_KINDS, Model, Step, fill_inputs, next_step
 from .._progress import Reporter, reporting
 
-__all__ = ["LoadedModel", "StepError", "load"]
+# fill_inputs, next_step and MERGED_KINDS are the multi-step rules the platform applies too
+__all__ = ["MERGED_KINDS", "LoadedModel", "StepError", "fill_inputs", "load", "next_step"]
 
 
 class StepError(FeatherError):

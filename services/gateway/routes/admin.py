@@ -93,8 +93,8 @@ async def dead_letters(limit: int = Q(100, ge=1, le=1000), ctx: ServiceContext =
     for letter in await _read(ctx, limit):
         mark = await ctx.store.get("dlq_replayed", letter.id)
         items.append({"id": letter.id, "origin": letter.origin, "group": letter.headers.get("dlq_group"),
-                      "error": letter.headers.get("dlq_error"), "type": letter.headers.get("ce-type"),
-                      "event_id": letter.headers.get("ce-id"), "bytes": len(letter.body),
+                      "error": letter.headers.get("dlq_error"), "type": letter.headers.get("ce_type"),
+                      "event_id": letter.headers.get("ce_id"), "bytes": len(letter.body),
                       "replayed_at": mark.get("replayed_at") if mark else None})
     return {"items": items}
 

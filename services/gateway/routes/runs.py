@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Request, Response
+from feather.runtime import fill_inputs, next_step
 from pydantic import BaseModel, Field
 
 from services.contracts.envelope import stable_id
@@ -15,7 +16,7 @@ from services.contracts.events import TERMINAL_STATUSES, RunCancelRequested, Run
 from services.gateway import domain
 from services.gateway.access import may_read_run, run_file_ids, run_token
 from services.gateway.auth import optional_user, required_user
-from services.contracts.steps import carry
+from services.contracts.steps import chain_link
 from services.gateway.inputs import resolve_files
 from services.gateway.projections import completed_fields
 from services.gateway.throttle import client_address
@@ -66,11 +67,9 @@ async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, us
             raise domain.RequestError(409, f"run {body.previous_run} did not succeed")
         version = await _version(ctx, model, previous["version"])
         manifest = version["manifest"]
-        names = [s["name"] for s in manifest["steps"]]
-        following = names[names.index(previous["step"]) + 1] if previous["step"] in names[:-1] else None
-        step = domain.pick_step(manifest, body.step or following)
-        given = carry([i["name"] for i in step.get("inputs", [])],
-                      {**(previous.get("inputs") or {}), **(previous.get("outputs") or {})}, body.inputs)
+        step = domain.pick_step(manifest, body.step or next_step(manifest, previous["step"]))
+        given = fill_inputs(step, {**(previous.get("inputs") or {}), **(previous.get("outputs") or {})},
+                            body.inputs)
         carried_files = run_file_ids(previous)
     else:
         step = domain.pick_step(manifest, body.step)
@@ -84,7 +83,7 @@ async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, us
     if body.chain:
         steps = manifest["steps"]
         start = [s["name"] for s in steps].index(step["name"])
-        chain = [{"step": s["name"], "inputs": [i["name"] for i in s.get("inputs", [])]} for s in steps[start:]]
+        chain = [chain_link(s) for s in steps[start:]]
         unknown = set(body.choices) - {c["step"] for c in chain}
         if unknown:
             raise domain.RequestError(422, [{"loc": ["body", "choices", sorted(unknown)[0]],
