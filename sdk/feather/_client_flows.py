@@ -8,6 +8,7 @@ from typing import Any
 from ._client_base import Call, Core, Emit, Flow, Sleep, model_path, run_path
 from ._client_files import send_inputs
 from ._client_run import Run
+from .rules import newest_ready
 from ._errors import InvalidInput, RunTimedOut
 from ._wire_client import PendingFiles, input_specs, prepare, step_entry
 
@@ -47,10 +48,9 @@ def prepare_inputs(core: Core, ref: str, inputs: dict[str, Any], *, version: int
 
 def shown_version(info: dict[str, Any] | None) -> int | None:
     """The version whose manifest GET /v1/models/{ref} shows: the newest ready one."""
-    ready = [v.get("version") for v in (info or {}).get("versions") or []
-             if v.get("status") == "ready" and isinstance(v.get("version"), int)]
+    newest = newest_ready((info or {}).get("versions") or [])
     latest = (info or {}).get("latest_version")
-    return max(ready) if ready else latest if isinstance(latest, int) else None
+    return newest["version"] if newest else latest if isinstance(latest, int) else None
 
 
 def start(core: Core, ref: str, inputs: dict[str, Any], *, version: int | None = None,

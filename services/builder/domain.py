@@ -1,6 +1,8 @@
 """Rules of a build, with no I/O: what identifies an environment, what a build is called."""
 from __future__ import annotations
 
+from services.contracts.versions import version_key
+
 import hashlib
 import json
 import re
@@ -28,4 +30,4 @@ def python_for(wanted: str) -> str:
 
 
 def build_id(model_id: str, version: int) -> str:
-    return f"{model_id}@{version}"
+    return version_key(model_id, version)  # one build per version

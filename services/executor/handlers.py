@@ -13,13 +13,14 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from feather.runtime import fill_inputs
+from feather.rules import fill_inputs
 
 from services.contracts import topics
 from services.contracts.envelope import Envelope, stable_id
 from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunProgress,
                                        RunRequested, RunStarted)
 from services.contracts.steps import keep_declared, link_step
+from services.contracts.versions import version_key
 from services.executor.backends.by_runtime import ByRuntime
 from services.executor.backends.local import LocalBackend, PoolConfig
 from services.executor.backends.port import Backend, StepCall, StepOutcome
@@ -50,7 +51,7 @@ class Executor:
     async def on_build(self, envelope: Envelope) -> None:
         event = envelope.event
         if isinstance(event, ImageBuilt):
-            key = f"{event.model_id}@{event.version}"
+            key = version_key(event.model_id, event.version)
             fresh = await self.ctx.store.apply("runtimes", key, {"runtime": event.runtime}, event_id=envelope.id)
             self.runtimes[key] = event.runtime
             self.runtime_ready.setdefault(key, asyncio.Event()).set()
@@ -97,7 +98,7 @@ class Executor:
                     break
 
     async def _runtime(self, model_id: str, version: int) -> dict[str, Any] | None:
-        key = f"{model_id}@{version}"
+        key = version_key(model_id, version)
         if key in self.runtimes:  # a version's runtime only changes through on_build
             return self.runtimes[key]
         ready = self.runtime_ready.setdefault(key, asyncio.Event())

@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from feather.runtime import MERGED_KINDS
+from feather.rules import MERGED_KINDS, newest_ready
 from jsonschema import Draft202012Validator
 
 from services.kit.body_limit import human_size
@@ -155,9 +155,9 @@ def pick_version(model: dict[str, Any], versions: list[dict[str, Any]], wanted: 
         if version is None:
             raise RequestError(404, f"{model['_id']} has no version {wanted}")
     else:
-        ready = [v for v in versions if v.get("status") == "ready"]
-        if ready:
-            return max(ready, key=lambda v: v["version"])
+        newest = newest_ready(versions)
+        if newest is not None:
+            return newest
         version = by_number.get(model.get("latest_version")) or (versions[-1] if versions else None)
         if version is None:
             raise RequestError(404, f"{model['_id']} has no versions")

@@ -12,9 +12,8 @@ from services.contracts.envelope import Envelope
 from services.contracts.events import (BuildFailed, BuildStarted, ImageBuilt, ModelDeleted,
                                        ModelPublished, ModelUpdated, RunCompleted, RunProgress,
                                        RunStarted)
+from services.contracts.versions import status_after, version_key
 from services.kit.store import Conflict, Store
-
-_STATUS_RANK = {"building": 0, "ready": 1, "failed": 1}
 
 
 class Projections:
@@ -29,7 +28,7 @@ class Projections:
     async def on_model(self, envelope: Envelope) -> None:
         event = envelope.event
         if isinstance(event, ModelPublished):
-            key = f"{event.model_id}@{event.version}"
+            key = version_key(event.model_id, event.version)
             await self.store.apply("versions", key, {"manifest": event.manifest}, event_id=envelope.id,
                                    on_create={"model_id": event.model_id, "version": event.version,
                                               "status": "building", "created_at": event.published_at.isoformat()})
@@ -56,10 +55,9 @@ class Projections:
             status, changes = "failed", {"error": event.error, "build_log": _ref(event.log)}
         else:
             return
-        key = f"{event.model_id}@{event.version}"
+        key = version_key(event.model_id, event.version)
         current = await self.store.get("versions", key)
-        if current is None or _STATUS_RANK[status] >= _STATUS_RANK.get(current.get("status", "building"), 0):
-            changes["status"] = status
+        changes["status"] = status_after(current.get("status", "building") if current else None, status)
         await self.store.apply("versions", key, changes, event_id=envelope.id,
                                on_create={"model_id": event.model_id, "version": event.version})
 

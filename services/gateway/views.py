@@ -5,6 +5,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import HTTPException
+from feather.rules import newest_ready
 
 from services.gateway.access import with_hrefs
 
@@ -29,8 +30,7 @@ async def model_or_404(ctx: ServiceContext, owner: str, name: str, user: str | N
 async def model_view(ctx: ServiceContext, model: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     versions = await versions_of(ctx, model["_id"])
     latest = next((v for v in versions if v["version"] == model.get("latest_version")), None)
-    ready = [v for v in versions if v.get("status") == "ready"]
-    shown = max(ready, key=lambda v: v["version"]) if ready else latest
+    shown = newest_ready(versions) or latest
     view = {"id": model["_id"], "owner": model["owner"], "name": model["name"],
             "description": model.get("description", ""), "visibility": model.get("visibility", "public"),
             "latest_version": model.get("latest_version"), "runs": model.get("runs", 0),

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 import feather
 from feather import runtime
-from feather.runtime import fill_inputs, next_step
+from feather.rules import fill_inputs, next_step
 from services.contracts.files import SCHEME, content_type_of, file_values, new_file_id
 from services.gateway.domain import RequestError, check_inputs, pick_step
 from services.kit.body_limit import BodyLimit

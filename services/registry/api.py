@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Response, UploadF
 from pydantic import BaseModel, Field
 
 from services.contracts.events import ModelDeleted, ModelPublished, ModelUpdated
+from services.contracts.versions import version_key
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Conflict, Query
 from services.registry import domain
@@ -65,7 +66,7 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
         model = await ctx.store.get("models", model_id)
         latest = model["latest_version"] if model else None
         if model and not model.get("deleted") and model.get("latest_sha256") == sha:
-            current = await ctx.store.get("versions", domain.version_key(model_id, latest))
+            current = await ctx.store.get("versions", version_key(model_id, latest))
             return _answer(owner, name, latest, current["status"] if current else "building", created=False)
         await _within_quotas(ctx, owner, model, latest)
         version = domain.next_version(latest)
@@ -86,7 +87,7 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
                            events=[ctx.outbox(event)])
         except Conflict:
             continue
-        await ctx.store.apply("versions", domain.version_key(model_id, version),
+        await ctx.store.apply("versions", version_key(model_id, version),
                               {}, event_id=f"published:{version}",
                               on_create={"model_id": model_id, "version": version, "status": "building",
                                          "bundle": ref.model_dump(), "manifest": parsed.manifest,

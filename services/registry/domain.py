@@ -160,13 +160,3 @@ def next_version(latest: int | None) -> int:
     return (latest or 0) + 1
 
 
-def version_key(model_id: str, version: int) -> str:
-    return f"{model_id}@{version}"
-
-
-# A version's status follows its build; a late or repeated event never moves it backwards.
-_STATUS_ORDER = {"building": 0, "ready": 1, "failed": 1}
-
-
-def status_after(current: str, event_status: str) -> str:
-    return event_status if _STATUS_ORDER[event_status] >= _STATUS_ORDER.get(current, 0) else current

@@ -4,8 +4,8 @@ from __future__ import annotations
 from services.contracts import topics
 from services.contracts.envelope import Envelope
 from services.contracts.events import BuildFailed, BuildStarted, ImageBuilt
+from services.contracts.versions import status_after, version_key
 from services.kit.runtime import ServiceContext
-from services.registry import domain
 
 
 def subscribe(ctx: ServiceContext) -> None:
@@ -21,9 +21,9 @@ def subscribe(ctx: ServiceContext) -> None:
                                        "build_log": event.log.model_dump() if event.log else None}
         else:
             return
-        key = domain.version_key(event.model_id, event.version)
+        key = version_key(event.model_id, event.version)
         current = await ctx.store.get("versions", key)
-        new_status = domain.status_after(current["status"] if current else "building", status)
+        new_status = status_after(current["status"] if current else "building", status)
         await ctx.store.apply("versions", key, {"status": new_status, **extra}, event_id=envelope.id,
                               on_create={"model_id": event.model_id, "version": event.version})
 

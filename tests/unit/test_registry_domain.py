@@ -6,7 +6,9 @@ import tracemalloc
 import pytest
 
 from services.registry import domain
-from services.registry.domain import InvalidBundle, OversizeBundle, read_bundle, status_after
+from feather.rules import newest_ready
+from services.contracts.versions import status_after
+from services.registry.domain import InvalidBundle, OversizeBundle, read_bundle
 
 MANIFEST = {"manifest_version": 1, "name": "hello",
             "steps": [{"name": "greet", "input_schema": {"type": "object"}, "outputs": [{"name": "g"}]}]}
@@ -200,3 +202,11 @@ def test_a_model_name_with_a_newline_or_space_is_refused(name):
     # `$` in re.match also matches before a trailing newline: names are matched whole
     with pytest.raises(domain.InvalidBundle):
         domain.check_manifest({"name": name, "steps": []})
+
+
+def test_the_newest_ready_version_is_the_highest_numbered_ready_one():
+    versions = [{"version": 1, "status": "ready"}, {"version": 3, "status": "failed"},
+                {"version": 2, "status": "ready"}, {"version": 4, "status": "building"}]
+    assert newest_ready(versions)["version"] == 2
+    assert newest_ready([{"version": 1, "status": "building"}]) is None
+    assert status_after(None, "building") == "building"  # a version seen first through its build

@@ -16,11 +16,10 @@ from .. import _files
 from .._components import Component
 from .._errors import FeatherError, InvalidInput
 from .._manifest import load_model
-from .._model import CONTEXT, MERGED_KINDS, Model, Step, fill_inputs, next_step
+from .._model import CONTEXT, Model, Step, fill_inputs
 from .._progress import Reporter, reporting
 
-# fill_inputs, next_step and MERGED_KINDS are the multi-step rules the platform applies too
-__all__ = ["MERGED_KINDS", "LoadedModel", "StepError", "fill_inputs", "load", "next_step"]
+__all__ = ["LoadedModel", "StepError", "load"]
 
 
 class StepError(FeatherError):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query as Q, Request, Resp
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
+from services.contracts.versions import version_key
 from services.gateway.access import with_hrefs
 from services.gateway.auth import optional_user, required_user
 from services.gateway.openapi import model_openapi
@@ -61,7 +62,7 @@ async def publish(bundle: UploadFile, response: Response, user: str = Depends(re
     if answer.status_code >= 400:
         return JSONResponse(body, status_code=answer.status_code)
     # answer once this gateway can serve the new version, so the caller's next GET finds it
-    key = f"{body['owner']}/{body['name']}@{body['version']}"
+    key = version_key(f"{body['owner']}/{body['name']}", body["version"])
     if not await ctx.store.get("versions", key):
         try:
             await asyncio.wait_for(ctx.state["projections"].seen(key).wait(), PUBLISH_VISIBLE_S)
@@ -159,7 +160,7 @@ async def delete_model(owner: str, name: str, user: str = Depends(required_user)
 async def build_log(owner: str, name: str, version: int, offset: int = Q(0, ge=0),
                     user: str | None = Depends(optional_user), ctx: ServiceContext = Depends(context)) -> Response:
     await model_or_404(ctx, owner, name, user)
-    doc = await ctx.store.get("versions", f"{owner}/{name}@{version}")
+    doc = await ctx.store.get("versions", version_key(f"{owner}/{name}", version))
     if doc is None:
         raise HTTPException(404, detail=f"{owner}/{name} has no version {version}")
     # the builder rewrites this blob as the build goes, so the log can be followed live

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Request, Response
-from feather.runtime import fill_inputs, next_step
+from feather.rules import fill_inputs, next_step
 from pydantic import BaseModel, Field
 
 from services.contracts.envelope import stable_id
@@ -17,6 +17,7 @@ from services.gateway import domain
 from services.gateway.access import may_read_run, run_file_ids, run_token
 from services.gateway.auth import optional_user, required_user
 from services.contracts.steps import chain_link
+from services.contracts.versions import version_key
 from services.gateway.inputs import resolve_files
 from services.gateway.projections import completed_fields
 from services.gateway.throttle import client_address
@@ -46,7 +47,7 @@ async def _version(ctx: ServiceContext, model: dict[str, Any], wanted: int | Non
     """
     number = wanted if wanted is not None else model.get("latest_version")
     if number is not None:
-        doc = await ctx.store.get("versions", f"{model['_id']}@{number}")
+        doc = await ctx.store.get("versions", version_key(model["_id"], number))
         if doc is not None and (wanted is not None or doc.get("status") == "ready"):
             return domain.pick_version(model, [doc], wanted)
     return domain.pick_version(model, await versions_of(ctx, model["_id"]), wanted)
