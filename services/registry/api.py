@@ -4,8 +4,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from typing import Literal
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from typing import Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response, UploadFile
 from pydantic import BaseModel, Field
@@ -13,10 +14,11 @@ from pydantic import BaseModel, Field
 from services.contracts.events import ModelDeleted, ModelPublished, ModelUpdated
 from services.contracts.versions import version_key
 from services.kit.runtime import ServiceContext, context
-from services.kit.store import Conflict, Query
+from services.kit.store import Conflict, Query, retry_on_conflict
 from services.registry import domain
 
 router = APIRouter()
+T = TypeVar("T")
 _UPLOAD_CHUNK = 1024 * 1024
 
 
@@ -62,7 +64,8 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
     owner, name = x_feather_user, parsed.name
     model_id = f"{owner}/{name}"
     sha = hashlib.sha256(data).hexdigest()
-    for _ in range(5):  # optimistic concurrency: two publishes of one model race for a version
+
+    async def attempt() -> dict:  # optimistic concurrency: two publishes of one model race for a version
         model = await ctx.store.get("models", model_id)
         latest = model["latest_version"] if model else None
         if model and not model.get("deleted") and model.get("latest_sha256") == sha:
@@ -82,18 +85,15 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
         doc = {**(model or {"owner": owner, "name": name, "created_at": now, "visibility": "public"}),
                "description": event.description, "latest_version": version,
                "latest_sha256": sha, "updated_at": now, "deleted": False}
-        try:
-            await ctx.save("models", model_id, doc, expected_version=model["_v"] if model else None,
-                           events=[ctx.outbox(event)])
-        except Conflict:
-            continue
+        await ctx.save("models", model_id, doc, expected_version=model["_v"] if model else None,
+                       events=[ctx.outbox(event)])
         await ctx.store.apply("versions", version_key(model_id, version),
                               {}, event_id=f"published:{version}",
                               on_create={"model_id": model_id, "version": version, "status": "building",
                                          "bundle": ref.model_dump(), "manifest": parsed.manifest,
                                          "created_at": now})
         return _answer(owner, name, version, "building", created=True)
-    raise HTTPException(409, detail="the model is being published concurrently; try again")
+    return await _retrying(attempt)
 
 
 async def _within_quotas(ctx: ServiceContext, owner: str, model: dict | None, latest: int | None) -> None:
@@ -106,6 +106,13 @@ async def _within_quotas(ctx: ServiceContext, owner: str, model: dict | None, la
                                             "delete one to publish another")
     elif latest is not None and latest >= settings.quota_versions:
         raise HTTPException(403, detail=f"quota: at most {settings.quota_versions} versions of a model")
+
+
+async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await retry_on_conflict(attempt)
+    except Conflict:
+        raise HTTPException(409, detail="the model is changing concurrently; try again") from None
 
 
 def _answer(owner: str, name: str, version: int, status: str, *, created: bool) -> dict:
@@ -127,18 +134,16 @@ async def delete_model(owner: str, name: str, x_feather_user: str = Header(...),
     model_id = f"{owner}/{name}"
     if x_feather_user != owner:
         raise HTTPException(403, detail=f"only {owner} can delete {model_id}")
-    for _ in range(5):
+
+    async def attempt() -> Response:
         model = await ctx.store.get("models", model_id)
         if model is None or model.get("deleted"):
             raise HTTPException(404, detail=f"no model {model_id}")
         # a tombstone, not a removal: version numbers keep counting if the name is published again
-        try:
-            await ctx.save("models", model_id, {**model, "deleted": True}, expected_version=model["_v"],
-                           events=[ctx.outbox(ModelDeleted(model_id=model_id))])
-            return Response(status_code=204)
-        except Conflict:
-            continue
-    raise HTTPException(409, detail="the model is changing concurrently; try again")
+        await ctx.save("models", model_id, {**model, "deleted": True}, expected_version=model["_v"],
+                       events=[ctx.outbox(ModelDeleted(model_id=model_id))])
+        return Response(status_code=204)
+    return await _retrying(attempt)
 
 
 class ModelChanges(BaseModel):
@@ -153,19 +158,16 @@ async def update_model(owner: str, name: str, changes: ModelChanges, x_feather_u
     if x_feather_user != owner:
         raise HTTPException(403, detail=f"only {owner} can change {model_id}")
     body = changes.model_dump(exclude_none=True)
-    for _ in range(5):
+
+    async def attempt() -> dict:
         model = await ctx.store.get("models", model_id)
         if model is None or model.get("deleted"):
             raise HTTPException(404, detail=f"no model {model_id}")
         doc = {**model, **body}
         event_id = str(uuid.uuid4())
-        try:
-            await ctx.save("models", model_id, doc, expected_version=model["_v"],
-                           events=[ctx.outbox(ModelUpdated(model_id=model_id, **body), event_id=event_id)])
-            # the event's id goes back with the answer: whoever applies the change at once under
-            # that id ignores the event when it arrives, so an older one never undoes a newer one
-            return {"id": model_id, "event_id": event_id,
-                    **{k: v for k, v in doc.items() if not k.startswith("_")}}
-        except Conflict:
-            continue
-    raise HTTPException(409, detail="the model is changing concurrently; try again")
+        await ctx.save("models", model_id, doc, expected_version=model["_v"],
+                       events=[ctx.outbox(ModelUpdated(model_id=model_id, **body), event_id=event_id)])
+        # the event's id goes back with the answer: whoever applies the change at once under
+        # that id ignores the event when it arrives, so an older one never undoes a newer one
+        return {"id": model_id, "event_id": event_id, **{k: v for k, v in doc.items() if not k.startswith("_")}}
+    return await _retrying(attempt)

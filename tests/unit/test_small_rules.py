@@ -1,4 +1,7 @@
+import pytest
+
 from services.builder.domain import env_key
+from services.kit.store import Conflict, retry_on_conflict
 from services.telemetry.domain import percentile, summarize
 
 
@@ -22,3 +25,22 @@ def test_summary_counts_errors_and_latency():
     summary = summarize(stats, recent)
     assert summary["runs"] == 4 and summary["errors"] == 2 and summary["error_rate"] == 0.5
     assert summary["latency_ms"]["p50"] == 20.0 and summary["latency_ms"]["p95"] == 40.0
+
+
+async def test_retry_on_conflict_tries_again_then_lets_the_last_conflict_through():
+    calls = []
+
+    async def twice_then_fine():
+        calls.append(1)
+        if len(calls) < 3:
+            raise Conflict("changed meanwhile")
+        return "written"
+    assert await retry_on_conflict(twice_then_fine) == "written" and len(calls) == 3
+
+    async def always():
+        calls.append(1)
+        raise Conflict("never settles")
+    calls.clear()
+    with pytest.raises(Conflict):
+        await retry_on_conflict(always, tries=4)
+    assert len(calls) == 4

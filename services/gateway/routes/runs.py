@@ -23,7 +23,7 @@ from services.gateway.projections import completed_fields
 from services.gateway.throttle import client_address
 from services.gateway.views import model_or_404, run_view, versions_of
 from services.kit.runtime import ServiceContext, context
-from services.kit.store import Conflict, Order, Query
+from services.kit.store import Conflict, Order, Query, retry_on_conflict
 
 router = APIRouter()
 
@@ -190,15 +190,18 @@ async def cancel_run(run_id: str, token: str | None = TokenQuery, user: str | No
                      ctx: ServiceContext = Depends(context)) -> dict:
     doc = await readable_run(ctx, run_id, user, token)  # whoever may read a run may cancel it
     event = RunCancelRequested(run_id=run_id)
-    for _ in range(5):  # the run's own completion may be written meanwhile
-        if doc["status"] in TERMINAL_STATUSES:
-            raise HTTPException(409, detail=f"run {run_id} already ended: {doc['status']}")
-        try:
-            await ctx.save("runs", run_id, {**doc, "cancel_requested": True}, expected_version=doc["_v"],
-                           events=[ctx.outbox(event, event_id=stable_id(run_id, "cancel"))])
-            break
-        except Conflict:
-            doc = await ctx.store.get("runs", run_id) or doc
+    first = [doc]
+
+    async def attempt() -> None:  # the run's own completion may be written meanwhile
+        current = first.pop() if first else await ctx.store.get("runs", run_id) or doc
+        if current["status"] in TERMINAL_STATUSES:
+            raise HTTPException(409, detail=f"run {run_id} already ended: {current['status']}")
+        await ctx.save("runs", run_id, {**current, "cancel_requested": True}, expected_version=current["_v"],
+                       events=[ctx.outbox(event, event_id=stable_id(run_id, "cancel"))])
+    try:
+        await retry_on_conflict(attempt)
+    except Conflict:
+        raise HTTPException(409, detail=f"run {run_id} is changing concurrently; try again") from None
     return run_view(await ctx.store.get("runs", run_id) or doc, viewer=user, token=token)
 
 

@@ -11,13 +11,29 @@ leading ``$``; collection names must not start with ``_`` (kept for the stores' 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class Conflict(Exception):
     """A conditional write found the document in another state than expected."""
+
+
+CONFLICT_TRIES = 5
+
+
+async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], tries: int = CONFLICT_TRIES) -> T:
+    """Run ``attempt`` (read, decide, conditional write) again while its write finds the
+    document changed meanwhile; after ``tries`` conflicts the last Conflict is raised."""
+    for _ in range(tries - 1):
+        try:
+            return await attempt()
+        except Conflict:
+            continue
+    return await attempt()
 
 
 class InvalidCursor(ValueError):
