@@ -23,7 +23,7 @@ import feather.runtime
 import jsonschema
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from feather._model import fill_inputs
+from feather.rules import fill_inputs, next_step
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
@@ -222,9 +222,9 @@ def _new_run(st: SimpleNamespace, record: dict[str, Any], body: dict[str, Any],
     step = next((s for s in steps if s["name"] == body.get("step")), steps[0])
     if body.get("previous_run"):
         before = st.runs[body["previous_run"]]
-        names = [s["name"] for s in steps]
         if not body.get("step"):
-            step = steps[names.index(before["step"]) + 1]
+            following = next_step({"steps": steps}, before["step"])
+            step = next(s for s in steps if s["name"] == following)
         carried = {**before["inputs"], **(before["outputs"] or {})}
         inputs = fill_inputs(step, carried, inputs)
     jsonschema.validate(inputs, step["input_schema"])
