@@ -5,7 +5,7 @@ Within a version only optional fields are added; consumers ignore fields they do
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,6 +99,15 @@ class RunEvent(Event):
     run_id: str
 
 
+DEFAULT_DEADLINE_S = 300.0
+
+
+def deadline_at(requested_at: datetime, deadline_s: float) -> datetime:
+    """When a run's time is up: its deadline counts from when the gateway accepted it, for the
+    whole run (every step of a chain, a retry after an executor restart, the wait for a worker)."""
+    return requested_at + timedelta(seconds=deadline_s)
+
+
 class RunRequested(RunEvent):
     name: ClassVar[str] = "run.requested"
     model_id: str
@@ -107,7 +116,7 @@ class RunRequested(RunEvent):
     inputs: dict[str, Any]
     owner: str | None = None  # who asked; None for anonymous callers
     requested_at: datetime = Field(default_factory=utcnow)
-    deadline_s: float = 300.0
+    deadline_s: float = DEFAULT_DEADLINE_S
     # a whole multi-step chain in one run: the steps in order, each with its input names,
     # and the caller's choices for the interactive inputs of later steps
     chain: list[dict[str, Any]] | None = None

@@ -18,7 +18,7 @@ from feather.rules import fill_inputs
 from services.contracts import topics
 from services.contracts.envelope import Envelope, stable_id
 from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunProgress,
-                                       RunRequested, RunStarted)
+                                       RunRequested, RunStarted, deadline_at)
 from services.contracts.steps import keep_declared, link_step
 from services.contracts.versions import version_key
 from services.executor.backends.by_runtime import ByRuntime
@@ -148,11 +148,17 @@ class Executor:
             done: list[dict[str, Any]] = []
             outcome = StepOutcome("failed", error="no step ran")
             predict_ms = 0.0
+            ends = deadline_at(request.requested_at, request.deadline_s)
             for i, link in enumerate(chain):
                 inputs = request.inputs if i == 0 else fill_inputs(
                     link_step(link), carried, (request.choices or {}).get(link["step"], {}))
+                left = (ends - datetime.now(timezone.utc)).total_seconds()  # each step gets what remains
+                if left <= 0:
+                    outcome = StepOutcome("timed_out", predict_ms=predict_ms,
+                                          error=f"the run exceeded its deadline of {request.deadline_s:g}s")
+                    break
                 call = StepCall(request.run_id, request.model_id, request.version, link["step"], inputs, runtime,
-                                request.deadline_s, on_progress=self._reporter(request))
+                                left, on_progress=self._reporter(request))
                 outcome = await self.backend.run(call)
                 predict_ms += outcome.predict_ms
                 if outcome.status != "succeeded":

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from services.contracts.envelope import stable_id
-from services.contracts.events import RunCompleted
+from services.contracts.events import DEFAULT_DEADLINE_S, RunCompleted, deadline_at
 from services.kit.runtime import ServiceContext
 from services.contracts.files import blob_key
 from services.gateway.access import expired
@@ -32,8 +32,8 @@ async def sweep_once(ctx: ServiceContext, now: datetime | None = None, grace_s: 
         while True:
             page = await ctx.store.find("runs", Query(where={"status": status}, limit=500, cursor=cursor))
             for doc in page.items:
-                created = datetime.fromisoformat(doc["created_at"])
-                if created + timedelta(seconds=doc.get("deadline_s", 300.0) + grace_s) < now:
+                ends = deadline_at(datetime.fromisoformat(doc["created_at"]), doc.get("deadline_s", DEFAULT_DEADLINE_S))
+                if ends + timedelta(seconds=grace_s) < now:
                     ended += await _end(ctx, doc, now)
             if not (cursor := page.next_cursor):
                 break

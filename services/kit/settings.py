@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -119,11 +119,21 @@ class Settings(BaseSettings):
     aws_endpoint: str | None = None  # an AWS stand-in (moto, LocalStack); unset for AWS itself
     lambda_role_arn: str | None = None  # the functions' execution role: CloudWatch logs only
     lambda_memory_mb: int = 2048
-    lambda_timeout_s: int = 300  # keep >= the longest run deadline
+    lambda_timeout_s: int = Field(900, gt=0, le=900)  # AWS allows 900 s at most; see max_deadline_s
     lambda_architecture: Literal["x86_64", "arm64"] = "x86_64"
+
+    # the longest deadline a run may ask for; a Lambda function must be allowed to run that long
+    max_deadline_s: float = Field(900.0, gt=0)
 
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     outbox_poll_s: float = 1.0
+
+    @model_validator(mode="after")
+    def _lambda_covers_every_deadline(self) -> "Settings":
+        if self.runtime_backend == "lambda" and self.lambda_timeout_s < self.max_deadline_s:
+            raise ValueError(f"lambda_timeout_s ({self.lambda_timeout_s}) must be at least max_deadline_s "
+                             f"({self.max_deadline_s:g}): a run may take that long")
+        return self
 
     def store_location(self, service: str) -> str:
         if self.store_url:

@@ -144,3 +144,16 @@ def test_anonymous_runs_are_canceled_by_the_model_owner_or_the_token_holder(clie
     other = anonymous.post(f"/v1/models/{ref}/runs", json={"inputs": {"seconds": 5}}).json()
     canceled = anonymous.post(other["urls"]["cancel"])  # and so may whoever holds its token
     assert canceled.status_code == 202 and canceled.json()["urls"]["get"] == other["urls"]["get"]
+
+
+def test_a_chain_shares_one_deadline_counted_from_acceptance(client: feather.Client, http: httpx.Client):
+    ref = publish(client, "slow-chain")
+    fits = http.post(f"/v1/models/{ref}/runs", headers={"Prefer": "wait"},
+                     json={"chain": True, "inputs": {"seconds": 0.2}, "deadline_s": 20}).json()
+    assert fits["status"] == "succeeded" and fits["outputs"] == {"total": 0.4}, fits
+    # each step alone fits in the deadline; both together do not, so the second gets only what is left
+    run = http.post(f"/v1/models/{ref}/runs", headers={"Prefer": "wait"},
+                    json={"chain": True, "inputs": {"seconds": 2.5}, "deadline_s": 4}).json()
+    assert run["status"] == "timed_out" and "deadline" in run["error"], run  # not 5 s of success
+    too_long = http.post(f"/v1/models/{ref}/runs", json={"inputs": {"seconds": 1}, "deadline_s": 100_000})
+    assert too_long.status_code == 422 and too_long.json()["detail"][0]["loc"] == ["body", "deadline_s"]

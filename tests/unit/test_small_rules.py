@@ -1,6 +1,8 @@
 import pytest
+from pydantic import ValidationError
 
 from services.builder.domain import env_key
+from services.kit.settings import Settings
 from services.kit.store import Conflict, retry_on_conflict
 from services.telemetry.domain import percentile, summarize
 
@@ -44,3 +46,10 @@ async def test_retry_on_conflict_tries_again_then_lets_the_last_conflict_through
     with pytest.raises(Conflict):
         await retry_on_conflict(always, tries=4)
     assert len(calls) == 4
+
+
+def test_a_lambda_timeout_shorter_than_the_longest_deadline_is_refused():
+    with pytest.raises(ValidationError, match="max_deadline_s"):
+        Settings(runtime_backend="lambda", lambda_timeout_s=300, max_deadline_s=900)
+    assert Settings(runtime_backend="lambda", lambda_timeout_s=300, max_deadline_s=300).lambda_timeout_s == 300
+    assert Settings(runtime_backend="local", lambda_timeout_s=60).max_deadline_s == 900

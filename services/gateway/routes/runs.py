@@ -12,7 +12,7 @@ from feather.rules import fill_inputs, next_step
 from pydantic import BaseModel, Field
 
 from services.contracts.envelope import stable_id
-from services.contracts.events import TERMINAL_STATUSES, RunCancelRequested, RunRequested
+from services.contracts.events import DEFAULT_DEADLINE_S, TERMINAL_STATUSES, RunCancelRequested, RunRequested
 from services.gateway import domain
 from services.gateway.access import may_read_run, run_file_ids, run_token
 from services.gateway.auth import optional_user, required_user
@@ -37,7 +37,8 @@ class RunBody(BaseModel):
                                            description="the previous run's read token, for a run made without an account")
     chain: bool = False
     choices: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    deadline_s: float = Field(300.0, gt=0, le=900)
+    deadline_s: float = Field(DEFAULT_DEADLINE_S, gt=0, description="seconds the whole run may take, counted "
+                              "from now; at most the platform's max_deadline_s (900 by default)")
 
 
 async def _version(ctx: ServiceContext, model: dict[str, Any], wanted: int | None) -> dict[str, Any]:
@@ -54,6 +55,9 @@ async def _version(ctx: ServiceContext, model: dict[str, Any], wanted: int | Non
 
 
 async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, user: str | None) -> RunRequested:
+    if body.deadline_s > ctx.settings.max_deadline_s:
+        raise domain.RequestError(422, [{"loc": ["body", "deadline_s"], "type": "less_than_equal",
+                                         "msg": f"at most {ctx.settings.max_deadline_s:g} seconds"}])
     version = await _version(ctx, model, body.version)
     manifest = version["manifest"]
     given = body.inputs
