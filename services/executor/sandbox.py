@@ -128,6 +128,13 @@ class Sandbox:
             for fd in fds:
                 os.close(fd)
             self.release(probe)
+        if done.returncode != 0:  # a sandbox that cannot run /bin/true runs no model either
+            reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            if self.privileged:
+                return f"bubblewrap failed as root ({reason}); see docs/security.md"
+            return f"bubblewrap cannot create its namespaces here ({reason}): {FIX_USERNS}"
+        return None
+
     @property
     def _userns_disabled(self) -> bool:
         """Only a sandbox in a user namespace of its own can forbid nested ones."""

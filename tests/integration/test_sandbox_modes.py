@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -87,3 +88,18 @@ async def test_without_a_working_sandbox_no_run_starts_and_the_reason_is_given(d
     assert outcome.error.startswith("the sandbox cannot run on this host: ") and "python3-seccomp" in outcome.error
     assert not list((tmp_path / "sandbox-broken").iterdir()), "nothing of a worker was made"
     await backend.close()
+
+
+def test_a_bubblewrap_that_cannot_run_the_probe_leaves_the_sandbox_unavailable(tmp_path, monkeypatch) -> None:
+    # a bwrap that answers --help like the real one but fails to set up any sandbox, as on a
+    # host whose kernel refuses it: the probe must say so, not report a working sandbox
+    real = shutil.which("bwrap")
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\n[ "$1" = "--help" ] && exec {real} --help\n'
+                    'echo "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    sandbox = Sandbox(tmp_path / "sandbox", Limits(memory_mb=512), forbidden=[tmp_path])
+    assert sandbox.problem is not None and "Permission denied" in sandbox.problem
+    assert sandbox.health()["ready"] is False
