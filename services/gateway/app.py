@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from services.contracts import topics
 from services.gateway.access import load_secret
 from services.gateway.ratelimit import Limiter
-from services.gateway.throttle import Throttle
+from services.gateway.throttle import Throttle, policies
 from services.gateway.routes import router
 from services.gateway.auth import cookie_secure, ensure_user
 from services.gateway.domain import RequestError
@@ -41,6 +41,7 @@ def _subscribe(ctx: ServiceContext) -> None:
 async def _start(ctx: ServiceContext) -> None:
     ctx.state["secret"] = load_secret(ctx.settings.gateway_secret, ctx.settings.data_dir)
     ctx.state["limiter"] = Limiter(ctx.store)
+    ctx.state["rate_policies"] = policies(ctx.settings)  # the settings do not change while it runs
     ctx.state["password_slots"] = asyncio.Semaphore(ctx.settings.password_hashes_at_once)
     ctx.state["http"] = httpx.AsyncClient()
     ctx.state["sweeper"] = asyncio.create_task(sweep_forever(ctx), name="run-sweeper")

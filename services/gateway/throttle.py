@@ -73,7 +73,7 @@ class Throttle:
             await self.app(scope, receive, send)
             return
         limiter: Limiter = ctx.state["limiter"]
-        known = policies(settings)
+        known: dict[str, Policy] = ctx.state["rate_policies"]
         address = client_address(scope, settings.forwarded_hops)
         credential = await credential_of(ctx, _header(scope, b"authorization"), _cookie(scope, SESSION_COOKIE))
         state = scope.setdefault("state", {})
@@ -125,7 +125,7 @@ async def count(request: Any, checks: list[tuple[str, str]]) -> None:
     ctx = request.app.state.ctx
     if not ctx.settings.rate_limits:
         return
-    known = policies(ctx.settings)
+    known = ctx.state["rate_policies"]
     decisions = await ctx.state["limiter"].check_all([(known[name], subject) for name, subject in checks])
     request.scope.setdefault("state", {}).setdefault("rate_decisions", []).extend(decisions)
     refused = [d for d in decisions if not d.allowed]

@@ -27,6 +27,16 @@ async def model_or_404(ctx: ServiceContext, owner: str, name: str, user: str | N
     return model
 
 
+async def model_visible(ctx: ServiceContext, model_id: str, user: str | None) -> bool:
+    """Whether ``user`` may see the model (see model_or_404), as a yes or no."""
+    owner, name = model_id.split("/", 1)
+    try:
+        await model_or_404(ctx, owner, name, user)
+    except HTTPException:
+        return False
+    return True
+
+
 async def model_view(ctx: ServiceContext, model: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     versions = await versions_of(ctx, model["_id"])
     latest = next((v for v in versions if v["version"] == model.get("latest_version")), None)

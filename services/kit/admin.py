@@ -56,8 +56,14 @@ async def list_parked(request: Request, limit: int = 100) -> dict[str, Any]:
 
 @router.post("/outbox/replay", dependencies=[Depends(require_admin)])
 async def replay_parked(body: Replay, request: Request) -> dict[str, Any]:
-    ctx = _ctx(request)
-    seqs = [p.record.seq for p in await ctx.store.outbox_parked(10_000)] if body.all else body.seqs
-    moved = await ctx.store.outbox_replay([s for s in seqs if s is not None])
+    return await replay(_ctx(request), body.seqs, every=body.all)
+
+
+async def replay(ctx: Any, seqs: list[int], *, every: bool) -> dict[str, Any]:
+    """Put a service's parked records (``seqs``, or ``every`` one) back in its outbox, and wake
+    its relay to send them."""
+    if every:
+        seqs = [p.record.seq for p in await ctx.store.outbox_parked(10_000) if p.record.seq is not None]
+    moved = await ctx.store.outbox_replay(seqs)
     ctx.relay.nudge()
     return {"service": ctx.name, "replayed": moved}

@@ -144,7 +144,7 @@ def create_service(
         ctx: ServiceContext = app.state.ctx
         answer = {"status": "ok", "service": name, "bus": "ready" if ctx.bus_ready.is_set() else "connecting",
                   "outbox_published": ctx.relay.published,
-                  "outbox_parked": len(await ctx.store.outbox_parked(1000))}
+                  "outbox_parked": await ctx.store.outbox_parked_count()}
         if health is not None:
             answer.update(health(ctx))
         return answer

@@ -1,7 +1,6 @@
 """Rules about models and versions, with no I/O."""
 from __future__ import annotations
 
-import io
 import json
 import re
 import tarfile

@@ -434,6 +434,7 @@ async def test_a_parked_record_leaves_the_queue_and_is_kept_with_its_reason(stor
     await store.outbox_park(first.seq, "again")
     await store.outbox_park(first.seq, "twice")  # parking what is already parked changes nothing
     assert [p.record.topic for p in await store.outbox_parked()] == ["a", "b"]
+    assert await store.outbox_parked_count() == 2
 
 
 async def test_a_sent_record_cannot_be_parked(store: Store) -> None:
@@ -453,7 +454,7 @@ async def test_replay_puts_parked_records_back_at_the_end_of_the_queue(store: St
     pending = await store.outbox_pending(10)
     assert [r.topic for r in pending] == ["b", "c", "a"]
     assert pending[-1].seq > max(r.seq for r in pending[:-1]) and pending[-1].body == first.body
-    assert await store.outbox_parked() == []
+    assert await store.outbox_parked() == [] and await store.outbox_parked_count() == 0
     assert await store.outbox_replay([first.seq]) == 0
 
 

@@ -5,14 +5,13 @@ bundle that is accepted leaves its event in the outbox.
 """
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import tarfile
-import time
 
 import httpx
 import pytest
+from streams import Zeros, longest_stall
 
 from services.kit.settings import Settings
 from services.local.platform import free_port
@@ -20,18 +19,6 @@ from services.registry.app import create_app
 
 MANIFEST = {"manifest_version": 1, "name": "hello",
             "steps": [{"name": "greet", "input_schema": {"type": "object"}, "outputs": [{"name": "g"}]}]}
-
-
-class Zeros:
-    """A member's content, streamed into the archive and never held in memory."""
-
-    def __init__(self, size: int) -> None:
-        self.left = size
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.left if n < 0 else min(n, self.left)
-        self.left -= n
-        return bytes(n)
 
 
 def bundle(*zeros: tuple[str, int], requirements: bytes | None = b"numpy>=2\n") -> bytes:
@@ -68,29 +55,6 @@ async def publish(client: httpx.AsyncClient, data: bytes) -> httpx.Response:
     return await client.post("/internal/models", files={"bundle": ("bundle.tar.gz", data, "application/gzip")})
 
 
-async def longest_stall(work):
-    """What ``work`` returned, and the longest the event loop went without running a ticker meanwhile."""
-    gaps: list[float] = []
-    done = asyncio.Event()
-
-    async def tick() -> None:
-        last = time.perf_counter()
-        while not done.is_set():
-            await asyncio.sleep(0.01)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    ticker = asyncio.create_task(tick())
-    await asyncio.sleep(0)  # the ticker is running before the work starts
-    try:
-        result = await work
-    finally:
-        done.set()
-        await ticker
-    return result, max(gaps)
-
-
 async def test_a_normal_bundle_is_still_published(registry):
     answer = await publish(registry, bundle())
     assert answer.status_code == 201, answer.text
@@ -109,7 +73,7 @@ async def test_a_gzip_bomb_is_refused_while_the_event_loop_keeps_serving(registr
     # 400 MiB of zeros to inflate (within the unpacked limit) before a 64 MiB requirements.txt
     data = bundle(("weights.bin", 400 * 2**20), ("requirements.txt", 64 * 2**20), requirements=None)
     assert len(data) < 2**20
-    answer, stall = await longest_stall(publish(registry, data))
+    answer, stall, _ = await longest_stall(publish(registry, data))
     assert answer.status_code == 413, answer.text
     [problem] = answer.json()["detail"]
     assert problem["loc"] == ["body", "bundle", "requirements.txt"] and problem["type"] == "too_large"

@@ -6,6 +6,7 @@ import tarfile
 import tracemalloc
 
 import pytest
+from streams import Zeros
 
 from services.builder.local_env import BuildError, unpack_code
 
@@ -32,25 +33,13 @@ def test_a_bundle_unpacks_and_one_escaping_its_folder_is_refused(filters, tmp_pa
     assert not (tmp_path / "code" / "escaped.py").exists() and not (tmp_path / "code" / "2").exists()
 
 
-class _Zeros:
-    """A member's content, streamed into the archive and never held in memory."""
-
-    def __init__(self, size: int) -> None:
-        self.left = size
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.left if n < 0 else min(n, self.left)
-        self.left -= n
-        return bytes(n)
-
-
 def _bomb(size: int) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         tar.addfile(tarfile.TarInfo("app.py"), io.BytesIO(b""))
         info = tarfile.TarInfo("weights.bin")
         info.size = size
-        tar.addfile(info, _Zeros(size))
+        tar.addfile(info, Zeros(size))
     return buffer.getvalue()
 
 

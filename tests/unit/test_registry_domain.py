@@ -4,10 +4,11 @@ import tarfile
 import tracemalloc
 
 import pytest
-
-from services.registry import domain
 from feather.rules import newest_ready
+from streams import Zeros
+
 from services.contracts.versions import status_after
+from services.registry import domain
 from services.registry.domain import InvalidBundle, OversizeBundle, read_bundle
 
 MANIFEST = {"manifest_version": 1, "name": "hello",
@@ -83,16 +84,6 @@ def test_python_must_be_a_version_not_a_path():
 
 # Bundles bigger inside than outside: a member of zeros is streamed into the archive (never held
 # in memory here), so 64 MiB compresses to about 65 KB.
-
-class Zeros:
-    def __init__(self, size: int) -> None:
-        self.left = size
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.left if n < 0 else min(n, self.left)
-        self.left -= n
-        return bytes(n)
-
 
 def bomb(*members: tuple[str, int], before: dict[str, bytes] | None = None) -> bytes:
     out = io.BytesIO()

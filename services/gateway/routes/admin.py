@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query as Q
 from pydantic import BaseModel, Field
 
 from services.gateway.routes.models import unavailable
-from services.kit.admin import Seq, parked_view, require_admin
+from services.kit.admin import Seq, parked_view, replay, require_admin
 from services.kit.dead_letters import read_dead_letters
 from services.kit.runtime import ServiceContext, context
 
@@ -78,10 +78,7 @@ async def replay_parked(body: OutboxReplay, ctx: ServiceContext = Depends(contex
         raise HTTPException(422, detail=[{"loc": ["body", "seqs"], "msg": "name the records, or send all: true",
                                           "type": "value_error"}])
     if body.service == "gateway":
-        seqs = [p.record.seq for p in await ctx.store.outbox_parked(10_000)] if body.all else body.seqs
-        moved = await ctx.store.outbox_replay([s for s in seqs if s is not None])
-        ctx.relay.nudge()
-        return {"service": "gateway", "replayed": moved}
+        return await replay(ctx, body.seqs, every=body.all)
     return await _call(ctx, body.service, "POST", "/admin/outbox/replay",
                        json={"seqs": body.seqs, "all": body.all})
 

@@ -10,7 +10,7 @@ from services.contracts.files import SCHEME, blob_key, content_type_of, file_id,
 from services.gateway.access import file_href, may_read_run, run_file_ids, upload_usable
 from services.gateway.auth import optional_user
 from services.gateway.inputs import store_file
-from services.gateway.views import model_or_404
+from services.gateway.views import model_visible
 from services.kit.body_limit import human_size
 from services.kit.blobs import BlobNotFound
 from services.kit.runtime import ServiceContext, context
@@ -47,7 +47,7 @@ async def download(fid: str, run: str | None = Q(None, max_length=64, descriptio
     if run is not None:
         doc = await ctx.store.get("runs", run)
         allowed = doc is not None and may_read_run(doc, user, token, ctx.state["secret"]) \
-            and fid in run_file_ids(doc) and await _model_visible(ctx, doc, user)
+            and fid in run_file_ids(doc) and await model_visible(ctx, doc["model_id"], user)
     else:
         allowed = upload_usable(await ctx.store.get("files", fid), user)
     if not allowed:
@@ -72,11 +72,3 @@ _SHOWN_INLINE = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bm
                  "audio/x-wav", "audio/mpeg", "audio/ogg", "audio/flac", "video/mp4", "text/plain",
                  "text/csv", "application/json", "application/pdf"}
 
-
-async def _model_visible(ctx: ServiceContext, run: dict, user: str | None) -> bool:
-    owner, name = run["model_id"].split("/", 1)
-    try:
-        await model_or_404(ctx, owner, name, user)
-    except HTTPException:
-        return False
-    return True

@@ -21,7 +21,7 @@ from services.contracts.versions import version_key
 from services.gateway.inputs import resolve_files
 from services.gateway.projections import completed_fields
 from services.gateway.throttle import client_address
-from services.gateway.views import model_or_404, run_view, versions_of
+from services.gateway.views import model_or_404, model_visible, run_view, versions_of
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Conflict, Order, Query, retry_on_conflict
 
@@ -217,13 +217,7 @@ async def my_runs(model: str | None = None, limit: int = Q(20, ge=1, le=200), cu
         where["model_id"] = model
     page = await ctx.store.find("runs", Query(where=where, order=Order("created_at", descending=True),
                                               limit=limit, cursor=cursor))
-    visible: dict[str, bool] = {}  # a model made private since takes its runs out of sight too
-    for model_id in {d["model_id"] for d in page.items}:
-        owner, name = model_id.split("/", 1)
-        try:
-            await model_or_404(ctx, owner, name, user)
-            visible[model_id] = True
-        except HTTPException:
-            visible[model_id] = False
+    # a model made private since takes its runs out of sight too
+    visible = {m: await model_visible(ctx, m, user) for m in {d["model_id"] for d in page.items}}
     return {"items": [run_view(d, viewer=user) for d in page.items if visible[d["model_id"]]],
             "next_cursor": page.next_cursor}

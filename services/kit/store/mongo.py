@@ -216,6 +216,9 @@ class MongoStore(Store):
         return [ParkedRecord(OutboxRecord(d["topic"], d["key"], d["headers"], bytes(d["body"]), d["_id"]),
                              d["reason"], d["parked_at"]) for d in docs]
 
+    async def outbox_parked_count(self) -> int:
+        return await self._db[PARKED].count_documents({})
+
     async def outbox_replay(self, seqs: Sequence[int]) -> int:
         async def move(session: AsyncClientSession) -> int:
             docs = await self._db[PARKED].find({"_id": {"$in": [int(s) for s in seqs]}}, session=session) \

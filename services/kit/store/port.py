@@ -171,5 +171,9 @@ class Store(abc.ABC):
         """Parked records, oldest first."""
 
     @abc.abstractmethod
+    async def outbox_parked_count(self) -> int:
+        """How many records are parked (health checks ask often; no record is read)."""
+
+    @abc.abstractmethod
     async def outbox_replay(self, seqs: Sequence[int]) -> int:
         """Put parked records back at the end of the queue (with new seqs); returns how many."""
