@@ -81,6 +81,23 @@ async def test_waiting_runs_are_served_in_order(tmp_path, runtime):
     await pool.close()
 
 
+async def test_a_newcomer_does_not_take_the_worker_an_earlier_waiter_was_woken_for(tmp_path, runtime):
+    pool = backend(tmp_path, max_workers=1)
+    models = pool.pool(call(0, runtime), runtime)
+    worker = await models.acquire()  # the only worker, busy
+    earlier = asyncio.create_task(models.acquire())
+    await asyncio.sleep(0)  # waiting now
+    newcomer = asyncio.create_task(models.acquire())  # runs before the earlier waiter wakes
+    await models.release(worker)
+    assert await asyncio.wait_for(earlier, 5) is worker
+    await asyncio.sleep(0.05)
+    assert not newcomer.done()  # still in line behind it
+    await models.release(worker)
+    assert await asyncio.wait_for(newcomer, 5) is worker
+    await models.release(worker)
+    await pool.close()
+
+
 async def test_the_least_recently_used_idle_worker_makes_room(tmp_path, runtime):
     pool = backend(tmp_path, max_workers=2, max_total=2)
     first = (await pool.run(call(1, runtime, version=1))).outputs["pid"]

@@ -42,18 +42,23 @@ class Pool:
         self.backend = backend
         self.idle: deque[Worker] = deque()
         self.size = 0
-        self.waiting = 0
+        self.queue: deque[object] = deque()  # one token per waiting acquire, oldest first
 
     async def acquire(self) -> Worker:
+        """Waiters are served first come, first served: a newcomer never takes the worker that was
+        just released while an earlier waiter is still waking up."""
         free = self.backend.free
+        turn = object()
         async with free:
-            self.waiting += 1
+            self.queue.append(turn)
             try:
-                while not self.idle and not (self.size < self.backend.config.max_workers
-                                             and await self.backend.make_room(self)):
+                while self.queue[0] is not turn or not (
+                        self.idle or (self.size < self.backend.config.max_workers
+                                      and await self.backend.make_room(self))):
                     await free.wait()
             finally:
-                self.waiting -= 1
+                self.queue.remove(turn)
+                free.notify_all()  # the next in line looks again
             if self.idle:
                 return self.idle.pop()
             self.size += 1
