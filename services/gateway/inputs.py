@@ -12,6 +12,7 @@ import httpx
 from services.contracts.files import (DATA_URL_LIMIT, SCHEME, blob_key, content_type_of,
                                       data_url_size, file_id, new_file_id)
 from services.gateway.access import upload_usable
+from services.gateway.bootstrap import GatewayService
 from services.gateway.domain import RequestError
 from services.kit.body_limit import human_size
 from services.kit.runtime import ServiceContext
@@ -24,7 +25,7 @@ def _problem(path: list[str], msg: str) -> RequestError:
 MAX_LINKS = 20  # linked files one run may ask the gateway to fetch
 
 
-async def resolve_files(ctx: ServiceContext, inputs: dict[str, Any],
+async def resolve_files(gw: GatewayService, inputs: dict[str, Any],
                         choices: dict[str, dict[str, Any]] | None = None, *, user: str | None = None,
                         readable: set[str] = frozenset()) -> dict[str, Any]:
     """Check every file value; copy linked files into the blob store so runs never fetch.
@@ -35,6 +36,7 @@ async def resolve_files(ctx: ServiceContext, inputs: dict[str, Any],
     All the links of one request share one deadline (``fetch_timeout_s``): a server that
     answers a byte at a time cannot hold the request longer than that.
     """
+    ctx = gw.ctx
     found: list[tuple[dict[str, Any], str, list[str]]] = []
     for name, value in inputs.items():
         _collect(value, ["inputs", name], found)
@@ -48,7 +50,7 @@ async def resolve_files(ctx: ServiceContext, inputs: dict[str, Any],
     try:
         async with asyncio.timeout(ctx.settings.fetch_timeout_s):
             for value, url, path in found:
-                await _resolve_one(ctx, value, url, path, user, readable)
+                await _resolve_one(gw, value, url, path, user, readable)
     except TimeoutError:
         raise RequestError(422, [{"loc": ["body", "inputs"], "type": "file",
                                   "msg": f"fetching the linked files took over {ctx.settings.fetch_timeout_s:g}s; "
@@ -71,8 +73,9 @@ def _collect(value: Any, path: list[str], found: list[tuple[dict[str, Any], str,
             _collect(item, [*path, key], found)
 
 
-async def _resolve_one(ctx: ServiceContext, value: dict[str, Any], url: str, path: list[str],
+async def _resolve_one(gw: GatewayService, value: dict[str, Any], url: str, path: list[str],
                        user: str | None, readable: set[str]) -> None:
+    ctx = gw.ctx
     if url.startswith("data:"):
         try:
             size = data_url_size(url)
@@ -87,7 +90,7 @@ async def _resolve_one(ctx: ServiceContext, value: dict[str, Any], url: str, pat
         if not usable or not await ctx.blobs.exists(blob_key(fid)):
             raise _problem(path, f"no uploaded file {url}")
     elif url.startswith(("http://", "https://")):
-        value["url"] = await _fetch(ctx, url, value.get("name"), path, user)
+        value["url"] = await _fetch(gw, url, value.get("name"), path, user)
         value.setdefault("name", value["url"].rsplit("/", 1)[-1])
     else:
         raise _problem(path, "a file url must be data:, feather:files/ or http(s)://")
@@ -128,8 +131,8 @@ async def _public_address(url: str, path: list[str]) -> str:
     return str(infos[0][4][0])
 
 
-async def _fetch(ctx: ServiceContext, url: str, name: str | None, path: list[str], user: str | None) -> str:
-    http: httpx.AsyncClient = ctx.state["http"]
+async def _fetch(gw: GatewayService, url: str, name: str | None, path: list[str], user: str | None) -> str:
+    ctx, http = gw.ctx, gw.http
     address = await _public_address(url, path)
     limit = ctx.settings.max_file_mb * 2**20
     # connect to the address just checked, not to whatever the name resolves to a moment later

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from services.kit.settings import Settings
 from services.kit.store import Store
 
 log = logging.getLogger("feather.gateway.ratelimit")
@@ -139,3 +140,16 @@ def answer_headers(decisions: Sequence[Decision]) -> dict[str, str]:
     if not closest.allowed:
         headers["Retry-After"] = str(closest.retry_after)
     return headers
+
+
+MINUTE = 60
+
+
+def policies(settings: Settings) -> dict[str, Policy]:
+    """The per-minute policies the settings name, by name."""
+    return {name: Policy(name, quota, MINUTE) for name, quota in (
+        ("address", settings.rate_address_per_min), ("anonymous", settings.rate_anonymous_per_min),
+        ("anonymous-runs", settings.rate_anonymous_runs_per_min), ("user", settings.rate_user_per_min),
+        ("token", settings.rate_token_per_min), ("runs", settings.rate_runs_per_min),
+        ("login-account", settings.rate_login_per_account_min),
+        ("login-address", settings.rate_login_per_address_min))}

@@ -15,20 +15,11 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.auth import SESSION_COOKIE, credential_of
-from services.gateway.ratelimit import Decision, Limiter, Policy, answer_headers
+from services.gateway.bootstrap import gateway_of
+from services.gateway.ratelimit import Decision, Policy, answer_headers
 from services.kit.settings import Settings
 
 RUN_CREATION = re.compile(r"^/v1/models/[^/]+/[^/]+/runs$")
-MINUTE = 60
-
-
-def policies(settings: Settings) -> dict[str, Policy]:
-    return {name: Policy(name, quota, MINUTE) for name, quota in (
-        ("address", settings.rate_address_per_min), ("anonymous", settings.rate_anonymous_per_min),
-        ("anonymous-runs", settings.rate_anonymous_runs_per_min), ("user", settings.rate_user_per_min),
-        ("token", settings.rate_token_per_min), ("runs", settings.rate_runs_per_min),
-        ("login-account", settings.rate_login_per_account_min),
-        ("login-address", settings.rate_login_per_address_min))}
 
 
 def client_address(scope: Scope, hops: int) -> str:
@@ -67,13 +58,13 @@ class Throttle:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        ctx = scope["app"].state.ctx
+        gw = gateway_of(scope["app"])
+        ctx = gw.ctx
         settings: Settings = ctx.settings
         if not settings.rate_limits:
             await self.app(scope, receive, send)
             return
-        limiter: Limiter = ctx.state["limiter"]
-        known: dict[str, Policy] = ctx.state["rate_policies"]
+        known = gw.rate_policies
         address = client_address(scope, settings.forwarded_hops)
         credential = await credential_of(ctx, _header(scope, b"authorization"), _cookie(scope, SESSION_COOKIE))
         state = scope.setdefault("state", {})
@@ -91,7 +82,7 @@ class Throttle:
             if creating:
                 checks.append((known["anonymous-runs"], f"addr:{address}"))
         decisions: list[Decision] = state.setdefault("rate_decisions", [])
-        decisions += await limiter.check_all(checks)
+        decisions += await gw.limiter.check_all(checks)
         if not all(d.allowed for d in decisions):
             await _refuse(send, decisions)
             return
@@ -122,11 +113,11 @@ async def count(request: Any, checks: list[tuple[str, str]]) -> None:
     join the request's decisions, whose headers the middleware adds, and any refusal is a 429."""
     from fastapi import HTTPException
 
-    ctx = request.app.state.ctx
-    if not ctx.settings.rate_limits:
+    gw = gateway_of(request.app)
+    if not gw.ctx.settings.rate_limits:
         return
-    known = ctx.state["rate_policies"]
-    decisions = await ctx.state["limiter"].check_all([(known[name], subject) for name, subject in checks])
+    known = gw.rate_policies
+    decisions = await gw.limiter.check_all([(known[name], subject) for name, subject in checks])
     request.scope.setdefault("state", {}).setdefault("rate_decisions", []).extend(decisions)
     refused = [d for d in decisions if not d.allowed]
     if refused:

@@ -16,8 +16,8 @@ from services.kit.store import ParkedRecord
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
-def _ctx(request: Request) -> Any:
-    return request.app.state.ctx
+def _ctx(request: Request) -> Any:  # a ServiceContext; runtime imports this module
+    return request.app.state.service.ctx
 
 
 async def require_admin(request: Request, authorization: str | None = Header(None)) -> None:

@@ -1,17 +1,19 @@
 """What every service is built from: settings, store, blobs, bus and outbox relay, one lifespan.
 
-A service provides an APIRouter (its routes reach the context through ``context(request)``),
-a ``subscribe(ctx)`` that registers its consumers, and if it needs them ``on_start(ctx)`` /
-``on_stop(ctx)``, and ``health(ctx)`` for what its /healthz adds. Nothing happens at import time.
+A service has a ``bootstrap(ctx)`` that builds its ``Service``: the typed dependencies its
+handlers take, with the hooks the lifespan calls (``subscribe``, ``start``, ``stop``,
+``health``). Its routes reach it through a ``Depends`` of their own (``request.app.state.service``),
+or reach the shared adapters through ``context``. Nothing happens at import time.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -27,18 +29,16 @@ from services.kit.store import InvalidCursor, Store, open_store
 
 log = logging.getLogger("feather.service")
 
-Hook = Callable[["ServiceContext"], Awaitable[None]]
-
 
 @dataclass
 class ServiceContext:
+    """The adapters every service has; what is particular to one service lives in its ``Service``."""
     name: str
     settings: Settings
     store: Store
     blobs: BlobStore
     bus: Bus
     relay: OutboxRelay
-    state: dict[str, Any] = field(default_factory=dict)
     bus_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def outbox(self, event: Event, *, event_id: str | None = None):
@@ -53,6 +53,40 @@ class ServiceContext:
         if events:
             self.relay.nudge()
         return version
+
+
+class Service:
+    """A service's dependencies and lifecycle; each service's ``bootstrap`` builds a subclass."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def subscribe(self) -> None:
+        """Register the consumers on ``ctx.bus``; called before the bus starts."""
+
+    async def start(self) -> None:
+        """Called once the adapters are open and the bus is connecting."""
+
+    async def stop(self) -> None:
+        """Called first on shutdown, while the adapters are still open."""
+
+    def health(self) -> dict[str, Any]:
+        """What this service adds to /healthz."""
+        return {}
+
+
+S = TypeVar("S", bound=Service)
+Connection = Callable[[ServiceContext], AbstractAsyncContextManager[None]]
+
+
+def open_context(name: str, settings: Settings, *, store: Store | None = None,
+                 blobs: BlobStore | None = None, bus: Bus | None = None) -> ServiceContext:
+    """The adapters ``settings`` name, or the ones given (tests pass their own)."""
+    store = store or open_store(settings.store_location(name))
+    blobs = blobs or open_blobs(str(settings.blobs_dir), s3_bucket=settings.s3_bucket,
+                                s3_endpoint=settings.s3_endpoint)
+    bus = bus or Bus(settings, name)
+    return ServiceContext(name, settings, store, blobs, bus, OutboxRelay(store, bus, poll_s=settings.outbox_poll_s))
 
 
 async def _start_bus(ctx: ServiceContext) -> None:
@@ -73,59 +107,76 @@ async def _start_bus(ctx: ServiceContext) -> None:
             delay = min(delay * 2, 3.0)
 
 
+@contextlib.asynccontextmanager
+async def broker_connection(ctx: ServiceContext) -> AsyncIterator[None]:
+    """Connect to the broker in the background, retrying until it is there; the HTTP side serves
+    meanwhile."""
+    task = asyncio.create_task(_start_bus(ctx), name=f"{ctx.name}-bus")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(Exception):
+            await ctx.bus.stop()
+
+
+@contextlib.asynccontextmanager
+async def running(ctx: ServiceContext, bootstrap: Callable[[ServiceContext], S], *,
+                  connection: Connection = broker_connection) -> AsyncIterator[S]:
+    """The service ``bootstrap`` builds on ``ctx``, started, and stopped in reverse order on exit.
+
+    ``connection`` joins the bus: the broker by default; tests pass an in-memory one."""
+    await ctx.store.start()
+    try:
+        await ctx.blobs.start()
+        try:
+            service = bootstrap(ctx)
+            service.subscribe()
+            async with connection(ctx):
+                ctx.relay.start()
+                try:
+                    await service.start()
+                    try:
+                        yield service
+                    finally:
+                        await service.stop()
+                finally:
+                    await ctx.relay.stop()
+        finally:
+            await ctx.blobs.close()
+    finally:
+        await ctx.store.close()
+
+
 async def context(request: Request) -> ServiceContext:
-    """The running service's context, for route handlers (use with ``Depends``).
+    """The running service's adapters, for route handlers (use with ``Depends``).
 
     A coroutine, because FastAPI runs a plain function dependency on a worker thread.
     """
-    return request.app.state.ctx
+    return request.app.state.service.ctx
 
 
 def create_service(
     name: str,
     settings: Settings,
+    bootstrap: Callable[[ServiceContext], Service] = Service,
     *,
     router: APIRouter | None = None,
-    subscribe: Callable[[ServiceContext], None] | None = None,
-    on_start: Hook | None = None,
-    on_stop: Hook | None = None,
-    health: Callable[[ServiceContext], dict[str, Any]] | None = None,
     large_bodies: dict[str, int] | None = None,
+    adapters: Callable[[], ServiceContext] | None = None,
 ) -> FastAPI:
     """``large_bodies`` names the paths (uploads) whose bodies may exceed ``max_request_kb``, and
-    the bytes each may carry."""
+    the bytes each may carry. ``adapters`` builds the context instead of ``open_context``."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.data_dir.chmod(0o700)  # the platform's data is its own: model workers run as another uid
-        store = open_store(settings.store_location(name))
-        await store.start()
-        blobs = open_blobs(str(settings.blobs_dir), s3_bucket=settings.s3_bucket,
-                           s3_endpoint=settings.s3_endpoint)
-        await blobs.start()
-        bus = Bus(settings, name)
-        relay = OutboxRelay(store, bus, poll_s=settings.outbox_poll_s)
-        ctx = ServiceContext(name, settings, store, blobs, bus, relay)
-        app.state.ctx = ctx
-        if subscribe:
-            subscribe(ctx)
-        bus_task = asyncio.create_task(_start_bus(ctx), name=f"{name}-bus")
-        relay.start()
-        if on_start:
-            await on_start(ctx)
-        try:
+        ctx = adapters() if adapters is not None else open_context(name, settings)
+        async with running(ctx, bootstrap) as service:
+            app.state.service = service
             yield
-        finally:
-            if on_stop:
-                await on_stop(ctx)
-            bus_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await bus_task
-            await relay.stop()
-            with contextlib.suppress(Exception):
-                await bus.stop()
-            await blobs.close()
-            await store.close()
 
     app = FastAPI(title=f"feather {name}", lifespan=lifespan)
     default_limit = settings.max_request_kb * 1024
@@ -141,12 +192,12 @@ def create_service(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        ctx: ServiceContext = app.state.ctx
+        service: Service = app.state.service
+        ctx = service.ctx
         answer = {"status": "ok", "service": name, "bus": "ready" if ctx.bus_ready.is_set() else "connecting",
                   "outbox_published": ctx.relay.published,
                   "outbox_parked": await ctx.store.outbox_parked_count()}
-        if health is not None:
-            answer.update(health(ctx))
+        answer.update(service.health())
         return answer
 
     return app

@@ -23,7 +23,7 @@ import feather
 from feather import runtime
 from feather.rules import fill_inputs, next_step
 from services.contracts.files import SCHEME, content_type_of, file_values, new_file_id
-from services.gateway.domain import RequestError, check_inputs, pick_step
+from services.contracts.requests import RequestError, check_inputs, pick_step
 from services.kit.body_limit import BodyLimit
 from services.kit.portal import mount_portal
 

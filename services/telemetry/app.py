@@ -6,10 +6,10 @@ from fastapi import FastAPI
 from services.kit.runtime import create_service
 from services.kit.settings import Settings
 from services.telemetry.api import router
-from services.telemetry.handlers import subscribe
+from services.telemetry.bootstrap import bootstrap
 
 DEFAULT_PORT = 8084
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service("telemetry", settings or Settings(), router=router, subscribe=subscribe)
+    return create_service("telemetry", settings or Settings(), bootstrap, router=router)

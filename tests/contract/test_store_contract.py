@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.kit.store import Conflict, InvalidCursor, Order, OutboxRecord, Query, Store
+from services.kit.store import KEEP_APPLIED, Conflict, InvalidCursor, Order, OutboxRecord, Query, Store
 
 
 def event(topic: str, key: str = "k", body: bytes = b"{}") -> OutboxRecord:
@@ -148,6 +148,24 @@ async def test_event_ids_are_tracked_per_document(store: Store) -> None:
     assert await store.apply("views", "m1", {}, event_id="e1", increments={"n": 1})
     assert await store.apply("views", "m2", {}, event_id="e1", increments={"n": 1})
     assert await store.apply("other", "m1", {}, event_id="e1", increments={"n": 1})
+
+
+async def test_a_document_remembers_its_last_applied_event_ids_and_no_more(store: Store) -> None:
+    for i in range(KEEP_APPLIED + 1):
+        assert await store.apply("views", "m1", {}, event_id=f"e{i}", increments={"n": 1})
+    await store.apply("views", "m2", {}, event_id="e0", increments={"n": 1})  # another document's record
+    # the newest KEEP_APPLIED are remembered, the oldest, e0, is forgotten
+    assert await store.apply("views", "m1", {}, event_id="e1", increments={"n": 1}) is False
+    assert await store.apply("views", "m1", {}, event_id=f"e{KEEP_APPLIED}", increments={"n": 1}) is False
+    assert await store.apply("views", "m1", {}, event_id="e0", increments={"n": 1}) is True
+    assert (await store.get("views", "m1"))["n"] == KEEP_APPLIED + 2
+    assert await store.apply("views", "m2", {}, event_id="e0", increments={"n": 1}) is False
+
+
+async def test_deleting_a_document_forgets_its_applied_events(store: Store) -> None:
+    await store.apply("views", "m1", {}, event_id="e1", increments={"n": 1})
+    assert await store.delete("views", "m1")
+    assert await store.apply("views", "m1", {}, event_id="e1", increments={"n": 1}) is True
 
 
 async def test_save_keeps_the_record_of_applied_events(store: Store) -> None:

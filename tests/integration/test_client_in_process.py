@@ -39,7 +39,7 @@ async def test_async_client_against_the_gateway_app(tansu, tmp_path):
                         kafka_session_timeout_ms=3000, admin_user="ann", admin_token=TOKEN)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        ctx = app.state.ctx
+        ctx = app.state.service.ctx
         await asyncio.wait_for(ctx.bus_ready.wait(), 60)
         bus = Bus(settings, "test-registry")
         await bus.start()

@@ -16,7 +16,8 @@ TWO_STEPS = {"name": "tune", "steps": [
 
 
 async def test_a_json_object_sent_for_a_later_step_replaces_the_earlier_one_whole(tmp_path):
-    async with gateway(tmp_path) as (http, ctx):
+    async with gateway(tmp_path) as (http, gw):
+        ctx = gw.ctx
         await ctx.store.apply("models", "local/tune", {"owner": "local", "name": "tune", "visibility": "public",
                                                       "latest_version": 1, "deleted": False}, event_id="m")
         await ctx.store.apply("versions", "local/tune@1", {"model_id": "local/tune", "version": 1,

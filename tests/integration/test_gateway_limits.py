@@ -32,14 +32,15 @@ MANIFEST = {"name": "echo", "steps": [{"name": "echo", "inputs": [{"name": "text
 async def gateway(tmp_path, address: str = "203.0.113.7", **settings) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
     app = create_app(Settings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1", admin_token="ft_admin", **settings))
     async with app.router.lifespan_context(app):
-        ctx = app.state.ctx
+        service = app.state.service
+        ctx = service.ctx
         await ctx.store.apply("models", "local/echo", {"owner": "local", "name": "echo", "visibility": "public",
                                                       "latest_version": 1, "deleted": False}, event_id="m")
         await ctx.store.apply("versions", "local/echo@1", {"model_id": "local/echo", "version": 1,
                                                           "status": "ready", "manifest": MANIFEST}, event_id="v")
         transport = httpx.ASGITransport(app=app, client=(address, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://feather.test") as http:
-            yield http, ctx
+            yield http, service
 
 
 async def test_every_answer_says_where_the_caller_stands_and_past_the_limit_is_429(tmp_path):
@@ -69,7 +70,7 @@ async def test_run_creations_have_a_stricter_limit_than_other_calls(tmp_path):
 
 
 async def test_unfinished_runs_are_held_to_a_quota(tmp_path):
-    async with gateway(tmp_path, quota_active_runs=2) as (http, ctx):
+    async with gateway(tmp_path, quota_active_runs=2) as (http, gw):
         created = [await http.post("/v1/models/local/echo/runs", json={"inputs": {"text": "a"}}) for _ in range(3)]
         assert [c.status_code for c in created] == [202, 202, 429]
         assert "at most 2 unfinished runs" in created[-1].json()["detail"]
@@ -78,14 +79,14 @@ async def test_unfinished_runs_are_held_to_a_quota(tmp_path):
         done = RunCompleted(run_id=run_id, model_id="local/echo", version=1, step="echo", status="succeeded",
                             outputs={"text": "a"}, requested_at=datetime.now(timezone.utc))
         now = datetime.now(timezone.utc)
-        await ctx.state["projections"].record_completion(
+        await gw.projections.record_completion(
             Envelope(id="done-1", type=done.name, source="test", time=now, event=done))
         again = await http.post("/v1/models/local/echo/runs", json={"inputs": {"text": "a"}})
         assert again.status_code == 202, again.text
 
 
 async def test_login_attempts_are_limited_per_account_from_any_address(tmp_path):
-    async with gateway(tmp_path, rate_login_per_account_min=3) as (http, ctx):
+    async with gateway(tmp_path, rate_login_per_account_min=3) as (http, _):
         await http.post("/v1/auth/signup", json={"username": "ana", "password": "long enough"})
         statuses = []
         for i in range(4):
@@ -130,7 +131,8 @@ async def test_password_hashing_leaves_the_event_loop_free(tmp_path):
 
 
 async def test_a_token_does_only_what_its_scopes_allow_and_not_past_its_expiry(tmp_path):
-    async with gateway(tmp_path) as (http, ctx):
+    async with gateway(tmp_path) as (http, gw):
+        ctx = gw.ctx
         reader = (await add_token(ctx, "local", "reader", scopes=["read"]))["token"]
         old = (await add_token(ctx, "local", "old", expires_at="2020-01-01T00:00:00+00:00"))["token"]
         as_reader = {"Authorization": f"Bearer {reader}"}
@@ -204,12 +206,13 @@ async def test_links_are_fetched_only_once_the_rest_of_the_request_is_valid(tmp_
         "type": "object", "properties": {"doc": {"type": "object", "properties": {"url": {"type": "string"}},
                                                  "required": ["url"]},
                                          "count": {"type": "integer"}}, "additionalProperties": False}}]}
-    async with gateway(tmp_path) as (http, ctx):
+    async with gateway(tmp_path) as (http, gw):
+        ctx = gw.ctx
         await ctx.store.apply("models", "local/doc", {"owner": "local", "name": "doc", "visibility": "public",
                                                      "latest_version": 1, "deleted": False}, event_id="m")
         await ctx.store.apply("versions", "local/doc@1", {"model_id": "local/doc", "version": 1, "status": "ready",
                                                          "manifest": manifest}, event_id="v")
-        ctx.state["http"] = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: fetched.append(r)))
+        gw.http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: fetched.append(r)))
         answer = await http.post("/v1/models/local/doc/runs", json={"inputs": {
             "doc": {"url": "https://example.org/big.bin"}, "count": "not a number"}})
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "inputs", "count"]
@@ -217,7 +220,8 @@ async def test_links_are_fetched_only_once_the_rest_of_the_request_is_valid(tmp_
 
 
 async def test_a_place_left_behind_in_the_quota_is_freed_by_the_sweeper(tmp_path):
-    async with gateway(tmp_path, quota_active_runs=1) as (http, ctx):
+    async with gateway(tmp_path, quota_active_runs=1) as (http, gw):
+        ctx = gw.ctx
         # a gateway stopped after taking the place, before recording the run
         await ctx.store.save("active_runs", "never-recorded", {"holder": "addr:203.0.113.7",
                                                                "taken_at": "2026-01-01T00:00:00+00:00"},

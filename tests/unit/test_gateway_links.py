@@ -20,8 +20,9 @@ async def _context(tmp_path, http, **settings):
     await store.start()
     blobs = open_blobs(str(tmp_path / "blobs"))
     await blobs.start()
-    return SimpleNamespace(state={"http": http}, blobs=blobs, store=store,
-                           settings=Settings(data_dir=tmp_path, **settings))
+    # what the link rules use of a running gateway: its adapters and its HTTP client
+    ctx = SimpleNamespace(blobs=blobs, store=store, settings=Settings(data_dir=tmp_path, **settings))
+    return SimpleNamespace(ctx=ctx, http=http)
 
 
 def _answers(*addresses: str):
@@ -42,9 +43,9 @@ async def test_the_fetch_connects_to_the_checked_address_even_if_the_name_is_reb
         return httpx.Response(200, content=b"hello", headers={"content-type": "text/plain"})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as http:
-        ctx = await _context(tmp_path, http)
-        url = await _fetch(ctx, "https://files.example.org:8443/a/notes.txt?x=1", None, ["file"], None)
-    blobs = ctx.blobs
+        gw = await _context(tmp_path, http)
+        url = await _fetch(gw, "https://files.example.org:8443/a/notes.txt?x=1", None, ["file"], None)
+    blobs = gw.ctx.blobs
 
     request = seen[0]
     assert request.url.host == "93.184.216.34" and request.url.port == 8443
@@ -58,9 +59,9 @@ async def test_the_fetch_connects_to_the_checked_address_even_if_the_name_is_reb
 async def test_a_name_that_resolves_into_the_private_network_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", _answers("10.0.0.7"))
     async with httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as http:
-        ctx = await _context(tmp_path, http)
+        gw = await _context(tmp_path, http)
         with pytest.raises(RequestError) as refused:
-            await _fetch(ctx, "http://intranet.example.org/x.png", None, ["image"], None)
+            await _fetch(gw, "http://intranet.example.org/x.png", None, ["image"], None)
     assert "not a public address" in str(refused.value.detail)
 
 
@@ -89,19 +90,19 @@ async def test_a_server_that_drips_cannot_hold_the_request_past_the_fetch_deadli
         return httpx.Response(200, content=drip())
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as http:
-        ctx = await _context(tmp_path, http, fetch_timeout_s=0.5)
+        gw = await _context(tmp_path, http, fetch_timeout_s=0.5)
         with pytest.raises(RequestError) as refused:
-            await resolve_files(ctx, {"doc": {"url": "https://slow.example.org/a.txt"}})
+            await resolve_files(gw, {"doc": {"url": "https://slow.example.org/a.txt"}})
     assert "took over 0.5s" in refused.value.detail[0]["msg"]
 
 
 async def test_an_anonymous_callers_fetched_file_expires_and_a_users_does_not(monkeypatch, tmp_path):
     monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", _answers("93.184.216.34", "93.184.216.34"))
     async with httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=b"a"))) as http:
-        ctx = await _context(tmp_path, http)
-        anonymous = await _fetch(ctx, "https://example.org/a.txt", None, ["a"], None)
-        mine = await _fetch(ctx, "https://example.org/b.txt", None, ["b"], "ana")
-    kept = await ctx.store.get("files", anonymous.removeprefix("feather:files/"))
+        gw = await _context(tmp_path, http)
+        anonymous = await _fetch(gw, "https://example.org/a.txt", None, ["a"], None)
+        mine = await _fetch(gw, "https://example.org/b.txt", None, ["b"], "ana")
+    kept = await gw.ctx.store.get("files", anonymous.removeprefix("feather:files/"))
     assert kept["owner"] is None and kept["expires_at"] > kept["created_at"]
-    kept = await ctx.store.get("files", mine.removeprefix("feather:files/"))
+    kept = await gw.ctx.store.get("files", mine.removeprefix("feather:files/"))
     assert kept["owner"] == "ana" and kept["expires_at"] is None

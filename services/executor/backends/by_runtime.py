@@ -17,9 +17,8 @@ class ByRuntime(Backend):
 
     async def prestart(self, model_id: str, version: int, runtime: dict) -> None:
         backend = self.backends.get(runtime.get("backend", "local"))
-        prestart = getattr(backend, "prestart", None)
-        if prestart is not None:
-            await prestart(model_id, version, runtime)
+        if backend is not None:
+            await backend.prestart(model_id, version, runtime)
 
     async def close(self) -> None:
         for backend in self.backends.values():

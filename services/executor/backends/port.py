@@ -35,5 +35,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def run(self, call: StepCall) -> StepOutcome: ...
 
+    async def prestart(self, model_id: str, version: int, runtime: dict[str, Any]) -> None:
+        """Make a newly built version ready to serve its first run sooner; backends with nothing
+        to warm do nothing."""
+        return None
+
     async def close(self) -> None:
         return None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from services.gateway.auth import (CSRF_COOKIE, SCOPES, SESSION_COOKIE, add_token, cookie_secure, now_iso,
                                    presented, required_user, token_key)
 from services.gateway.access import same_secret
+from services.gateway.bootstrap import gateway_of
 from services.gateway.domain import RequestError
 from services.gateway.throttle import client_address, count
 from services.kit.runtime import ServiceContext, context
@@ -35,13 +36,13 @@ class Credentials(BaseModel):
 
 
 def _address(request: Request) -> str:
-    return client_address(request.scope, request.app.state.ctx.settings.forwarded_hops)
+    return client_address(request.scope, gateway_of(request.app).ctx.settings.forwarded_hops)
 
 
-async def _hashing(ctx: ServiceContext, fn, *args):
+async def _hashing(request: Request, fn, *args):
     """Run argon2 on a worker thread, a few at a time: it is slow and memory-hard on purpose,
     and on the event loop a burst of logins would stall every other request."""
-    async with ctx.state["password_slots"]:
+    async with gateway_of(request.app).password_slots:
         return await asyncio.to_thread(fn, *args)
 
 
@@ -76,7 +77,7 @@ async def signup(body: Credentials, request: Request, response: Response,
     if len(body.password) < 8:
         raise _field("password", "at least 8 characters")
     await count(request, [("login-address", f"addr:{_address(request)}")])
-    hashed = await _hashing(ctx, _hasher.hash, body.password)
+    hashed = await _hashing(request, _hasher.hash, body.password)
     try:
         await ctx.store.save("users", body.username, {"username": body.username, "created_at": now_iso(),
                                                       "password": hashed},
@@ -94,7 +95,7 @@ async def login(body: Credentials, request: Request, response: Response,
     user = await ctx.store.get("users", body.username)
     stored = user.get("password") if user else None
     try:
-        ok = await _hashing(ctx, _hasher.verify, stored or _UNKNOWN_USER_HASH, body.password) and stored is not None
+        ok = await _hashing(request, _hasher.verify, stored or _UNKNOWN_USER_HASH, body.password) and stored is not None
     except (VerifyMismatchError, InvalidHashError):
         ok = False
     if not ok:

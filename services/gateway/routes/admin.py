@@ -14,6 +14,7 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query as Q
 from pydantic import BaseModel, Field
 
+from services.gateway.bootstrap import GatewayService, gateway
 from services.gateway.routes.models import unavailable
 from services.kit.admin import Seq, parked_view, replay, require_admin
 from services.kit.dead_letters import read_dead_letters
@@ -28,11 +29,11 @@ def _url(ctx: ServiceContext, service: str) -> str:
     return getattr(ctx.settings, f"{service}_url")
 
 
-async def _call(ctx: ServiceContext, service: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+async def _call(gw: GatewayService, service: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    settings = gw.ctx.settings
     try:
-        answer = await ctx.state["http"].request(method, f"{_url(ctx, service)}{path}", timeout=15,
-                                                 headers={"Authorization": f"Bearer {ctx.settings.admin_token}"},
-                                                 **kwargs)
+        answer = await gw.http.request(method, f"{_url(gw.ctx, service)}{path}", timeout=15,
+                                       headers={"Authorization": f"Bearer {settings.admin_token}"}, **kwargs)
         answer.raise_for_status()
         return answer.json()
     except (httpx.HTTPError, ValueError) as exc:
@@ -46,12 +47,13 @@ class OutboxPage(BaseModel):
 
 @router.get("/outbox", response_model=OutboxPage)
 async def parked(service: Service | None = None, limit: int = Q(100, ge=1, le=1000),
-                 ctx: ServiceContext = Depends(context)) -> OutboxPage:
+                 gw: GatewayService = Depends(gateway)) -> OutboxPage:
     """Parked outbox records of one service, or of all of them."""
+    ctx = gw.ctx
     async def one(name: str) -> list[dict[str, Any]]:
         if name == "gateway":
             return [parked_view("gateway", p) for p in await ctx.store.outbox_parked(limit)]
-        return (await _call(ctx, name, "GET", "/admin/outbox", params={"limit": limit}))["items"]
+        return (await _call(gw, name, "GET", "/admin/outbox", params={"limit": limit}))["items"]
 
     names = [service] if service else list(SERVICES)
     results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
@@ -73,13 +75,14 @@ class OutboxReplay(BaseModel):
 
 
 @router.post("/outbox/replay")
-async def replay_parked(body: OutboxReplay, ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
+async def replay_parked(body: OutboxReplay, gw: GatewayService = Depends(gateway)) -> dict[str, Any]:
+    ctx = gw.ctx
     if not body.all and not body.seqs:
         raise HTTPException(422, detail=[{"loc": ["body", "seqs"], "msg": "name the records, or send all: true",
                                           "type": "value_error"}])
     if body.service == "gateway":
         return await replay(ctx, body.seqs, every=body.all)
-    return await _call(ctx, body.service, "POST", "/admin/outbox/replay",
+    return await _call(gw, body.service, "POST", "/admin/outbox/replay",
                        json={"seqs": body.seqs, "all": body.all})
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from services.contracts.files import SCHEME, blob_key, content_type_of, file_id, new_file_id
 from services.gateway.access import file_href, may_read_run, run_file_ids, upload_usable
 from services.gateway.auth import optional_user
+from services.gateway.bootstrap import GatewayService, gateway
 from services.gateway.inputs import store_file
 from services.gateway.views import model_visible
 from services.kit.body_limit import human_size
@@ -40,13 +41,14 @@ async def upload(file: UploadFile, user: str | None = Depends(optional_user),
 @router.get("/v1/files/{fid:path}")
 async def download(fid: str, run: str | None = Q(None, max_length=64, description="a run that holds the file"),
                    token: str | None = Q(None, max_length=100, description="that run's read token"),
-                   user: str | None = Depends(optional_user), ctx: ServiceContext = Depends(context)) -> Response:
+                   user: str | None = Depends(optional_user), gw: GatewayService = Depends(gateway)) -> Response:
     """A file, to whoever uploaded it, or through a run that may be read and holds it."""
+    ctx = gw.ctx
     if file_id(SCHEME + fid) is None:
         raise HTTPException(404, detail="no such file")
     if run is not None:
         doc = await ctx.store.get("runs", run)
-        allowed = doc is not None and may_read_run(doc, user, token, ctx.state["secret"]) \
+        allowed = doc is not None and may_read_run(doc, user, token, gw.secret) \
             and fid in run_file_ids(doc) and await model_visible(ctx, doc["model_id"], user)
     else:
         allowed = upload_usable(await ctx.store.get("files", fid), user)

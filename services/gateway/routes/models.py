@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from services.contracts.versions import version_key
 from services.gateway.access import with_hrefs
 from services.gateway.auth import optional_user, required_user
+from services.gateway.bootstrap import GatewayService, gateway
 from services.gateway.openapi import model_openapi
 from services.gateway.views import model_or_404, model_view
 from services.kit.blobs import BlobNotFound
@@ -44,16 +45,13 @@ def _json_of(answer: httpx.Response, service: str) -> dict[str, Any]:
     return body
 
 
-def _http(ctx: ServiceContext) -> httpx.AsyncClient:
-    return ctx.state["http"]
-
-
 @router.post("/v1/models", status_code=201)
 async def publish(bundle: UploadFile, response: Response, user: str = Depends(required_user),
-                  ctx: ServiceContext = Depends(context)) -> Any:
+                  gw: GatewayService = Depends(gateway)) -> Any:
+    ctx = gw.ctx
     data = await bundle.read()
     try:
-        answer = await _http(ctx).post(f"{ctx.settings.registry_url}/internal/models",
+        answer = await gw.http.post(f"{ctx.settings.registry_url}/internal/models",
                                        files={"bundle": ("bundle.tar.gz", data, "application/gzip")},
                                        headers={"X-Feather-User": user}, timeout=120)
     except httpx.HTTPError as exc:
@@ -65,7 +63,7 @@ async def publish(bundle: UploadFile, response: Response, user: str = Depends(re
     key = version_key(f"{body['owner']}/{body['name']}", body["version"])
     if not await ctx.store.get("versions", key):
         try:
-            await asyncio.wait_for(ctx.state["projections"].seen(key).wait(), PUBLISH_VISIBLE_S)
+            await asyncio.wait_for(gw.projections.seen(key).wait(), PUBLISH_VISIBLE_S)
         except asyncio.TimeoutError:
             pass
     response.status_code = 201 if body.get("created") else 200
@@ -112,13 +110,14 @@ class ModelChanges(BaseModel):
 
 @router.patch("/v1/models/{owner}/{name}")
 async def update_model(owner: str, name: str, changes: ModelChanges, user: str = Depends(required_user),
-                       ctx: ServiceContext = Depends(context)) -> dict:
+                       gw: GatewayService = Depends(gateway)) -> dict:
+    ctx = gw.ctx
     await model_or_404(ctx, owner, name, user)
     if user != owner:
         raise HTTPException(403, detail=f"only {owner} can change {owner}/{name}")
     body = changes.model_dump(exclude_none=True)
     try:
-        answer = await _http(ctx).patch(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
+        answer = await gw.http.patch(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
                                         json=body, headers={"X-Feather-User": user}, timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
@@ -140,12 +139,13 @@ async def get_model(owner: str, name: str, user: str | None = Depends(optional_u
 
 @router.delete("/v1/models/{owner}/{name}", status_code=204)
 async def delete_model(owner: str, name: str, user: str = Depends(required_user),
-                       ctx: ServiceContext = Depends(context)) -> Response:
+                       gw: GatewayService = Depends(gateway)) -> Response:
+    ctx = gw.ctx
     await model_or_404(ctx, owner, name, user)
     if user != owner:
         raise HTTPException(403, detail=f"only {owner} can delete {owner}/{name}")
     try:
-        answer = await _http(ctx).delete(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
+        answer = await gw.http.delete(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
                                          headers={"X-Feather-User": user}, timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
@@ -183,9 +183,9 @@ async def openapi(owner: str, name: str, request: Request, user: str | None = De
     return model_openapi(view, server=str(request.base_url).rstrip("/"))
 
 
-async def _forward(ctx: ServiceContext, request: Request, path: str) -> Response:
+async def _forward(gw: GatewayService, request: Request, path: str) -> Response:
     try:
-        answer = await _http(ctx).get(f"{ctx.settings.telemetry_url}{path}", params=request.query_params, timeout=30)
+        answer = await gw.http.get(f"{gw.ctx.settings.telemetry_url}{path}", params=request.query_params, timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("telemetry", exc) from None
     return Response(answer.content, status_code=answer.status_code,
@@ -194,18 +194,20 @@ async def _forward(ctx: ServiceContext, request: Request, path: str) -> Response
 
 @router.get("/v1/models/{owner}/{name}/metrics")
 async def metrics(owner: str, name: str, request: Request, user: str | None = Depends(optional_user),
-                  ctx: ServiceContext = Depends(context)) -> Response:
+                  gw: GatewayService = Depends(gateway)) -> Response:
+    ctx = gw.ctx
     await model_or_404(ctx, owner, name, user)
-    return await _forward(ctx, request, f"/v1/models/{owner}/{name}/metrics")
+    return await _forward(gw, request, f"/v1/models/{owner}/{name}/metrics")
 
 
 @router.get("/v1/models/{owner}/{name}/runs")
 async def recent_runs(owner: str, name: str, request: Request, user: str | None = Depends(optional_user),
-                      ctx: ServiceContext = Depends(context)) -> Response:
+                      gw: GatewayService = Depends(gateway)) -> Response:
+    ctx = gw.ctx
     await model_or_404(ctx, owner, name, user)
     if user != owner:  # other people's inputs and outputs are the owner's alone
         raise HTTPException(403 if user else 401, detail=f"only {owner} can list the runs of {owner}/{name}")
-    answer = await _forward(ctx, request, f"/v1/models/{owner}/{name}/runs")
+    answer = await _forward(gw, request, f"/v1/models/{owner}/{name}/runs")
     if answer.status_code != 200:
         return answer
     page = json.loads(answer.body)

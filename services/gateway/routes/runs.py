@@ -2,146 +2,42 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
-from datetime import datetime, timezone
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Request, Response
-from feather.rules import fill_inputs, next_step
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Header, Query as Q, Request, Response
 
-from services.contracts.envelope import stable_id
-from services.contracts.events import DEFAULT_DEADLINE_S, TERMINAL_STATUSES, RunCancelRequested, RunRequested
-from services.gateway import domain
-from services.gateway.access import may_read_run, run_file_ids, run_token
+from services.contracts.events import TERMINAL_STATUSES
+from services.gateway import domain, services
+from services.gateway.access import run_token
 from services.gateway.auth import optional_user, required_user
-from services.contracts.steps import chain_link
-from services.contracts.versions import version_key
-from services.gateway.inputs import resolve_files
+from services.gateway.bootstrap import GatewayService, gateway
 from services.gateway.projections import completed_fields
+from services.gateway.services import RunBody
 from services.gateway.throttle import client_address
-from services.gateway.views import model_or_404, model_visible, run_view, versions_of
+from services.gateway.views import model_or_404, model_visible, run_view
 from services.kit.runtime import ServiceContext, context
-from services.kit.store import Conflict, Order, Query, retry_on_conflict
+from services.kit.store import Order, Query
 
 router = APIRouter()
-
-
-class RunBody(BaseModel):
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(None, ge=1)
-    step: str | None = None
-    previous_run: str | None = None
-    previous_run_token: str | None = Field(None, max_length=100,
-                                           description="the previous run's read token, for a run made without an account")
-    chain: bool = False
-    choices: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    deadline_s: float = Field(DEFAULT_DEADLINE_S, gt=0, description="seconds the whole run may take, counted "
-                              "from now; at most the platform's max_deadline_s (900 by default)")
-
-
-async def _version(ctx: ServiceContext, model: dict[str, Any], wanted: int | None) -> dict[str, Any]:
-    """The version a run uses: ``wanted``, or else the newest ready one.
-
-    Usually one lookup: when the latest published version is ready it is the newest ready one.
-    """
-    number = wanted if wanted is not None else model.get("latest_version")
-    if number is not None:
-        doc = await ctx.store.get("versions", version_key(model["_id"], number))
-        if doc is not None and (wanted is not None or doc.get("status") == "ready"):
-            return domain.pick_version(model, [doc], wanted)
-    return domain.pick_version(model, await versions_of(ctx, model["_id"]), wanted)
-
-
-async def _prepare(ctx: ServiceContext, model: dict[str, Any], body: RunBody, user: str | None) -> RunRequested:
-    if body.deadline_s > ctx.settings.max_deadline_s:
-        raise domain.RequestError(422, [{"loc": ["body", "deadline_s"], "type": "less_than_equal",
-                                         "msg": f"at most {ctx.settings.max_deadline_s:g} seconds"}])
-    version = await _version(ctx, model, body.version)
-    manifest = version["manifest"]
-    given = body.inputs
-    carried_files: set[str] = set()  # files of the previous run, which the caller may read
-    if body.previous_run:
-        previous = await ctx.store.get("runs", body.previous_run)
-        if previous is None or previous["model_id"] != model["_id"] or \
-                not may_read_run(previous, user, body.previous_run_token, ctx.state["secret"]):
-            raise domain.RequestError(422, [{"loc": ["body", "previous_run"], "msg": "no such run of this model",
-                                             "type": "value_error"}])
-        if previous["status"] != "succeeded":
-            raise domain.RequestError(409, f"run {body.previous_run} did not succeed")
-        version = await _version(ctx, model, previous["version"])
-        manifest = version["manifest"]
-        step = domain.pick_step(manifest, body.step or next_step(manifest, previous["step"]))
-        given = fill_inputs(step, {**(previous.get("inputs") or {}), **(previous.get("outputs") or {})},
-                            body.inputs)
-        carried_files = run_file_ids(previous)
-    else:
-        step = domain.pick_step(manifest, body.step)
-    given = domain.drop_paths(copy.deepcopy(given), step["input_schema"])  # before any file is looked at
-    domain.check_size("inputs", {"inputs": given, "choices": body.choices}, ctx.settings.max_inputs_kb * 1024)
-    inputs = domain.check_inputs(step, given)
-    chain = None
-    if body.choices and not body.chain:
-        raise domain.RequestError(422, [{"loc": ["body", "choices"], "msg": "choices are for chain runs "
-                                         "(\"chain\": true)", "type": "value_error"}])
-    if body.chain:
-        steps = manifest["steps"]
-        start = [s["name"] for s in steps].index(step["name"])
-        chain = [chain_link(s) for s in steps[start:]]
-        unknown = set(body.choices) - {c["step"] for c in chain}
-        if unknown:
-            raise domain.RequestError(422, [{"loc": ["body", "choices", sorted(unknown)[0]],
-                                             "msg": "not a later step of this model", "type": "value_error"}])
-        carried: set[str] = set()  # what the steps before each one give it
-        for later in steps[start:]:
-            if later["name"] in body.choices:
-                domain.check_choices(later, body.choices[later["name"]], carried)
-            carried |= {i["name"] for i in later.get("inputs", [])} | {o["name"] for o in later.get("outputs", [])}
-    # links are fetched only once everything else about the request is known to be right
-    await resolve_files(ctx, inputs, body.choices, user=user, readable=carried_files)
-    return RunRequested(run_id=domain.new_run_id(), model_id=model["_id"], version=version["version"],
-                        step=step["name"], inputs=inputs, owner=user, deadline_s=body.deadline_s,
-                        chain=chain, choices=body.choices or None)
-
-
-async def _hold_a_slot(ctx: ServiceContext, run_id: str, holder: str) -> None:
-    """Count the run among its caller's unfinished ones, refusing one past the quota. The
-    projection lets go of it when the run ends (Projections.record_completion)."""
-    quota = ctx.settings.quota_active_runs
-    page = await ctx.store.find("active_runs", Query(where={"holder": holder}, limit=quota + 1))
-    if len(page.items) >= quota:
-        raise HTTPException(429, detail=f"quota: at most {quota} unfinished runs at once; wait for one to end",
-                            headers={"Retry-After": "1"})
-    await ctx.store.save("active_runs", run_id, {"holder": holder, "taken_at": datetime.now(timezone.utc).isoformat()},
-                         expected_version=None)
 
 
 @router.post("/v1/models/{owner}/{name}/runs", status_code=201)
 async def create_run(owner: str, name: str, body: RunBody, response: Response, request: Request,
                      prefer: str | None = Header(None), user: str | None = Depends(optional_user),
-                     ctx: ServiceContext = Depends(context)) -> dict:
+                     gw: GatewayService = Depends(gateway)) -> dict:
+    ctx = gw.ctx
     began = time.perf_counter()
     model = await model_or_404(ctx, owner, name, user)
-    event = await _prepare(ctx, model, body, user)
+    event = await services.prepare_run(gw, model, body, user)
     prepared = time.perf_counter()
     wait_s = domain.parse_prefer_wait(prefer)
     run_id = event.run_id
-    doc = {"model_id": model["_id"], "version": event.version, "step": event.step, "inputs": event.inputs,
-           "status": "queued", "created_by": user, "created_at": event.requested_at.isoformat(),
-           "deadline_s": event.deadline_s,
-           "outputs": None, "error": None, "metrics": None, "completed_at": None}
-    replies = ctx.state["replies"]
+    replies = gw.replies
     holder = f"user:{user}" if user else f"addr:{client_address(request.scope, ctx.settings.forwarded_hops)}"
-    await _hold_a_slot(ctx, run_id, holder)
-    waiter = replies.expect(run_id) if wait_s else None
+    waiter = replies.expect(run_id) if wait_s else None  # before the write: the answer may come at once
     try:
-        try:
-            await ctx.save("runs", run_id, doc, expected_version=None,
-                           events=[ctx.outbox(event, event_id=stable_id(run_id, "requested"))])
-        except BaseException:
-            await ctx.store.delete("active_runs", run_id)
-            raise
+        doc = await services.accept_run(ctx, event, user, holder)
         saved = time.perf_counter()
         if waiter is not None:
             try:
@@ -154,11 +50,11 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response, r
     waited = time.perf_counter()
     if completed is not None:
         # the reply path recorded this completion before waking us, so it is what the store holds
-        stored = {"_id": run_id, **doc, **completed_fields(completed)}
+        stored = {**doc, **completed_fields(completed)}
     else:
-        stored = await ctx.store.get("runs", run_id) or {"_id": run_id, **doc}
+        stored = await ctx.store.get("runs", run_id) or doc
     # a run made without an account can only be read again with its token
-    token = run_token(ctx.state["secret"], run_id) if user is None else None
+    token = run_token(gw.secret, run_id) if user is None else None
     run = run_view(stored, viewer=user, token=token)
     response.status_code = 201 if run["status"] in TERMINAL_STATUSES else 202
     response.headers["Location"] = run["urls"]["get"]
@@ -170,43 +66,20 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response, r
     return run
 
 
-async def readable_run(ctx: ServiceContext, run_id: str, user: str | None, token: str | None) -> dict[str, Any]:
-    """The run, if the caller may read it; otherwise 404, as if it did not exist."""
-    doc = await ctx.store.get("runs", run_id)
-    if doc is None or not may_read_run(doc, user, token, ctx.state["secret"]):
-        raise HTTPException(404, detail=f"no run {run_id}")
-    owner, name = doc["model_id"].split("/", 1)
-    await model_or_404(ctx, owner, name, user)  # a private model's runs are private too
-    return doc
-
-
 TokenQuery = Q(None, max_length=100, description="the run's read token (runs made without an account)")
 
 
 @router.get("/v1/runs/{run_id}")
 async def get_run(run_id: str, token: str | None = TokenQuery, user: str | None = Depends(optional_user),
-                  ctx: ServiceContext = Depends(context)) -> dict:
-    return run_view(await readable_run(ctx, run_id, user, token), viewer=user, token=token)
+                  gw: GatewayService = Depends(gateway)) -> dict:
+    return run_view(await services.readable_run(gw, run_id, user, token), viewer=user, token=token)
 
 
 @router.post("/v1/runs/{run_id}/cancel", status_code=202)
 async def cancel_run(run_id: str, token: str | None = TokenQuery, user: str | None = Depends(optional_user),
-                     ctx: ServiceContext = Depends(context)) -> dict:
-    doc = await readable_run(ctx, run_id, user, token)  # whoever may read a run may cancel it
-    event = RunCancelRequested(run_id=run_id)
-    first = [doc]
-
-    async def attempt() -> None:  # the run's own completion may be written meanwhile
-        current = first.pop() if first else await ctx.store.get("runs", run_id) or doc
-        if current["status"] in TERMINAL_STATUSES:
-            raise HTTPException(409, detail=f"run {run_id} already ended: {current['status']}")
-        await ctx.save("runs", run_id, {**current, "cancel_requested": True}, expected_version=current["_v"],
-                       events=[ctx.outbox(event, event_id=stable_id(run_id, "cancel"))])
-    try:
-        await retry_on_conflict(attempt)
-    except Conflict:
-        raise HTTPException(409, detail=f"run {run_id} is changing concurrently; try again") from None
-    return run_view(await ctx.store.get("runs", run_id) or doc, viewer=user, token=token)
+                     gw: GatewayService = Depends(gateway)) -> dict:
+    doc = await services.cancel(gw, run_id, user, token)
+    return run_view(await gw.ctx.store.get("runs", run_id) or doc, viewer=user, token=token)
 
 
 @router.get("/v1/runs")

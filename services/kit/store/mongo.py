@@ -18,14 +18,13 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.kit.store.port import Conflict, OutboxRecord, Page, ParkedRecord, Query, Store
+from services.kit.store.port import KEEP_APPLIED, Conflict, OutboxRecord, Page, ParkedRecord, Query, Store
 from services.kit.store.sqlite import (
     RESERVED, check_apply, check_collection, check_field, check_limit, decode_cursor, encode_cursor,
     initial,
 )
 
 OUTBOX, COUNTERS, HITS, PARKED = "_outbox", "_counters", "_hits", "_parked"
-KEEP_APPLIED = 64  # an event redelivered after 64 newer ones on the same document applies again
 HIDDEN = {"_applied": 0}
 
 

@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+# How many applied event ids each document remembers. Redeliveries come from a consumer's
+# uncommitted messages and from the outbox relay sending again what went out in the seconds
+# before a broker restart; a document changed by more than this many events in that time may
+# count a redelivered one twice.
+KEEP_APPLIED = 1000
 
 
 class Conflict(Exception):
@@ -134,8 +139,9 @@ class Store(abc.ABC):
         Sets the top-level fields in ``changes`` and adds ``increments``; creates the document
         from ``on_create`` when absent (fields named in ``changes`` or ``increments`` take
         precedence over ``on_create``, and an increment of a missing field starts from 0). A field
-        may not be both set and incremented. Returns False, changing nothing, when ``event_id`` was
-        already applied to this document. MongoDB remembers the last 64 event ids per document.
+        may not be both set and incremented. Returns False, changing nothing, when ``event_id`` is
+        among the last ``KEEP_APPLIED`` event ids applied to this document; one older than those
+        applies again. ``save`` keeps the record; ``delete`` forgets it with the document.
         """
 
     @abc.abstractmethod

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from services.kit.store.port import Conflict, InvalidCursor, OutboxRecord, Page, ParkedRecord, Query, Store
+from services.kit.store.port import KEEP_APPLIED, Conflict, InvalidCursor, OutboxRecord, Page, ParkedRecord, Query, Store
 
 T = TypeVar("T")
 RESERVED = frozenset({"_id", "_v", "_applied"})
@@ -33,8 +33,9 @@ RESERVED = frozenset({"_id", "_v", "_applied"})
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs(collection TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,
     body TEXT NOT NULL, PRIMARY KEY(collection, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS applied(collection TEXT NOT NULL, key TEXT NOT NULL, event_id TEXT NOT NULL,
-    PRIMARY KEY(collection, key, event_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS applied_ids(collection TEXT NOT NULL, key TEXT NOT NULL, event_id TEXT NOT NULL,
+    UNIQUE(collection, key, event_id));
+CREATE INDEX IF NOT EXISTS applied_ids_order ON applied_ids(collection, key);
 CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
     key TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(seq) WHERE sent = 0;
@@ -43,6 +44,10 @@ CREATE TABLE IF NOT EXISTS parked(seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS hits(collection TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
     expires_at REAL NOT NULL, PRIMARY KEY(collection, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hits_expiry ON hits(expires_at);
+"""
+FORGET_OLDEST = """
+DELETE FROM applied_ids WHERE collection = ? AND key = ? AND rowid <= (
+    SELECT rowid FROM applied_ids WHERE collection = ? AND key = ? ORDER BY rowid DESC LIMIT 1 OFFSET ?)
 """
 # a short busy timeout: the connection is used on the event loop, which must not stall
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=20")
@@ -180,6 +185,19 @@ def _after(col: str, args: list[Any], value: Any, key: str, desc: bool) -> tuple
     return f"({sql})", params
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database written by an earlier version up to this schema."""
+    old = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'applied'").fetchone()
+    if old:  # every applied id, kept for ever: keep each document's newest KEEP_APPLIED
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT OR IGNORE INTO applied_ids SELECT collection, key, event_id FROM applied")
+        db.execute("DROP TABLE applied")
+        db.execute("""DELETE FROM applied_ids WHERE rowid IN (SELECT rowid FROM (
+            SELECT rowid, row_number() OVER (PARTITION BY collection, key ORDER BY rowid DESC) AS newer
+            FROM applied_ids) WHERE newer > ?)""", (KEEP_APPLIED,))
+        db.execute("COMMIT")
+
+
 class SqliteStore(Store):
     def __init__(self, path: str) -> None:
         self.path = path
@@ -201,6 +219,7 @@ class SqliteStore(Store):
         for pragma in PRAGMAS:
             db.execute(pragma)
         db.executescript(SCHEMA)
+        _migrate(db)
         reader = db
         if self.path != ":memory:":  # a second connection to :memory: would be another database
             reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -302,9 +321,11 @@ class SqliteStore(Store):
         fresh = initial(on_create, changes, increments)
 
         def write(db: sqlite3.Connection) -> bool:
-            if db.execute("INSERT OR IGNORE INTO applied VALUES (?, ?, ?)",
+            if db.execute("INSERT OR IGNORE INTO applied_ids VALUES (?, ?, ?)",
                           (collection, key, event_id)).rowcount == 0:
                 return False
+            # rowids only grow, so the oldest ids of a document are its lowest rowids
+            db.execute(FORGET_OLDEST, (collection, key, collection, key, KEEP_APPLIED))
             row = db.execute("SELECT version, body FROM docs WHERE collection = ? AND key = ?",
                              (collection, key)).fetchone()
             version, body = (row[0], json.loads(row[1])) if row else (0, fresh)
@@ -347,7 +368,7 @@ class SqliteStore(Store):
         check_collection(collection)
         def write(db: sqlite3.Connection) -> bool:
             cur = db.execute("DELETE FROM docs WHERE collection = ? AND key = ?", (collection, key))
-            db.execute("DELETE FROM applied WHERE collection = ? AND key = ?", (collection, key))
+            db.execute("DELETE FROM applied_ids WHERE collection = ? AND key = ?", (collection, key))
             return cur.rowcount == 1
 
         return await self._write(write)

@@ -1,0 +1,44 @@
+"""What each ready version runs on, as the builder announced it: kept in the store, cached here."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from services.contracts.versions import version_key
+from services.kit.store import Store
+
+RUNTIME_WAIT_S = 60.0
+
+
+class Runtimes:
+    def __init__(self, store: Store, *, wait_s: float = RUNTIME_WAIT_S) -> None:
+        self.store = store
+        self.wait_s = wait_s
+        self._known: dict[str, dict[str, Any]] = {}  # a version's runtime only changes through record
+        self._ready: dict[str, asyncio.Event] = {}
+
+    async def record(self, model_id: str, version: int, runtime: dict[str, Any], *, event_id: str) -> bool:
+        """Keep a version's runtime; False when this event was already applied (read again after a restart)."""
+        key = version_key(model_id, version)
+        fresh = await self.store.apply("runtimes", key, {"runtime": runtime}, event_id=event_id)
+        self._known[key] = runtime
+        self._ready.setdefault(key, asyncio.Event()).set()
+        return fresh
+
+    async def get(self, model_id: str, version: int) -> dict[str, Any] | None:
+        """The version's runtime, waiting a while for it: runs and builds travel on separate topics,
+        so a run may arrive before the build it needs."""
+        key = version_key(model_id, version)
+        if key in self._known:
+            return self._known[key]
+        ready = self._ready.setdefault(key, asyncio.Event())
+        doc = await self.store.get("runtimes", key)
+        if doc is None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(ready.wait(), self.wait_s)
+            doc = await self.store.get("runtimes", key)
+        if doc is None:
+            return None
+        self._known[key] = doc["runtime"]
+        return doc["runtime"]
