@@ -31,11 +31,12 @@ portal/dist/index.html: portal/package.json portal/package-lock.json $(shell fin
 
 portal: portal/dist/index.html
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml sdk/pyproject.toml
 	@command -v python3 >/dev/null || { echo "error: python3 (3.11+) is required"; exit 1; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) pip install --quiet --python $(PY) -e '.[test]'
+	@# two distributions: the SDK (feather, from sdk/) and the services (feather-platform), which needs it
+	$(UV) pip install --quiet --python $(PY) -e ./sdk -e '.[test]'
 	@touch $@
 
 up: setup

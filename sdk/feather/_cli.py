@@ -111,8 +111,8 @@ def _platform_module(command: str, module: str, args: list[str]) -> None:
     spec = importlib.util.find_spec("services")
     places = list(spec.submodule_search_locations or []) if spec else []
     if not any(os.path.isdir(os.path.join(p, "local")) for p in places):
-        raise FeatherError(f"`feather {command}` needs the feather platform services (the `services` "
-                           "package), which are not installed in this environment")
+        raise FeatherError(f"`feather {command}` needs the feather platform, which is not installed in this "
+                           "environment: pip install feather-platform")
     os.execv(sys.executable, [sys.executable, "-m", module, *args])
 
 

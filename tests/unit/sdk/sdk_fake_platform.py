@@ -25,6 +25,8 @@ from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from feather.rules import fill_inputs, next_step
 
+from services.contracts.requests import RequestError, check_inputs, pick_step
+
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
 TOKEN = "secret-token"
@@ -144,6 +146,8 @@ def make_platform(workdir: Path) -> tuple[FastAPI, SimpleNamespace]:
         body = await request.json()
         try:
             run = _new_run(st, record, body, request.headers.get("prefer"))
+        except RequestError as exc:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status)
         except jsonschema.ValidationError as exc:
             loc = ["body", "inputs", *[str(p) for p in exc.absolute_path]]
             return JSONResponse({"detail": [{"loc": loc, "msg": exc.message}]}, status_code=422)
@@ -216,18 +220,16 @@ def _store(st: SimpleNamespace, data: bytes, name: str, content_type: str) -> di
 
 def _new_run(st: SimpleNamespace, record: dict[str, Any], body: dict[str, Any],
              prefer: str | None) -> dict[str, Any]:
-    """Validate like the gateway (schema, inline size, uploaded files exist) and record a run."""
+    """Validate like the gateway (step, schema, inline size, uploaded files exist) and record a run."""
     inputs, version = dict(body.get("inputs") or {}), body.get("version") or record["latest_version"]
-    steps = record["versions"][version - 1]["_manifest"]["steps"]
-    step = next((s for s in steps if s["name"] == body.get("step")), steps[0])
+    manifest = record["versions"][version - 1]["_manifest"]
     if body.get("previous_run"):
         before = st.runs[body["previous_run"]]
-        if not body.get("step"):
-            following = next_step({"steps": steps}, before["step"])
-            step = next(s for s in steps if s["name"] == following)
-        carried = {**before["inputs"], **(before["outputs"] or {})}
-        inputs = fill_inputs(step, carried, inputs)
-    jsonschema.validate(inputs, step["input_schema"])
+        step = pick_step(manifest, body.get("step") or next_step(manifest, before["step"]))
+        inputs = fill_inputs(step, {**before["inputs"], **(before["outputs"] or {})}, inputs)
+    else:
+        step = pick_step(manifest, body.get("step"))
+    inputs = check_inputs(step, inputs)  # the platform's own rule, and its own refusals
     for name, value in inputs.items():
         _check_files(st, name, value)
     run = {"id": f"run_{next(st.run_ids)}", "model": f"{record['owner']}/{record['name']}",

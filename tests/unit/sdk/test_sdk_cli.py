@@ -194,4 +194,4 @@ def test_up_replaces_itself_with_the_local_platform(monkeypatch: pytest.MonkeyPa
 def test_up_without_services(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
     monkeypatch.setattr(cli.os, "execv", lambda *a: pytest.fail("must not exec"))
-    assert_one_error_line(invoke("up"), 1, "`feather up` needs the feather platform services")
+    assert_one_error_line(invoke("up"), 1, "`feather up` needs the feather platform")
