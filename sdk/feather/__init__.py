@@ -39,19 +39,23 @@ __all__ = [
     "Table", "Markdown", "Label", "JSON", "Gallery", "Annotated", "Box",
     # interactive: a step's output the user acts on before the next step
     "PickList", "ImageRegions", "EditableText",
-    "Client", "AsyncClient", "Job",
+    # the clients, and what their methods return
+    "Client", "Run", "Job", "LogStream", "AsyncClient", "AsyncRun", "AsyncJob", "AsyncLogStream",
     "FeatherError", "DefinitionError", "NotFound", "InvalidInput", "Unauthorized",
     "RunFailed", "RunTimedOut", "BuildFailed", "__version__",
 ]
 
 
-_LAZY = ("Client", "AsyncClient", "Job")  # they need httpx, which model environments lack
+# they need httpx, which model environments lack: loaded on first use, from the module each lives in
+_LAZY = {"Client": "_client", "Run": "_client_run", "Job": "_client", "LogStream": "_client",
+         "AsyncClient": "_async_client", "AsyncRun": "_client_run", "AsyncJob": "_async_client",
+         "AsyncLogStream": "_async_client"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import _client
-        return getattr(_client, name)
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'feather' has no attribute {name!r}")
 
 

@@ -10,7 +10,6 @@ import httpx
 
 from . import _client_files as files
 from . import _client_flows as flows
-from . import _client_publish as builds
 from . import _config
 from ._client_base import (
     Call,
@@ -21,15 +20,17 @@ from ._client_base import (
     T,
     aiter_chunks,
     check,
+    deadline_after,
     default_headers,
     error_for,
     model_path,
     request_args,
     transport_error,
 )
-from ._client_run import Run
+from ._client_run import AsyncRun, Run
 from ._errors import FeatherError
-from ._jobs import AsyncJob, AsyncLogStream
+
+__all__ = ["AsyncClient", "AsyncJob", "AsyncLogStream", "AsyncRun"]
 
 
 class AsyncClient:
@@ -38,28 +39,25 @@ class AsyncClient:
     Accepts `transport=httpx.ASGITransport(app)` to talk to an ASGI app in-process.
     """
 
-    _is_async = True
-
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60.0,
                  transport: httpx.AsyncBaseTransport | None = None, *, validate: bool = True) -> None:
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
             raise TypeError(f"transport must be an httpx async transport, got {type(transport).__name__}")
         self.url, self.token = _config.resolve(url, token)
         self.timeout = timeout
-        self._core = Core(self.url, timeout, validate)
-        self._core.client = self
+        self._core = Core(self.url, timeout, validate, run_class=AsyncRun, drive=self._drive)
         self._http = httpx.AsyncClient(base_url=self.url, headers=default_headers(self.token),
                                        timeout=timeout,
                                        transport=transport)
 
     async def run(self, ref: str, /, *, version: int | None = None, step: str | None = None,
-                  previous_run: str | Run | None = None, wait: float | None = 60, **inputs: Any) -> Run:
+                  previous_run: str | Run | None = None, wait: float | None = 60, **inputs: Any) -> AsyncRun:
         return await self.run_with(ref, inputs, version=version, step=step,
                                    previous_run=previous_run, wait=wait)
 
     async def run_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
                        step: str | None = None, previous_run: str | Run | None = None,
-                       wait: float | None = 60) -> Run:
+                       wait: float | None = 60) -> AsyncRun:
         found = await self._drive(flows.run(self._core, ref, inputs, wait=wait, version=version,
                                             step=step, previous_run=previous_run))
         return check(found) if found.done else found
@@ -67,7 +65,7 @@ class AsyncClient:
     async def run_chain(self, ref: str, inputs: dict[str, Any],
                         choices: dict[str, dict[str, Any]] | None = None, *,
                         version: int | None = None, step: str | None = None,
-                        wait: float | None = 60) -> Run:
+                        wait: float | None = 60) -> AsyncRun:
         found = await self._drive(flows.run(self._core, ref, inputs, wait=wait, version=version,
                                             step=step, chain=True, choices=choices))
         return check(found) if found.done else found
@@ -82,14 +80,14 @@ class AsyncClient:
         return AsyncJob(self, await self._drive(flows.start(
             self._core, ref, inputs, version=version, step=step, previous_run=previous_run)))
 
-    async def get_run(self, run_id: str, *, token: str | None = None) -> Run:
+    async def get_run(self, run_id: str, *, token: str | None = None) -> AsyncRun:
         """A run by id; a run made without an account also needs its `token` (`Run.token`)."""
         return await self._drive(flows.get_run(self._core, run_id, token))
 
-    async def cancel(self, run_id: str) -> Run:
+    async def cancel(self, run_id: str) -> AsyncRun:
         return await self._drive(flows.cancel(self._core, run_id))
 
-    async def runs(self, model: str | None = None, *, limit: int = 100) -> list[Run]:
+    async def runs(self, model: str | None = None, *, limit: int = 100) -> list[AsyncRun]:
         return await self._drive(flows.runs(self._core, model, limit))
 
     async def upload(self, source: str | os.PathLike[str] | bytes | Any, name: str | None = None,
@@ -119,19 +117,19 @@ class AsyncClient:
 
     async def publish(self, app_path: str | os.PathLike[str],
                       progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-        return await self._drive(builds.publish(self._core, app_path, progress))
+        return await self._drive(flows.publish(self._core, app_path, progress))
 
     async def wait_ready(self, ref: str, version: int, timeout: float = 600.0,
                          on_status: Callable[[str], None] | None = None) -> dict[str, Any]:
-        return await self._drive(builds.wait_ready(self._core, ref, version, timeout, on_status))
+        return await self._drive(flows.wait_ready(self._core, ref, version, timeout, on_status))
 
     async def build_log(self, ref: str, version: int, offset: int = 0) -> tuple[str, str | None]:
-        return await self._drive(builds.build_log(ref, version, offset))
+        return await self._drive(flows.build_log(ref, version, offset))
 
     def stream_build_log(self, ref: str, version: int, timeout: float = 900.0) -> AsyncLogStream:
         """`async for chunk in client.stream_build_log(ref, v):`; then `.status`."""
         box: list[Any] = []
-        return AsyncLogStream(self._pump(builds.stream_build_log(ref, version, timeout), box), box)
+        return AsyncLogStream(self._pump(flows.stream_build_log(ref, version, timeout), box), box)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -185,3 +183,57 @@ class AsyncClient:
         if resp.status_code >= 400:
             raise error_for(resp)
         return resp
+
+
+class AsyncJob:
+    """`Job` for AsyncClient: `await job.result()`, `async for run in job:`."""
+
+    def __init__(self, client: AsyncClient, run: Run) -> None:
+        self._client = client
+        self.run = run
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    async def status(self) -> str:
+        self.run = await self._client.get_run(self.id)
+        return self.run.status
+
+    async def result(self, timeout: float | None = None) -> AsyncRun:
+        self.run = await self._client._drive(flows.poll(self._client._core, self.run,
+                                                        deadline=deadline_after(timeout), limit=timeout))
+        return check(self.run)
+
+    async def cancel(self) -> AsyncRun:
+        self.run = await self._client.cancel(self.id)
+        return self.run
+
+    async def __aiter__(self) -> AsyncIterator[Run]:
+        box: list[Any] = []
+        async for snapshot in self._client._pump(flows.poll(self._client._core, self.run,
+                                                            deadline=None, emit=True), box):
+            self.run = snapshot
+            yield snapshot
+
+    def __repr__(self) -> str:
+        return f"AsyncJob(id={self.id!r}, status={self.run.status!r})"
+
+
+class AsyncLogStream:
+    """`LogStream` for AsyncClient: `async for chunk in stream:`."""
+
+    def __init__(self, pump: AsyncIterator[Any], box: list[Any]) -> None:
+        self._pump, self._box = pump, box
+        self.status: str | None = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self
+
+    async def __anext__(self) -> str:
+        try:
+            chunk: str = await self._pump.__anext__()
+        except StopAsyncIteration:
+            self.status = self._box[0] if self._box else None
+            raise
+        return chunk

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import httpx
 
 from . import _client_files as files
 from . import _client_flows as flows
-from . import _client_publish as builds
 from . import _config
 from ._client_base import (
     TERMINAL,
@@ -21,6 +20,7 @@ from ._client_base import (
     Sleep,
     T,
     check,
+    deadline_after,
     default_headers,
     error_for,
     iter_chunks,
@@ -30,10 +30,9 @@ from ._client_base import (
 )
 from ._client_run import Run
 from ._errors import FeatherError
-from ._jobs import AsyncJob, Job, LogStream
 from ._transport import adapt_transport
 
-__all__ = ["TERMINAL", "AsyncClient", "AsyncJob", "Client", "Job", "LogStream", "Run"]
+__all__ = ["TERMINAL", "Client", "Job", "LogStream", "Run"]
 
 
 class Client:
@@ -44,15 +43,12 @@ class Client:
     PIL images or numpy arrays travel inline up to 256 KiB and are uploaded above that.
     """
 
-    _is_async = False
-
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60.0,
                  transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
                  *, validate: bool = True) -> None:
         self.url, self.token = _config.resolve(url, token)
         self.timeout = timeout
-        self._core = Core(self.url, timeout, validate)
-        self._core.client = self
+        self._core = Core(self.url, timeout, validate, run_class=Run, drive=self._drive)
         self._http = httpx.Client(base_url=self.url, headers=default_headers(self.token), timeout=timeout,
                                   transport=adapt_transport(transport))
 
@@ -134,20 +130,20 @@ class Client:
     def publish(self, app_path: str | os.PathLike[str],
                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Validate and pack app.py locally, then upload it; progress(sent, total) in bytes."""
-        return self._drive(builds.publish(self._core, app_path, progress))
+        return self._drive(flows.publish(self._core, app_path, progress))
 
     def wait_ready(self, ref: str, version: int, timeout: float = 600.0,
                    on_status: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Poll until `version` is ready (returns the model) or failed (raises BuildFailed)."""
-        return self._drive(builds.wait_ready(self._core, ref, version, timeout, on_status))
+        return self._drive(flows.wait_ready(self._core, ref, version, timeout, on_status))
 
     def build_log(self, ref: str, version: int, offset: int = 0) -> tuple[str, str | None]:
         """(log text from byte `offset`, build status: building, ready or failed)."""
-        return self._drive(builds.build_log(ref, version, offset))
+        return self._drive(flows.build_log(ref, version, offset))
 
     def stream_build_log(self, ref: str, version: int, timeout: float = 900.0) -> LogStream:
         """Log text as the build writes it, until it ends; the stream's `status` then says how."""
-        return LogStream(self._pump(builds.stream_build_log(ref, version, timeout)))
+        return LogStream(self._pump(flows.stream_build_log(ref, version, timeout)))
 
     # Plumbing
     def close(self) -> None:
@@ -205,4 +201,61 @@ class Client:
         return resp
 
 
-from ._async_client import AsyncClient  # noqa: E402  (it imports this module's neighbours only)
+class Job:
+    """A run started with `Client.submit`.
+
+    `for run in job:` yields a snapshot each time the status or progress changes, ending
+    with the finished run; `job.result()` waits and raises RunFailed/RunTimedOut like run().
+    """
+
+    def __init__(self, client: Client, run: Run) -> None:
+        self._client = client
+        self.run = run  # the latest snapshot seen
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    def status(self) -> str:
+        """Fetch the run and return its status."""
+        self.run = self._client.get_run(self.id)
+        return self.run.status
+
+    def result(self, timeout: float | None = None) -> Run:
+        """Wait (forever by default) for the run to end; the run when it succeeded."""
+        self.run = self._client._drive(flows.poll(self._client._core, self.run,
+                                                  deadline=deadline_after(timeout), limit=timeout))
+        return check(self.run)
+
+    def cancel(self) -> Run:
+        """Ask the platform to cancel the run (it ends `canceled` shortly after)."""
+        self.run = self._client.cancel(self.id)
+        return self.run
+
+    def __iter__(self) -> Iterator[Run]:
+        for snapshot in self._client._pump(flows.poll(self._client._core, self.run,
+                                                      deadline=None, emit=True)):
+            self.run = snapshot
+            yield snapshot
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id!r}, status={self.run.status!r})"
+
+
+class LogStream:
+    """Build log text chunks as they arrive; `status` is the final build status afterwards."""
+
+    def __init__(self, pump: Generator[Any, None, Any]) -> None:
+        self._pump = pump
+        self.status: str | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            chunk: str = next(self._pump)
+        except StopIteration as stop:
+            self.status = stop.value
+            raise StopIteration from None
+        return chunk

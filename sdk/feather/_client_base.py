@@ -7,6 +7,7 @@ checks and uploads are written once and behave the same in both.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +19,7 @@ from ._errors import FeatherError, InvalidInput, NotFound, RunFailed, RunTimedOu
 
 if TYPE_CHECKING:
     from ._client_run import Run
+    Drive = Callable[["Flow[Any]"], Any]  # a client's driver: the value, or an awaitable of it
 
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "timed_out"})
 T = TypeVar("T")
@@ -53,18 +55,27 @@ Flow = Generator[Op, Any, T]
 
 
 class Core:
-    """State both clients keep: where the platform is, and the manifests seen so far."""
+    """State both clients keep: where the platform is, the manifests seen so far, and how the
+    client that owns it makes runs (``run_class``) and drives flows (``drive``), so that a run
+    can fetch its files through the client that returned it."""
 
-    def __init__(self, url: str, timeout: float, validate: bool) -> None:
+    def __init__(self, url: str, timeout: float, validate: bool, *, run_class: type[Run],
+                 drive: Drive) -> None:
         self.url, self.timeout, self.validate = url, timeout, validate
         self.models: dict[str, dict[str, Any]] = {}  # ref -> GET /v1/models/{ref} answer
-        self.client: Any = None  # the Client or AsyncClient that Runs use to fetch files
+        self.run_class, self.drive = run_class, drive
 
     def run(self, data: dict[str, Any]) -> Run:
-        from ._client_run import Run
-        run = Run.from_dict(data)
-        run._client = self.client
+        run = self.run_class.from_dict(data)
+        run._core = self
         return run
+
+
+def fetch_model(core: Core, ref: str) -> Flow[dict[str, Any]]:
+    resp = yield Call("GET", model_path(ref))
+    info: dict[str, Any] = resp.json()
+    core.models[ref] = info  # every fetch refreshes what input checks compare against
+    return info
 
 
 def default_headers(token: str | None) -> dict[str, str]:
@@ -73,6 +84,11 @@ def default_headers(token: str | None) -> dict[str, str]:
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return headers
+
+
+def deadline_after(timeout: float | None) -> float | None:
+    """The monotonic time a wait of ``timeout`` seconds ends at; None waits for ever."""
+    return None if timeout is None else time.monotonic() + timeout
 
 
 def model_path(ref: str) -> str:
@@ -88,7 +104,10 @@ def run_path(run_id: str) -> str:
     return f"/v1/runs/{quote(run_id, safe='')}"
 
 
-def check(run: Run) -> Run:
+R = TypeVar("R", bound="Run")
+
+
+def check(run: R) -> R:
     """The run itself when it succeeded; otherwise the error its status stands for."""
     if run.status == "failed":
         raise RunFailed(run.error or "the run failed without an error message", run)

@@ -5,7 +5,7 @@ import io
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ._client_base import Call, Core, Flow
+from ._client_base import Call, Core, Flow, fetch_model
 from ._errors import FeatherError, InvalidInput
 from ._wire_client import PendingFiles, replace_pending, step_entry
 from ._wire_files import DATA_URL_LIMIT, data_url_value, decode_data_url, read_path, sniff, to_bytes
@@ -78,7 +78,7 @@ def decode_output(run: Any, name: str) -> Flow[Any]:
     outputs = run.outputs or {}
     if name not in outputs:
         raise KeyError(f"run {run.id} has no output {name!r} (outputs: {', '.join(outputs) or 'none'})")
-    core: Core | None = getattr(run._client, "_core", None)
+    core: Core | None = run._core
     kind = yield from _output_kind(core, run, name)
     return (yield from _decode(core, run, outputs[name], kind))
 
@@ -127,7 +127,6 @@ def _output_kind(core: Core | None, run: Any, name: str) -> Flow[str | None]:
         return None
     info = core.models.get(run.model)
     if info is None:
-        from ._client_flows import fetch_model
         try:
             info = yield from fetch_model(core, run.model)
         except FeatherError:  # without the manifest, files still decode, as bytes
@@ -142,20 +141,14 @@ def _output_kind(core: Core | None, run: Any, name: str) -> Flow[str | None]:
     return kind if isinstance(kind, str) else None
 
 
-class _Offline:
-    """Drives flows for runs built without a client: only data: URLs can be decoded."""
+def drive_offline(flow: Flow[Any]) -> Any:
+    """Drives a flow for a run built without a client: only data: URLs can be decoded."""
+    try:
+        op = next(flow)
+        while True:
+            if isinstance(op, Call):
+                raise FeatherError(f"{op.path} needs a client: use client.download(value)")
+            op = flow.send(None)  # Sleep and Emit need nothing back
+    except StopIteration as stop:
+        return stop.value
 
-    _core = None
-
-    def _drive(self, flow: Flow[Any]) -> Any:
-        try:
-            op = next(flow)
-            while True:
-                if isinstance(op, Call):
-                    raise FeatherError(f"{op.path} needs a client: use client.download(value)")
-                op = flow.send(None)  # Sleep and Emit need nothing back
-        except StopIteration as stop:
-            return stop.value
-
-
-OFFLINE = _Offline()

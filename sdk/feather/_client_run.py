@@ -1,9 +1,13 @@
-"""`Run`: one run as the platform reports it, with its outputs decodable into Python values."""
+"""`Run` and `AsyncRun`: one run as the platform reports it, with its outputs decodable into
+Python values through the client that returned it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+from ._client_base import TERMINAL, Core
+from ._client_files import decode_output, drive_offline
 from ._errors import FeatherError
 
 
@@ -35,7 +39,7 @@ class Run:
 
     def __post_init__(self) -> None:
         # Plain attributes, not fields: equality, repr and dataclasses.asdict ignore them.
-        self._client: Any = None  # the client that returned this run fetches its files
+        self._core: Core | None = None  # the client that returned this run fetches its files
         self._files: dict[str, bytes] = {}  # downloads kept, so decoding twice fetches once
 
     @classmethod
@@ -52,41 +56,41 @@ class Run:
     @property
     def token(self) -> str | None:
         """The run's read token, when it was made without an account (it rides in its URL)."""
-        from urllib.parse import parse_qs, urlsplit
         found = parse_qs(urlsplit(self.urls.get("get", "")).query).get("token")
         return found[0] if found else None
 
     @property
     def done(self) -> bool:
-        from ._client_base import TERMINAL
         return self.status in TERMINAL
 
     def value(self, name: str) -> Any:
         """Output `name` as a Python value: files become bytes, images PIL images if installed."""
-        from ._client_files import decode_output
-        return self._sync_client()._drive(decode_output(self, name))
+        drive = self._core.drive if self._core is not None else drive_offline
+        return drive(decode_output(self, name))  # a run built by hand decodes data: URLs only
 
     def decoded(self) -> dict[str, Any]:
         """Every output as `value(name)` returns it."""
         return {name: self.value(name) for name in self.outputs or {}}
 
     async def avalue(self, name: str) -> Any:
-        """`value(name)` for runs an AsyncClient returned."""
-        from ._client_files import decode_output
-        client = self._client
-        if client is None or not getattr(client, "_is_async", False):
-            return self.value(name)
-        return await client._drive(decode_output(self, name))
+        """`value(name)`, for code written for either client."""
+        return self.value(name)
 
     async def adecoded(self) -> dict[str, Any]:
         return {name: await self.avalue(name) for name in self.outputs or {}}
 
-    def _sync_client(self) -> Any:
-        client = self._client
-        if client is None:
-            from ._client_files import OFFLINE
-            return OFFLINE  # data: URLs still decode; stored files need a client
-        if getattr(client, "_is_async", False):
-            raise FeatherError("this run came from an AsyncClient: use `await run.avalue(name)` "
-                               "or `await run.adecoded()`")
-        return client
+
+@dataclass
+class AsyncRun(Run):
+    """A run an AsyncClient returned: its files are fetched with `await run.avalue(name)`."""
+
+    def value(self, name: str) -> Any:
+        if self._core is None:
+            return super().value(name)
+        raise FeatherError("this run came from an AsyncClient: use `await run.avalue(name)` "
+                           "or `await run.adecoded()`")
+
+    async def avalue(self, name: str) -> Any:
+        if self._core is None:
+            return super().value(name)
+        return await self._core.drive(decode_output(self, name))

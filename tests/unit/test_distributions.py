@@ -3,6 +3,7 @@ API client's environment, and the platform, which depends on it."""
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -28,7 +29,9 @@ def name_of(requirement: str) -> str:
 @pytest.fixture(scope="module")
 def sdk_wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run([find_uv_bin(), "build", "--wheel", "--out-dir", str(out), str(ROOT / "sdk")],
+    source = out / "sdk"  # a copy: a build writes its own folders next to the sources
+    shutil.copytree(ROOT / "sdk", source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    built = subprocess.run([find_uv_bin(), "build", "--wheel", "--out-dir", str(out), str(source)],
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = out.glob("feather-*.whl")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from feather import Client, FeatherError, InvalidInput
-from feather._client import Run
+from feather import Run
 from PIL import Image
 from sdk_fake_platform import TOKEN
 

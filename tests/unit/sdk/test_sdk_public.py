@@ -12,7 +12,8 @@ import feather
 SDK = Path(feather.__file__).resolve().parent
 EXPECTED = {"Model", "Step", "Text", "Number", "JSON", "Label", "Client", "FeatherError",
             "DefinitionError", "NotFound", "InvalidInput", "Unauthorized", "RunFailed",
-            "RunTimedOut", "BuildFailed", "__version__", "AsyncClient", "Job",
+            "RunTimedOut", "BuildFailed", "__version__", "AsyncClient", "Job", "Run", "LogStream",
+            "AsyncRun", "AsyncJob", "AsyncLogStream",
             "progress", "Slider", "Checkbox", "Choice", "MultiChoice", "Image", "Audio", "File",
             "Table", "Markdown", "Gallery", "Annotated", "Box", "PickList", "ImageRegions",
             "EditableText"}
@@ -72,6 +73,44 @@ def test_client_is_imported_lazily(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
 
 
+def test_client_and_async_client_offer_the_same_methods_with_the_same_signatures() -> None:
+    import inspect
+
+    def public(cls: type) -> dict[str, inspect.Signature]:
+        return {name: inspect.signature(member) for name, member in vars(cls).items()
+                if callable(member) and not name.startswith("_")}
+
+    sync, asynchronous = public(feather.Client), public(feather.AsyncClient)
+    assert set(sync) - {"close"} == set(asynchronous) - {"aclose"}
+    twins = {"Run": "AsyncRun", "Job": "AsyncJob", "LogStream": "AsyncLogStream"}
+    for name, signature in sync.items():
+        if name == "close":
+            continue
+        other = asynchronous[name]
+        assert list(signature.parameters) == list(other.parameters), name
+        for param, theirs in zip(signature.parameters.values(), other.parameters.values()):
+            assert (param.kind, param.default) == (theirs.kind, theirs.default), (name, param.name)
+        # what each returns is the same, or its async twin
+        assert twins.get(str(signature.return_annotation), str(signature.return_annotation)) == \
+            str(other.return_annotation).replace("list[AsyncRun]", "list[Run]"), name
+        is_coroutine = inspect.iscoroutinefunction(getattr(feather.AsyncClient, name))
+        assert is_coroutine or name == "stream_build_log", name  # a stream is iterated, not awaited
+
+
+def test_the_client_modules_import_in_one_direction() -> None:
+    order = ["_client_base", "_client_files", "_client_flows", "_client_run", "_client", "_async_client"]
+    for rank, name in enumerate(order):
+        imported = set()
+        tree = ast.parse((SDK / f"{name}.py").read_text())
+        for guard in [n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"]:
+            tree.body.remove(guard)  # names for annotations only: no import at run time
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                imported |= {node.module} if node.module else {a.name for a in node.names}
+        later = imported & set(order[rank:])
+        assert not later, f"{name} imports {sorted(later)}, which come after it"
+
+
 def test_sdk_never_imports_services() -> None:
     for path in SDK.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -81,7 +120,7 @@ def test_sdk_never_imports_services() -> None:
 
 
 def test_listed_private_modules_exist() -> None:
-    for name in ("_components", "_model", "_manifest", "_bundle", "_client", "_errors",
+    for name in ("_components", "_model", "_manifest", "_bundle", "_client", "_async_client", "_errors",
                  "_cli", "_config"):
         assert (SDK / f"{name}.py").is_file()
     assert (SDK / "runtime" / "__init__.py").is_file()
