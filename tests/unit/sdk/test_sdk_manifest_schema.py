@@ -1,6 +1,8 @@
-"""The published manifest JSON Schema, and exact snapshots of every example's manifest.
+"""The published manifest JSON Schema, and exact snapshots of every example's manifest (and of
+the test apps in ``apps/``). The portal's tests render these manifests: its fixtures are the
+snapshots, written together with them.
 
-Rewrite the snapshots after an intended change with:
+Rewrite the snapshots and the portal's fixtures after an intended change with:
     FEATHER_UPDATE_SNAPSHOTS=1 python -m pytest tests/unit/sdk/test_sdk_manifest_schema.py
 """
 from __future__ import annotations
@@ -20,7 +22,11 @@ from feather._manifest import MANIFEST_SCHEMA_PATH, load_model, manifest_schema
 from sdk_fake_platform import EXAMPLES
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-EXAMPLE_NAMES = sorted(p.parent.name for p in EXAMPLES.glob("*/app.py"))
+PORTAL_FIXTURES = Path(__file__).resolve().parents[3] / "portal" / "src" / "test" / "fixtures"
+APPS = {p.parent.name: p for p in sorted([*EXAMPLES.glob("*/app.py"), *(Path(__file__).parent / "apps").glob("*/app.py")])}
+EXAMPLE_NAMES = sorted(APPS)
+# the manifests the portal's tests render
+PORTAL_NAMES = ["all-kinds", "digits", "hello", "iris-table", "pick-digit"]
 VALIDATOR = jsonschema.Draft202012Validator(manifest_schema())
 
 
@@ -43,7 +49,7 @@ def test_schema_knows_every_component_kind() -> None:
 
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)
 def test_example_manifest_validates_and_matches_its_snapshot(example: str) -> None:
-    manifest = load_model(EXAMPLES / example / "app.py").manifest()
+    manifest = load_model(APPS[example]).manifest()
     VALIDATOR.validate(manifest)
     for step in manifest["steps"]:
         jsonschema.Draft202012Validator.check_schema(step["input_schema"])
@@ -56,6 +62,16 @@ def test_example_manifest_validates_and_matches_its_snapshot(example: str) -> No
     assert path.is_file(), f"no snapshot for {example}: run with FEATHER_UPDATE_SNAPSHOTS=1"
     assert path.read_text(encoding="utf-8") == text, (
         f"{example}'s manifest changed; if intended, rerun with FEATHER_UPDATE_SNAPSHOTS=1")
+
+
+@pytest.mark.parametrize("name", PORTAL_NAMES)
+def test_the_portals_fixtures_are_the_sdks_snapshots(name: str) -> None:
+    snapshot, fixture = SNAPSHOTS / f"{name}.json", PORTAL_FIXTURES / f"{name}.json"
+    if os.environ.get("FEATHER_UPDATE_SNAPSHOTS") == "1":
+        fixture.write_bytes(snapshot.read_bytes())
+    assert fixture.read_bytes() == snapshot.read_bytes(), (
+        f"portal/src/test/fixtures/{name}.json differs from the SDK's snapshot; "
+        "rerun with FEATHER_UPDATE_SNAPSHOTS=1 to write it")
 
 
 def test_no_snapshot_is_left_over() -> None:
