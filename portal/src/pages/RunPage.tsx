@@ -2,7 +2,8 @@
 import { useEffect, useState } from "react";
 import { api, ApiError, TERMINAL, type ModelDetail, type Run } from "../api";
 import { JsonView, OutputBlock, OutputValue } from "../components/outputs";
-import { RunStatusLine, POLL_MS } from "../components/Runner";
+import { RunStatusLine } from "../components/Runner";
+import { POLL_MS } from "../hooks/useWizard";
 import { ErrorBox, Spinner, when } from "../components/ui";
 import type { InputSpec, OutputSpec, StepSpec } from "../manifest";
 import { Link } from "../router";
