@@ -51,7 +51,8 @@ class AsyncClient:
                                        transport=transport)
 
     async def run(self, ref: str, /, *, version: int | None = None, step: str | None = None,
-                  previous_run: str | Run | None = None, wait: float | None = 60, **inputs: Any) -> AsyncRun:
+                  previous_run: str | Run | None = None, wait: float | None = 60,
+                  **inputs: Any) -> AsyncRun:
         return await self.run_with(ref, inputs, version=version, step=step,
                                    previous_run=previous_run, wait=wait)
 

@@ -71,4 +71,4 @@ def gateway_of(app: Any) -> GatewayService:
 
 async def gateway(request: Request) -> GatewayService:
     """The running gateway, for route handlers (use with ``Depends``)."""
-    return request.app.state.service
+    return gateway_of(request.app)

@@ -165,16 +165,14 @@ def create_service(
     *,
     router: APIRouter | None = None,
     large_bodies: dict[str, int] | None = None,
-    adapters: Callable[[], ServiceContext] | None = None,
 ) -> FastAPI:
     """``large_bodies`` names the paths (uploads) whose bodies may exceed ``max_request_kb``, and
-    the bytes each may carry. ``adapters`` builds the context instead of ``open_context``."""
+    the bytes each may carry."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.data_dir.chmod(0o700)  # the platform's data is its own: model workers run as another uid
-        ctx = adapters() if adapters is not None else open_context(name, settings)
-        async with running(ctx, bootstrap) as service:
+        async with running(open_context(name, settings), bootstrap) as service:
             app.state.service = service
             yield
 

@@ -52,8 +52,8 @@ async def publish(bundle: UploadFile, response: Response, user: str = Depends(re
     data = await bundle.read()
     try:
         answer = await gw.http.post(f"{ctx.settings.registry_url}/internal/models",
-                                       files={"bundle": ("bundle.tar.gz", data, "application/gzip")},
-                                       headers={"X-Feather-User": user}, timeout=120)
+                                    files={"bundle": ("bundle.tar.gz", data, "application/gzip")},
+                                    headers={"X-Feather-User": user}, timeout=120)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
     body = _json_of(answer, "the registry")
@@ -118,7 +118,7 @@ async def update_model(owner: str, name: str, changes: ModelChanges, user: str =
     body = changes.model_dump(exclude_none=True)
     try:
         answer = await gw.http.patch(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
-                                        json=body, headers={"X-Feather-User": user}, timeout=30)
+                                     json=body, headers={"X-Feather-User": user}, timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
     said = _json_of(answer, "the registry")
@@ -146,7 +146,7 @@ async def delete_model(owner: str, name: str, user: str = Depends(required_user)
         raise HTTPException(403, detail=f"only {owner} can delete {owner}/{name}")
     try:
         answer = await gw.http.delete(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
-                                         headers={"X-Feather-User": user}, timeout=30)
+                                      headers={"X-Feather-User": user}, timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
     if answer.status_code >= 400:
