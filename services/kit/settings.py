@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     outbox_poll_s: float = 1.0
 
+    # how long telemetry keeps its per-minute and per-hour rollups of runs
+    rollup_minute_days: float = Field(7.0, gt=0)
+    rollup_hour_days: float = Field(90.0, gt=0)
+
     @model_validator(mode="after")
     def _lambda_covers_every_deadline(self) -> "Settings":
         if self.runtime_backend == "lambda" and self.lambda_timeout_s < self.max_deadline_s:

@@ -1,9 +1,14 @@
-"""Telemetry records every run (inputs, outputs, timings, errors) and counts them per model."""
+"""Telemetry records every run (inputs, outputs, timings, errors) and rolls the runs up into
+per-minute and per-hour buckets (see rollups.py)."""
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 from services.contracts.envelope import Envelope
 from services.contracts.events import FeedbackGiven, RunCompleted, RunRequested, RunStarted
-from services.kit.store import Store
+from services.kit.store import Order, Query, Store
+from services.telemetry import rollups
 
 
 async def on_run(store: Store, envelope: Envelope) -> None:
@@ -14,8 +19,8 @@ async def on_run(store: Store, envelope: Envelope) -> None:
             "model_id": event.model_id, "version": event.version, "step": event.step,
             "inputs": event.inputs, "requested_at": event.requested_at.isoformat()},
             event_id=envelope.id, on_create={"status": "queued"})
-        await store.apply("model_stats", event.model_id, {}, event_id=envelope.id,
-                          on_create={"model_id": event.model_id}, increments={"requested": 1})
+        await roll_up(store, envelope.id, event.model_id, event.version, event.step, rollups.REQUESTED,
+                      event.requested_at, {"runs": 1})
     elif isinstance(event, RunStarted):
         await store.apply("runs", event.run_id, {"started_at": event.started_at.isoformat()},
                           event_id=envelope.id, on_create={"model_id": event.model_id, "status": "running"})
@@ -27,9 +32,37 @@ async def on_run(store: Store, envelope: Envelope) -> None:
             "requested_at": event.requested_at.isoformat(),
             "completed_at": event.completed_at.isoformat(), "queue_ms": event.queue_ms,
             "predict_ms": event.predict_ms, "total_ms": total_ms}, event_id=envelope.id)
-        await store.apply("model_stats", event.model_id, {}, event_id=envelope.id,
-                          on_create={"model_id": event.model_id},
-                          increments={"completed": 1, event.status: 1})
+        increments = rollups.completion_increments(
+            {"total_ms": total_ms, "queue_ms": event.queue_ms, "predict_ms": event.predict_ms})
+        await roll_up(store, envelope.id, event.model_id, event.version, event.step, event.status,
+                      event.completed_at, increments)
+
+
+async def roll_up(store: Store, event_id: str, model_id: str, version: int, step: str, status: str,
+                  at: datetime, increments: dict[str, Any]) -> None:
+    """Count one event in its minute's and its hour's bucket, once each."""
+    for resolution in rollups.RESOLUTIONS:
+        start = rollups.bucket_start(at, resolution)
+        await store.apply("rollups", rollups.bucket_key(model_id, version, step, status, resolution, start), {},
+                          event_id=event_id, increments=increments,
+                          on_create=rollups.bucket_fields(model_id, version, step, status, resolution, start))
+
+
+async def sweep_rollups(store: Store, now: datetime, *, minute_days: float, hour_days: float) -> int:
+    """Delete the buckets past their resolution's retention, oldest first; how many went."""
+    gone = 0
+    for resolution in rollups.RESOLUTIONS:
+        cutoff = rollups.expired_before(now, resolution, minute_days, hour_days).isoformat()
+        while True:
+            page = await store.find("rollups", Query(where={"resolution": resolution}, order=Order("start"),
+                                                     limit=500))
+            old = [b for b in page.items if b["start"] < cutoff]
+            for bucket in old:
+                gone += await store.delete("rollups", bucket["_id"])
+            if len(old) < len(page.items) or not page.next_cursor:
+                break
+    return gone
+
 
 async def on_feedback(store: Store, envelope: Envelope) -> None:
     event = envelope.event

@@ -4,29 +4,12 @@ from pydantic import ValidationError
 from services.builder.domain import env_key
 from services.kit.settings import Settings
 from services.kit.store import Conflict, retry_on_conflict
-from services.telemetry.domain import percentile, summarize
 
 
 def test_environments_are_shared_by_equal_requirements():
     assert env_key(["numpy", "pillow>=10"], "3.11") == env_key(["pillow>=10", " numpy", "numpy"], "3.11")
     assert env_key(["numpy"], "3.11") != env_key(["numpy"], "3.12")
     assert env_key(["numpy"], "3.11") != env_key(["numpy<2"], "3.11")
-
-
-def test_percentiles_use_nearest_rank():
-    values = list(range(1, 101))
-    assert percentile(values, 50) == 50
-    assert percentile(values, 95) == 95
-    assert percentile([7.0], 99) == 7.0
-    assert percentile([], 50) is None
-
-
-def test_summary_counts_errors_and_latency():
-    stats = {"requested": 4, "completed": 4, "succeeded": 2, "failed": 1, "timed_out": 1}
-    recent = [{"total_ms": t, "predict_ms": 1.0} for t in (10.0, 20.0, 30.0, 40.0)]
-    summary = summarize(stats, recent)
-    assert summary["runs"] == 4 and summary["errors"] == 2 and summary["error_rate"] == 0.5
-    assert summary["latency_ms"]["p50"] == 20.0 and summary["latency_ms"]["p95"] == 40.0
 
 
 async def test_retry_on_conflict_tries_again_then_lets_the_last_conflict_through():

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from services.contracts.versions import version_key
+from services.contracts.windows import Window, window_query
 from services.gateway.access import with_hrefs
 from services.gateway.auth import optional_user, required_user
 from services.gateway.bootstrap import GatewayService, gateway
@@ -193,8 +194,10 @@ async def _forward(gw: GatewayService, request: Request, path: str) -> Response:
 
 
 @router.get("/v1/models/{owner}/{name}/metrics")
-async def metrics(owner: str, name: str, request: Request, user: str | None = Depends(optional_user),
-                  gw: GatewayService = Depends(gateway)) -> Response:
+async def metrics(owner: str, name: str, request: Request, _: Window = Depends(window_query),
+                  user: str | None = Depends(optional_user), gw: GatewayService = Depends(gateway)) -> Response:
+    """Runs, errors by kind, latency, queue and model time over a window, with a series of buckets.
+    The query is checked here and answered by telemetry."""
     ctx = gw.ctx
     await model_or_404(ctx, owner, name, user)
     return await _forward(gw, request, f"/v1/models/{owner}/{name}/metrics")
