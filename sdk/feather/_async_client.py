@@ -88,6 +88,10 @@ class AsyncClient:
     async def cancel(self, run_id: str) -> AsyncRun:
         return await self._drive(flows.cancel(self._core, run_id))
 
+    async def feedback(self, run: str | Run, *, rating: str | int | None = None, label: str | None = None,
+                       comment: str = "") -> dict[str, Any]:
+        return await self._drive(flows.feedback(run, rating, label, comment))
+
     async def runs(self, model: str | None = None, *, limit: int = 100) -> list[AsyncRun]:
         return await self._drive(flows.runs(self._core, model, limit))
 

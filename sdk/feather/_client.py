@@ -93,6 +93,12 @@ class Client:
         """Ask to cancel a run; 409 (FeatherError) when it already ended."""
         return self._drive(flows.cancel(self._core, run_id))
 
+    def feedback(self, run: str | Run, *, rating: str | int | None = None, label: str | None = None,
+                 comment: str = "") -> dict[str, Any]:
+        """Say what you think of a run: `rating` "up"/"down" or 1 to 5, `label` the right answer,
+        a `comment`. One feedback per caller per run; calling again revises it."""
+        return self._drive(flows.feedback(run, rating, label, comment))
+
     def runs(self, model: str | None = None, *, limit: int = 100) -> list[Run]:
         """Your own runs, newest first (needs a token); `model` narrows to owner/name."""
         return self._drive(flows.runs(self._core, model, limit))

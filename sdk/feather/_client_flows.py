@@ -130,6 +130,16 @@ def cancel(core: Core, run_id: str) -> Flow[Run]:
     return core.run(resp.json())
 
 
+def feedback(run: str | Run, rating: str | int | None, label: str | None, comment: str) -> Flow[dict[str, Any]]:
+    """What the caller says of a run; a run made without an account is given with its token."""
+    run_id, token = (run, None) if isinstance(run, str) else (run.id, run.token)
+    body: dict[str, Any] = {"rating": rating, "label": label, "comment": comment}
+    resp = yield Call("POST", f"{run_path(run_id)}/feedback", json=body,
+                      params={"token": token} if token else None)
+    answer: dict[str, Any] = resp.json()
+    return answer
+
+
 def runs(core: Core, model: str | None, limit: int) -> Flow[list[Run]]:
     """The caller's runs, newest first, following cursors until `limit` are found."""
     if limit < 1:

@@ -95,3 +95,8 @@ def stable_id(*parts: str) -> str:
 
 
 codec = Codec()
+
+
+@codec.upcaster("feedback.given", 1)
+def _feedback_v1(data: dict) -> dict:
+    return data  # v1's fields mean the same in v2, which only adds optional ones and widens rating

@@ -161,13 +161,28 @@ class RunCancelRequested(RunEvent):
     name: ClassVar[str] = "run.cancel_requested"
 
 
+Rating = Literal["up", "down"] | int  # a thumb, or 1 to 5 stars
+
+
 class FeedbackGiven(Event):
+    """What one caller says of one run; a later revision of theirs replaces an earlier one.
+
+    v2: ``rating`` may be a thumb; the run's model and version, who gave it, the right answer
+    (``label``) and the revision number ride along (v1 events are upcast with none of them)."""
     name: ClassVar[str] = "feedback.given"
+    schema_version: ClassVar[int] = 2
     topic: ClassVar[str] = topics.FEEDBACK
     key_field: ClassVar[str] = "run_id"
     run_id: str
-    rating: int | None = None
+    rating: Rating | None = None
     comment: str = ""
+    label: Any = None
+    predicted: str | None = None  # what the run's label output said, to score ``label`` against
+    model_id: str | None = None
+    version: int | None = None
+    by: str | None = None  # "user:<name>", or "run-token" for the anonymous caller who made the run
+    revision: int = 1
+    given_at: datetime = Field(default_factory=utcnow)
 
 
 CATALOGUE: tuple[type[Event], ...] = (

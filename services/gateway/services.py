@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException
 from feather.rules import fill_inputs, next_step
 from pydantic import BaseModel, Field
 
 from services.contracts.envelope import stable_id
-from services.contracts.events import DEFAULT_DEADLINE_S, TERMINAL_STATUSES, RunCancelRequested, RunRequested
+from services.contracts.events import (DEFAULT_DEADLINE_S, TERMINAL_STATUSES, FeedbackGiven, RunCancelRequested,
+                                       RunRequested)
 from services.contracts.steps import chain_link
 from services.contracts.versions import version_key
 from services.gateway import domain
@@ -166,3 +167,58 @@ async def cancel(gw: GatewayService, run_id: str, user: str | None, token: str |
     except Conflict:
         raise HTTPException(409, detail=f"run {run_id} is changing concurrently; try again") from None
     return doc
+
+
+class FeedbackBody(BaseModel):
+    rating: Literal["up", "down"] | Annotated[int, Field(ge=1, le=5)] | None = Field(
+        None, description="a thumb (up or down), or 1 to 5 stars")
+    label: str | None = Field(None, max_length=500, description="the right answer, to score the model's label output")
+    comment: str = Field("", max_length=2000)
+
+
+def predicted_label(manifest: dict[str, Any], step: str, outputs: dict[str, Any] | None) -> str | None:
+    """What the run's first label output (a Label component) says, if the step has one."""
+    spec = next((s for s in manifest.get("steps", []) if s.get("name") == step), None)
+    for output in (spec or {}).get("outputs", []):
+        value = (outputs or {}).get(output["name"])
+        if output.get("kind") == "label" and isinstance(value, dict) and isinstance(value.get("label"), str):
+            return value["label"]
+    return None
+
+
+async def give_feedback(gw: GatewayService, run_id: str, user: str | None, token: str | None,
+                        body: FeedbackBody) -> dict[str, Any]:
+    """Record (or revise) what the caller says of a run they may read: one feedback per caller
+    per run, sent on as FeedbackGiven in the same write."""
+    ctx = gw.ctx
+    run = await readable_run(gw, run_id, user, token)
+    if run["status"] not in TERMINAL_STATUSES:
+        raise HTTPException(409, detail=f"run {run_id} has not ended yet: feedback is for what it answered")
+    if body.rating is None and body.label is None and not body.comment:
+        raise domain.RequestError(422, [{"loc": ["body"], "msg": "give a rating, a label or a comment",
+                                         "type": "value_error"}])
+    by = f"user:{user}" if user else "run-token"  # anonymous: whoever holds the run's token made it
+    key = f"{run_id}|{by}"
+    version = await ctx.store.get("versions", version_key(run["model_id"], run["version"])) or {}
+    predicted = predicted_label(version.get("manifest") or {}, run["step"], run.get("outputs"))
+
+    async def attempt() -> dict[str, Any]:
+        current = await ctx.store.get("feedback", key)
+        revision = (current or {}).get("revision", 0) + 1
+        event = FeedbackGiven(run_id=run_id, model_id=run["model_id"], version=run["version"], by=by,
+                              rating=body.rating, label=body.label, comment=body.comment, predicted=predicted,
+                              revision=revision)
+        doc = {"run_id": run_id, "model_id": run["model_id"], "by": by, **body.model_dump(),
+               "predicted": predicted, "revision": revision, "given_at": event.given_at.isoformat()}
+        await ctx.save("feedback", key, doc, expected_version=current["_v"] if current else None,
+                       events=[ctx.outbox(event, event_id=stable_id(key, str(revision)))])
+        return doc
+    try:
+        doc = await retry_on_conflict(attempt)
+    except Conflict:
+        raise HTTPException(409, detail=f"feedback on run {run_id} is changing concurrently; try again") from None
+    return feedback_view(doc)
+
+
+def feedback_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc.get(k) for k in ("run_id", "rating", "label", "comment", "predicted", "revision", "given_at")}

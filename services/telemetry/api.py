@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query as Q
 from services.contracts.windows import Window, window_query
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Order, Query
-from services.telemetry import rollups
+from services.telemetry import feedback, rollups
 
 router = APIRouter()
 
@@ -30,6 +30,26 @@ async def metrics(owner: str, name: str, window: Window = Depends(window_query),
             break
     return {"model": model_id, "from": start.isoformat(), "to": end.isoformat(), "step": step,
             **rollups.summary(rollups.by_status(found)), "series": rollups.series(found)}
+
+
+@router.get("/v1/models/{owner}/{name}/feedback")
+async def feedback_summary(owner: str, name: str, window: Window = Depends(window_query),
+                           ctx: ServiceContext = Depends(context)) -> dict:
+    """Ratings, and the accuracy of the label output against given labels, over the window (by the
+    time feedback was last given): in total, per version, and as a series."""
+    where: dict = {"model_id": f"{owner}/{name}"}
+    if window.version is not None:
+        where["version"] = window.version
+    start, end = window.start.isoformat(), window.end.isoformat()
+    found, cursor = [], None
+    while True:
+        page = await ctx.store.find("feedback", Query(where=where, order=Order("given_at", descending=True),
+                                                      limit=500, cursor=cursor))
+        found += [f for f in page.items if start <= f["given_at"] < end]
+        if not (cursor := page.next_cursor) or (page.items and page.items[-1]["given_at"] < start):
+            break
+    return {"model": f"{owner}/{name}", "from": start, "to": end, "step": window.step,
+            **feedback.summarize(found, window.step)}
 
 
 @router.get("/v1/models/{owner}/{name}/runs")

@@ -7,7 +7,7 @@ from typing import Any
 
 from services.contracts.envelope import Envelope
 from services.contracts.events import FeedbackGiven, RunCompleted, RunRequested, RunStarted
-from services.kit.store import Order, Query, Store
+from services.kit.store import Order, Query, Store, retry_on_conflict
 from services.telemetry import rollups
 
 
@@ -65,7 +65,20 @@ async def sweep_rollups(store: Store, now: datetime, *, minute_days: float, hour
 
 
 async def on_feedback(store: Store, envelope: Envelope) -> None:
+    """Keep each caller's latest feedback on a run: a revision older than the one kept changes nothing."""
     event = envelope.event
-    if isinstance(event, FeedbackGiven):
-        await store.apply("runs", event.run_id, {"feedback": {"rating": event.rating, "comment": event.comment}},
-                          event_id=envelope.id)
+    if not isinstance(event, FeedbackGiven):
+        return
+    key = f"{event.run_id}|{event.by or ''}"
+    doc = {"run_id": event.run_id, "model_id": event.model_id, "version": event.version, "by": event.by,
+           "rating": event.rating, "label": event.label, "predicted": event.predicted, "comment": event.comment,
+           "revision": event.revision, "given_at": event.given_at.isoformat()}
+
+    async def attempt() -> None:
+        current = await store.get("feedback", key)
+        if current is not None and current["revision"] >= event.revision:
+            return
+        await store.save("feedback", key, doc, expected_version=current["_v"] if current else None)
+    await retry_on_conflict(attempt)
+    await store.apply("runs", event.run_id, {"feedback": {"rating": event.rating, "label": event.label,
+                                                          "comment": event.comment}}, event_id=envelope.id)

@@ -328,6 +328,13 @@ def _read_run(w: World, subject: str, visibility: str | None, kind: str) -> Requ
     return Request("GET", f"/v1/runs/{run['id']}", _run_params(kind, run))
 
 
+@handles("POST", "/v1/runs/{run_id}/feedback", *RUN_KINDS)
+def _feedback(w: World, subject: str, visibility: str | None, kind: str) -> Request:
+    run = w.runs[visibility][RUN_KINDS[kind]]
+    params = _run_params(kind, run)
+    return Request("POST", f"/v1/runs/{run['id']}/feedback", {**params, "json": {"rating": "up"}})
+
+
 GOING = {"the owner's run, still going": "the owner's run",
          "another user's run, still going": "another user's run",
          "an anonymous run, still going, with ?token=": "an anonymous run, with ?token=",

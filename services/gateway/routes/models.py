@@ -203,13 +203,27 @@ async def metrics(owner: str, name: str, request: Request, _: Window = Depends(w
     return await _forward(gw, request, f"/v1/models/{owner}/{name}/metrics")
 
 
+def _owner_only(owner: str, name: str, user: str | None) -> None:
+    if user != owner:  # other people's inputs, outputs and opinions are the owner's alone
+        raise HTTPException(403 if user else 401, detail=f"only {owner} can read this of {owner}/{name}")
+
+
+@router.get("/v1/models/{owner}/{name}/feedback")
+async def feedback(owner: str, name: str, request: Request, _: Window = Depends(window_query),
+                   user: str | None = Depends(optional_user), gw: GatewayService = Depends(gateway)) -> Response:
+    """What callers said of the model's runs over a window: thumbs, stars, and the accuracy of its
+    label output against the labels they gave, in total, per version and as a series."""
+    await model_or_404(gw.ctx, owner, name, user)
+    _owner_only(owner, name, user)
+    return await _forward(gw, request, f"/v1/models/{owner}/{name}/feedback")
+
+
 @router.get("/v1/models/{owner}/{name}/runs")
 async def recent_runs(owner: str, name: str, request: Request, user: str | None = Depends(optional_user),
                       gw: GatewayService = Depends(gateway)) -> Response:
     ctx = gw.ctx
     await model_or_404(ctx, owner, name, user)
-    if user != owner:  # other people's inputs and outputs are the owner's alone
-        raise HTTPException(403 if user else 401, detail=f"only {owner} can list the runs of {owner}/{name}")
+    _owner_only(owner, name, user)
     answer = await _forward(gw, request, f"/v1/models/{owner}/{name}/runs")
     if answer.status_code != 200:
         return answer

@@ -82,6 +82,14 @@ async def cancel_run(run_id: str, token: str | None = TokenQuery, user: str | No
     return run_view(await gw.ctx.store.get("runs", run_id) or doc, viewer=user, token=token)
 
 
+@router.post("/v1/runs/{run_id}/feedback")
+async def give_feedback(run_id: str, body: services.FeedbackBody, token: str | None = TokenQuery,
+                        user: str | None = Depends(optional_user), gw: GatewayService = Depends(gateway)) -> dict:
+    """Say what you think of a run you may read: a rating, the right answer (`label`), a comment.
+    Each caller has one feedback per run; sending again revises it."""
+    return await services.give_feedback(gw, run_id, user, token, body)
+
+
 @router.get("/v1/runs")
 async def my_runs(model: str | None = None, limit: int = Q(20, ge=1, le=200), cursor: str | None = None,
                   user: str = Depends(required_user), ctx: ServiceContext = Depends(context)) -> dict:

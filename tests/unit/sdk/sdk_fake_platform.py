@@ -37,7 +37,7 @@ TERMINAL = {"succeeded", "failed", "canceled", "timed_out"}
 
 def make_platform(workdir: Path) -> tuple[FastAPI, SimpleNamespace]:
     app = FastAPI()
-    st = SimpleNamespace(models={}, runs={}, loaded={}, files={}, mode="sync", polls=2,
+    st = SimpleNamespace(models={}, runs={}, loaded={}, files={}, feedback={}, mode="sync", polls=2,
                          build="ready", build_polls=1, bundles=[], run_ids=itertools.count(1),
                          requests=[], outdir=workdir / "outputs", page_max=200, progress=True)
     st.outdir.mkdir(exist_ok=True)
@@ -183,6 +183,14 @@ def make_platform(workdir: Path) -> tuple[FastAPI, SimpleNamespace]:
             return JSONResponse({"detail": f"run {run_id} already ended: {run['status']}"}, 409)
         run["_cancel"] = True  # like the platform: the run ends canceled shortly after
         return _public(run)
+
+    @app.post("/v1/runs/{run_id}/feedback")
+    async def feedback(run_id: str, request: Request) -> dict[str, Any]:
+        auth(request)
+        get_run(run_id)  # 404 for an unknown run
+        given = st.feedback.setdefault(run_id, {"revision": 0})
+        given.update(await request.json(), run_id=run_id, revision=given["revision"] + 1)
+        return {**given, "predicted": None, "given_at": "2025-01-01T00:00:00Z"}
 
     @app.get("/v1/runs")
     def my_runs(request: Request, model: str | None = None, limit: int = 20,

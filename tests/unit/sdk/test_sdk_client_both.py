@@ -91,6 +91,14 @@ async def test_cancel(either: Either, platform: Platform, hello: str) -> None:
     assert e.value.status_code == 409
 
 
+async def test_feedback_on_a_run_and_its_revision(either: Either, platform: Platform, hello: str) -> None:
+    run = await either("run", hello, name="Ada")
+    first = await either("feedback", run, rating="up", label="greeting")
+    again = await either("feedback", run.id, rating=4, comment="fine")
+    assert (first["revision"], again["revision"]) == (1, 2) and again["rating"] == 4
+    assert platform[1].feedback[run.id]["comment"] == "fine"
+
+
 async def test_bad_inputs_never_reach_the_server(either: Either, platform: Platform, hello: str) -> None:
     with pytest.raises(InvalidInput) as e:
         await either("run", hello, name="x" * 101)
