@@ -1,5 +1,6 @@
 from typing import ClassVar
 
+import json
 import pytest
 
 from services.contracts import topics
@@ -61,3 +62,14 @@ def test_completed_run_needs_a_known_status():
     with pytest.raises(ValueError):
         RunCompleted(run_id="r", model_id="a/b", version=1, step="s", status="exploded",
                      requested_at="2026-01-01T00:00:00Z")
+
+
+def test_feedback_written_before_thumbs_and_labels_reads_as_the_current_version():
+    from services.contracts.envelope import codec
+    from services.contracts.events import FeedbackGiven
+
+    old = codec.decode({"ce_type": "feather.feedback.given.v1", "ce_id": "f1"},
+                       json.dumps({"run_id": "r1", "rating": 4, "comment": "good"}).encode())
+    assert isinstance(old.event, FeedbackGiven) and old.event.ce_type() == "feather.feedback.given.v2"
+    assert (old.event.rating, old.event.comment, old.event.label, old.event.by, old.event.revision) == \
+        (4, "good", None, None, 1)
