@@ -1,6 +1,6 @@
+import json
 from typing import ClassVar
 
-import json
 import pytest
 
 from services.contracts import topics
