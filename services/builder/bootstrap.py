@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from functools import partial
 
+from prometheus_client import Histogram
+
 from services.builder import domain, handlers
 from services.builder.local_env import LocalEnvironments
 from services.builder.runtimes import LambdaRuntimes, LocalRuntimes, RuntimeMaker
@@ -11,10 +13,15 @@ from services.kit.runtime import Service, ServiceContext
 from services.kit.settings import Settings
 
 
+BUILD_SECONDS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900)
+
+
 class BuilderService(Service):
     def __init__(self, ctx: ServiceContext, runtimes: RuntimeMaker) -> None:
         super().__init__(ctx)
-        self.builder = handlers.Builder(ctx, runtimes)
+        seconds = Histogram("feather_build_duration_seconds", "Time to build a version's runtime", ["outcome"],
+                            registry=ctx.metrics.registry, buckets=BUILD_SECONDS)
+        self.builder = handlers.Builder(ctx, runtimes, seconds)
 
     def subscribe(self) -> None:
         self.ctx.bus.subscribe(topics.MODELS, partial(handlers.on_model, self.builder))

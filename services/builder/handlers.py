@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Histogram
+
 from services.builder import domain
 from services.builder.build_log import BuildLog
 from services.builder.runtimes import RuntimeMaker
@@ -29,6 +31,7 @@ class Builder:
     """What the builder's handlers work with."""
     ctx: ServiceContext
     runtimes: RuntimeMaker
+    build_seconds: Histogram  # by outcome: built or failed
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # the builds under way here
 
 
@@ -107,4 +110,5 @@ async def finish(b: Builder, doc: dict[str, Any], request: ModelPublished, runti
     await b.ctx.save("builds", bid, {**doc, "status": "ready" if runtime else "failed",
                                      "runtime": runtime, "error": error or None},
                      expected_version=doc["_v"], events=[b.ctx.outbox(outcome, event_id=stable_id(bid, "outcome"))])
+    b.build_seconds.labels("built" if runtime else "failed").observe(duration_ms / 1000)
     log.info("build %s: %s in %.0f ms", bid, "ready" if runtime else f"failed ({error})", duration_ms)

@@ -10,6 +10,7 @@ from services.executor.backends.by_runtime import ByRuntime
 from services.executor.backends.local import LocalBackend, PoolConfig
 from services.executor.backends.port import Backend
 from services.executor.limits import Limits
+from services.executor.metrics import ExecutorMetrics
 from services.executor.runtimes import Runtimes
 from services.executor.sandbox import Sandbox
 from services.kit.runtime import Service, ServiceContext
@@ -20,7 +21,14 @@ class ExecutorService(Service):
     def __init__(self, ctx: ServiceContext, backend: Backend, sandbox: Sandbox | None) -> None:
         super().__init__(ctx)
         self.sandbox = sandbox
-        self.executor = handlers.Executor(ctx, backend, Runtimes(ctx.store))
+        metrics = ExecutorMetrics(ctx.metrics.registry)
+        self.executor = handlers.Executor(ctx, backend, Runtimes(ctx.store), metrics)
+
+        async def refresh() -> None:
+            metrics.runs_in_flight.set(len(self.executor.jobs.tasks))
+            for state, count in backend.workers().items():
+                metrics.workers.labels(state).set(count)
+        ctx.metrics.on_scrape(refresh)
 
     def subscribe(self) -> None:
         # builds in a group of their own: the runs consumer polls often, and every topic it reads

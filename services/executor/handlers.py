@@ -23,6 +23,7 @@ from services.contracts.events import (ImageBuilt, RunCancelRequested, RunComple
 from services.contracts.steps import keep_declared, link_step
 from services.executor.backends.port import Backend, ProgressCallback, StepCall, StepOutcome
 from services.executor.jobs import Jobs
+from services.executor.metrics import ExecutorMetrics
 from services.executor.runtimes import Runtimes
 from services.kit.body_limit import human_size
 from services.kit.runtime import ServiceContext
@@ -41,6 +42,7 @@ class Executor:
     ctx: ServiceContext
     backend: Backend
     runtimes: Runtimes
+    metrics: ExecutorMetrics
     jobs: Jobs = field(default_factory=Jobs)
 
 
@@ -193,3 +195,5 @@ async def complete(ex: Executor, job: dict[str, Any], request: RunRequested, out
     doc = {**job, "status": outcome.status, "error": outcome.error}
     await ex.ctx.save("jobs", run_id, doc, expected_version=job["_v"],
                       events=[ex.ctx.outbox(completed, event_id=stable_id(run_id, "completed"))])
+    ex.metrics.ended(request.model_id, request.version, outcome.status,
+                     (completed.completed_at - request.requested_at).total_seconds(), outcome.predict_ms / 1000)

@@ -18,7 +18,7 @@ DEFAULT_PORT = 8080
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = create_service("gateway", settings, bootstrap, router=router,
+    app = create_service("gateway", settings, bootstrap, router=router, metrics_route=False,
                          large_bodies={"/v1/files": upload_limit(settings.max_file_mb),
                                        "/v1/models": upload_limit(settings.max_bundle_mb)})
 

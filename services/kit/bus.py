@@ -74,6 +74,7 @@ class Bus:
         # have gone into a broker that then lost it (an emptied broker's topics made anew)
         self.back_after: float | None = None
         self.rejoins = 0
+        self.on_dead_letter: Callable[[str, str], None] | None = None  # (topic, group), for metrics
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
                   from_latest: bool = False, urgent: bool = False) -> None:
@@ -150,6 +151,8 @@ class Bus:
                     await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
 
     async def _dead_letter(self, spec: "_Group", topic: str, message: KafkaMessage, error: str) -> None:
+        if self.on_dead_letter is not None:
+            self.on_dead_letter(topic, spec.group_id)
         headers = {k: v for k, v in dict(message.headers).items() if isinstance(v, str)}
         headers.update({"dlq_error": error[:1000], "dlq_topic": topic, "dlq_group": spec.group_id})
         log.error("%s: dead-lettering a message from %s: %s", self.service, topic, error)
@@ -169,6 +172,26 @@ class Bus:
             except TimeoutError:
                 raise ConnectionError("the broker's topics are not there yet") from None
         await self.broker.publish(body, topic, key=key.encode(), headers=dict(headers))
+
+    async def lag(self) -> dict[tuple[str, str], int]:
+        """Messages on each (group, topic) not yet handled: the partitions' ends less the committed
+        offsets, over the partitions this instance holds. Empty while not connected."""
+        found: dict[tuple[str, str], int] = {}
+        for subscriber in self.broker.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            try:
+                for tp in consumer.assignment():
+                    end = consumer.highwater(tp)
+                    if end is None:
+                        continue
+                    committed = await asyncio.wait_for(consumer.committed(tp), 2.0) or 0
+                    key = (subscriber.group_id or "", tp.topic)
+                    found[key] = found.get(key, 0) + max(0, end - committed)
+            except Exception:  # a rebalance or the broker away: no figure this time
+                continue
+        return found
 
     async def ensure_topics(self) -> None:
         """Create the catalogue's topics (and their dead-letter topics) if they are missing."""

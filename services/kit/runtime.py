@@ -10,19 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from services.contracts.events import Event
 from services.kit import admin
 from services.kit.blobs import BlobStore, open_blobs
 from services.kit.body_limit import BodyLimit
 from services.kit.bus import Bus
+from services.kit.metrics import RequestMetrics, ServiceMetrics
 from services.kit.outbox import OutboxRelay, record
 from services.kit.settings import Settings
 from services.kit.store import InvalidCursor, Store, open_store
@@ -39,6 +40,7 @@ class ServiceContext:
     blobs: BlobStore
     bus: Bus
     relay: OutboxRelay
+    metrics: ServiceMetrics
     bus_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def outbox(self, event: Event, *, event_id: str | None = None):
@@ -86,7 +88,19 @@ def open_context(name: str, settings: Settings, *, store: Store | None = None,
     blobs = blobs or open_blobs(str(settings.blobs_dir), s3_bucket=settings.s3_bucket,
                                 s3_endpoint=settings.s3_endpoint)
     bus = bus or Bus(settings, name)
-    return ServiceContext(name, settings, store, blobs, bus, OutboxRelay(store, bus, poll_s=settings.outbox_poll_s))
+    relay = OutboxRelay(store, bus, poll_s=settings.outbox_poll_s)
+    metrics = ServiceMetrics(name)
+    bus.on_dead_letter = lambda topic, group: metrics.dead_letters.labels(topic, group).inc()
+
+    async def refresh() -> None:
+        metrics.outbox_published.set(relay.published)
+        metrics.outbox_pending.set(await store.outbox_pending_count())
+        metrics.outbox_parked.set(await store.outbox_parked_count())
+        metrics.consumer_lag.clear()
+        for (group, topic), lag in (await bus.lag()).items():
+            metrics.consumer_lag.labels(group, topic).set(lag)
+    metrics.on_scrape(refresh)
+    return ServiceContext(name, settings, store, blobs, bus, relay, metrics)
 
 
 async def _start_bus(ctx: ServiceContext) -> None:
@@ -165,9 +179,11 @@ def create_service(
     *,
     router: APIRouter | None = None,
     large_bodies: dict[str, int] | None = None,
+    metrics_route: bool = True,
 ) -> FastAPI:
     """``large_bodies`` names the paths (uploads) whose bodies may exceed ``max_request_kb``, and
-    the bytes each may carry."""
+    the bytes each may carry. ``metrics_route=False`` leaves /metrics off this app (the gateway
+    serves it on its admin port: see ``metrics_app``)."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -179,6 +195,7 @@ def create_service(
     app = FastAPI(title=f"feather {name}", lifespan=lifespan)
     default_limit = settings.max_request_kb * 1024
     app.add_middleware(BodyLimit, limit_for=lambda path: (large_bodies or {}).get(path, default_limit))
+    app.add_middleware(RequestMetrics, metrics=lambda: _metrics_of(app))
     if router is not None:
         app.include_router(router)
     app.include_router(admin.router)
@@ -187,6 +204,9 @@ def create_service(
     async def bad_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
         return JSONResponse({"detail": [{"loc": ["query", "cursor"], "msg": "not a cursor this API gave out",
                                          "type": "value_error"}]}, status_code=422)
+
+    if metrics_route:
+        app.add_api_route("/metrics", _metrics_endpoint(app), methods=["GET"], include_in_schema=False)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -199,3 +219,29 @@ def create_service(
         return answer
 
     return app
+
+
+def _metrics_of(app: FastAPI) -> ServiceMetrics | None:
+    service = getattr(app.state, "service", None)
+    return service.ctx.metrics if service is not None else None
+
+
+def _metrics_endpoint(app: FastAPI) -> Callable[[], Awaitable[Response]]:
+    async def metrics() -> Response:
+        found = _metrics_of(app)
+        if found is None:
+            return Response("starting\n", status_code=503, media_type="text/plain")
+        body, content_type = await found.exposition()
+        return Response(body, media_type=content_type)
+    return metrics
+
+
+def metrics_app(app: FastAPI) -> FastAPI:
+    """A separate app that serves ``app``'s /metrics (and /healthz for its probe), for an admin port."""
+    admin = FastAPI(title=f"{app.title} metrics", openapi_url=None, docs_url=None, redoc_url=None)
+    admin.add_api_route("/metrics", _metrics_endpoint(app), methods=["GET"])
+
+    @admin.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok" if _metrics_of(app) is not None else "starting"}
+    return admin

@@ -1,19 +1,48 @@
 """`python -m services.<name>`: run one service under uvicorn, configured by FEATHER_* only."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import uvicorn
 from fastapi import FastAPI
 
+from services.kit.runtime import metrics_app
 from services.kit.settings import Settings
 
 
-def serve(create_app: Callable[[Settings], FastAPI], default_port: int) -> None:
+class _Quiet(uvicorn.Server):
+    """A server that leaves the process's signals to the main one, which stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _with_admin_port(main: uvicorn.Config, admin: uvicorn.Config) -> None:
+    side = _Quiet(admin)
+    side_task = asyncio.create_task(side.serve())
+    try:
+        await uvicorn.Server(main).serve()
+    finally:
+        side.should_exit = True
+        await side_task
+
+
+def serve(create_app: Callable[[Settings], FastAPI], default_port: int, *, admin_port: bool = False) -> None:
+    """``admin_port``: the app leaves /metrics off its public port; it is served on
+    ``FEATHER_ADMIN_PORT`` instead (never on the public one; none when that is 0)."""
     settings = Settings()
     port = settings.port or default_port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    uvicorn.run(create_app(settings), host=settings.host, port=port, log_level="warning",
-                access_log=False, timeout_graceful_shutdown=10)
+    app = create_app(settings)
+    options = {"log_level": "warning", "access_log": False}
+    main = uvicorn.Config(app, host=settings.host, port=port, timeout_graceful_shutdown=10, **options)
+    if admin_port and settings.admin_port:
+        asyncio.run(_with_admin_port(main, uvicorn.Config(metrics_app(app), host=settings.admin_host,
+                                                          port=settings.admin_port, lifespan="off", **options)))
+    else:
+        uvicorn.Server(main).run()

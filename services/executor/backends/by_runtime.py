@@ -20,6 +20,13 @@ class ByRuntime(Backend):
         if backend is not None:
             await backend.prestart(model_id, version, runtime)
 
+    def workers(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for backend in self.backends.values():
+            for state, n in backend.workers().items():
+                counts[state] = counts.get(state, 0) + n
+        return counts
+
     async def close(self) -> None:
         for backend in self.backends.values():
             await backend.close()

@@ -162,6 +162,10 @@ class LocalBackend(Backend):
         self.background(victim.kill())
         return True
 
+    def workers(self) -> dict[str, int]:
+        idle = sum(len(pool.idle) for pool in self.pools.values())
+        return {"idle": idle, "busy": self.total - idle}
+
     async def prestart(self, model_id: str, version: int, runtime: dict[str, Any]) -> None:
         pool = self.pool((model_id, version), runtime)
         for _ in range(max(0, self.config.min_workers - pool.size)):

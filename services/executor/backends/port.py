@@ -40,5 +40,9 @@ class Backend(abc.ABC):
         to warm do nothing."""
         return None
 
+    def workers(self) -> dict[str, int]:
+        """Warm workers by state (idle, busy), for metrics; backends without workers have none."""
+        return {}
+
     async def close(self) -> None:
         return None

@@ -215,6 +215,9 @@ class MongoStore(Store):
         return [ParkedRecord(OutboxRecord(d["topic"], d["key"], d["headers"], bytes(d["body"]), d["_id"]),
                              d["reason"], d["parked_at"]) for d in docs]
 
+    async def outbox_pending_count(self) -> int:
+        return await self._db[OUTBOX].count_documents({"sent": False})
+
     async def outbox_parked_count(self) -> int:
         return await self._db[PARKED].count_documents({})
 

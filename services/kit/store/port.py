@@ -166,6 +166,10 @@ class Store(abc.ABC):
         """Unsent outbox records, oldest first."""
 
     @abc.abstractmethod
+    async def outbox_pending_count(self) -> int:
+        """How many records wait to be published (scraped often; no record is read)."""
+
+    @abc.abstractmethod
     async def outbox_mark_sent(self, seqs: Sequence[int]) -> None: ...
 
     @abc.abstractmethod

@@ -408,6 +408,10 @@ class SqliteStore(Store):
         return [ParkedRecord(OutboxRecord(topic, key, json.loads(headers), bytes(body), seq), reason, parked_at)
                 for seq, topic, key, headers, body, reason, parked_at in rows]
 
+    async def outbox_pending_count(self) -> int:
+        (count,) = self._conn().execute("SELECT COUNT(*) FROM outbox WHERE sent = 0").fetchone()
+        return int(count)
+
     async def outbox_parked_count(self) -> int:
         (count,) = self._conn().execute("SELECT COUNT(*) FROM parked").fetchone()
         return int(count)

@@ -140,3 +140,20 @@ async def test_outputs_over_the_limit_fail_the_run_with_the_sizes(tmp_path):
         await publish(service, request("big"))
         done = await events.first(RunCompleted)
     assert done.status == "failed" and "over the limit of 2 KiB" in done.error
+
+
+async def test_ended_runs_are_counted_by_model_version_and_status(tmp_path):
+    from prometheus_client import generate_latest
+
+    backend = Scripted(lambda call: StepOutcome("failed", error="no") if call.inputs["text"] == "bad"
+                       else StepOutcome("succeeded", outputs={"text": "ok"}))
+    async with executor(tmp_path, backend) as (service, events):
+        await ready(service)
+        for i, text in enumerate(["a", "b", "bad"]):
+            await publish(service, request(f"m{i}", inputs={"text": text}))
+        for i in range(3):
+            await events.first(RunCompleted, lambda e, i=i: e.run_id == f"m{i}")
+        text = generate_latest(service.ctx.metrics.registry).decode()
+    assert 'feather_runs_total{model="t/m",status="succeeded",version="1"} 2.0' in text
+    assert 'feather_runs_total{model="t/m",status="failed",version="1"} 1.0' in text
+    assert 'feather_run_duration_seconds_count{model="t/m",status="succeeded"} 2.0' in text
