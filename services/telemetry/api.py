@@ -1,12 +1,16 @@
-"""Dashboards API: per-model metrics from the rollups, and the recent runs with their inputs and outputs."""
+"""Dashboards API: per-model metrics from the rollups, feedback, drift, and the recent runs with
+their inputs and outputs."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query as Q
+import uuid
 
-from services.contracts.windows import Window, window_query
+from fastapi import APIRouter, Depends, HTTPException, Query as Q
+
+from services.contracts.versions import version_key
+from services.contracts.windows import ReferencePin, Window, as_utc, window_query
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Order, Query
-from services.telemetry import feedback, rollups
+from services.telemetry import drift, feedback, rollups
 
 router = APIRouter()
 
@@ -60,3 +64,79 @@ async def recent_runs(owner: str, name: str, limit: int = Q(20, ge=1, le=200), c
                                               limit=limit, cursor=cursor))
     items = [{"id": r["_id"], **{k: v for k, v in r.items() if not k.startswith("_")}} for r in page.items]
     return {"items": items, "next_cursor": page.next_cursor}
+
+
+REFERENCE_ROWS = 1000
+CURRENT_ROWS = 5000
+ENDED = ("succeeded", "failed", "timed_out", "canceled")
+
+
+async def _newest_version(ctx: ServiceContext, model_id: str) -> int | None:
+    page = await ctx.store.find("versions", Query(where={"model_id": model_id}, order=Order("version", descending=True),
+                                                  limit=1))
+    return page.items[0]["version"] if page.items else None
+
+
+async def _runs(ctx: ServiceContext, model_id: str, version: int, *, start: str | None, end: str | None,
+                newest_first: bool, limit: int) -> list[dict]:
+    """Ended runs of the version, oldest or newest first, within [start, end) when given."""
+    found, cursor = [], None
+    while len(found) < limit:
+        page = await ctx.store.find("runs", Query(where={"model_id": model_id, "version": version},
+                                                  order=Order("requested_at", descending=newest_first),
+                                                  limit=500, cursor=cursor))
+        for run in page.items:
+            at = run.get("requested_at") or ""
+            if run.get("status") in ENDED and (start is None or at >= start) and (end is None or at < end):
+                found.append(run)
+        last = page.items[-1].get("requested_at") or "" if page.items else ""
+        past = (newest_first and start is not None and last < start) or \
+            (not newest_first and end is not None and last >= end)
+        if not (cursor := page.next_cursor) or past:
+            break
+    return found[:limit]
+
+
+def _rows(runs: list[dict], kinds: dict) -> list[dict]:
+    rows = []
+    for run in runs:
+        step = kinds.get(run.get("step"), {})
+        rows.append({**drift.features(step.get("inputs", {}), run.get("inputs"), "inputs"),
+                     **drift.features(step.get("outputs", {}), run.get("outputs"), "outputs")})
+    return rows
+
+
+@router.get("/v1/models/{owner}/{name}/drift")
+async def drift_report(owner: str, name: str, window: Window = Depends(window_query),
+                       ctx: ServiceContext = Depends(context)) -> dict:
+    """The version's inputs and outputs over the window against its reference: the version's
+    first 1,000 ended runs, or the window its owner pinned."""
+    model_id = f"{owner}/{name}"
+    version = window.version or await _newest_version(ctx, model_id)
+    if version is None:
+        raise HTTPException(404, detail=f"no runs of {model_id} yet")
+    kinds = ((await ctx.store.get("versions", version_key(model_id, version))) or {}).get("kinds") or {}
+    pin = await ctx.store.get("drift_references", version_key(model_id, version))
+    if pin is not None:
+        reference = await _runs(ctx, model_id, version, start=pin["from"], end=pin["to"], newest_first=False,
+                                limit=CURRENT_ROWS)
+        chosen = {"pinned": True, "from": pin["from"], "to": pin["to"]}
+    else:
+        reference = await _runs(ctx, model_id, version, start=None, end=None, newest_first=False, limit=REFERENCE_ROWS)
+        chosen = {"pinned": False, "first_runs": REFERENCE_ROWS}
+    current = await _runs(ctx, model_id, version, start=window.start.isoformat(), end=window.end.isoformat(),
+                          newest_first=True, limit=CURRENT_ROWS)
+    return {"model": model_id, "version": version, "from": window.start.isoformat(), "to": window.end.isoformat(),
+            "reference": chosen, **drift.report(_rows(reference, kinds), _rows(current, kinds))}
+
+
+@router.put("/v1/models/{owner}/{name}/drift/reference")
+async def pin_reference(owner: str, name: str, pin: ReferencePin, ctx: ServiceContext = Depends(context)) -> dict:
+    """Compare the version's runs with those of this window from now on, instead of its first ones."""
+    start, end = as_utc(pin.start), as_utc(pin.end)
+    if start >= end:
+        raise HTTPException(422, detail=[{"loc": ["body", "from"], "msg": "must be before `to`", "type": "value_error"}])
+    key = version_key(f"{owner}/{name}", pin.version)
+    doc = {"from": start.isoformat(), "to": end.isoformat(), "version": pin.version}
+    await ctx.store.apply("drift_references", key, doc, event_id=f"pin:{uuid.uuid4()}")
+    return doc

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from services.contracts.envelope import Envelope
-from services.contracts.events import FeedbackGiven, RunCompleted, RunRequested, RunStarted
+from services.contracts.events import FeedbackGiven, ModelPublished, RunCompleted, RunRequested, RunStarted
+from services.contracts.versions import version_key
 from services.kit.store import Order, Query, Store, retry_on_conflict
 from services.telemetry import rollups
 
@@ -62,6 +63,18 @@ async def sweep_rollups(store: Store, now: datetime, *, minute_days: float, hour
             if len(old) < len(page.items) or not page.next_cursor:
                 break
     return gone
+
+
+async def on_model(store: Store, envelope: Envelope) -> None:
+    """Keep each version's field kinds: what decides how its inputs and outputs are profiled."""
+    event = envelope.event
+    if isinstance(event, ModelPublished):
+        kinds = {step["name"]: {"inputs": {i["name"]: i.get("kind") for i in step.get("inputs", [])},
+                                "outputs": {o["name"]: o.get("kind") for o in step.get("outputs", [])}}
+                 for step in event.manifest.get("steps", [])}
+        await store.apply("versions", version_key(event.model_id, event.version),
+                          {"model_id": event.model_id, "version": event.version, "kinds": kinds},
+                          event_id=envelope.id)
 
 
 async def on_feedback(store: Store, envelope: Envelope) -> None:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from services.contracts.versions import version_key
-from services.contracts.windows import Window, window_query
+from services.contracts.windows import ReferencePin, Window, window_query
 from services.gateway.access import with_hrefs
 from services.gateway.auth import optional_user, required_user
 from services.gateway.bootstrap import GatewayService, gateway
@@ -185,8 +185,11 @@ async def openapi(owner: str, name: str, request: Request, user: str | None = De
 
 
 async def _forward(gw: GatewayService, request: Request, path: str) -> Response:
+    """Telemetry's answer to the same call (method, query and body), as it came."""
     try:
-        answer = await gw.http.get(f"{gw.ctx.settings.telemetry_url}{path}", params=request.query_params, timeout=30)
+        answer = await gw.http.request(request.method, f"{gw.ctx.settings.telemetry_url}{path}",
+                                       params=request.query_params, content=await request.body(),
+                                       headers={"content-type": request.headers.get("content-type", "")}, timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("telemetry", exc) from None
     return Response(answer.content, status_code=answer.status_code,
@@ -216,6 +219,25 @@ async def feedback(owner: str, name: str, request: Request, _: Window = Depends(
     await model_or_404(gw.ctx, owner, name, user)
     _owner_only(owner, name, user)
     return await _forward(gw, request, f"/v1/models/{owner}/{name}/feedback")
+
+
+@router.get("/v1/models/{owner}/{name}/drift")
+async def drift(owner: str, name: str, request: Request, _: Window = Depends(window_query),
+                user: str | None = Depends(optional_user), gw: GatewayService = Depends(gateway)) -> Response:
+    """How the version's inputs and outputs over the window differ from its reference, field by
+    field (Evidently's default tests), with both distributions; the owner's alone."""
+    await model_or_404(gw.ctx, owner, name, user)
+    _owner_only(owner, name, user)
+    return await _forward(gw, request, f"/v1/models/{owner}/{name}/drift")
+
+
+@router.put("/v1/models/{owner}/{name}/drift/reference")
+async def pin_drift_reference(owner: str, name: str, request: Request, pin: ReferencePin,
+                              user: str = Depends(required_user), gw: GatewayService = Depends(gateway)) -> Response:
+    """Compare the version's runs with those of this window, instead of its first 1,000."""
+    await model_or_404(gw.ctx, owner, name, user)
+    _owner_only(owner, name, user)
+    return await _forward(gw, request, f"/v1/models/{owner}/{name}/drift/reference")
 
 
 @router.get("/v1/models/{owner}/{name}/runs")
