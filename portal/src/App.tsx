@@ -11,6 +11,8 @@ const AuthPage = lazy(() => import("./pages/AuthPage"));
 const TokensPage = lazy(() => import("./pages/TokensPage"));
 const MyModelsPage = lazy(() => import("./pages/MyModelsPage"));
 const RunPage = lazy(() => import("./pages/RunPage"));
+// charts come with uPlot: loaded only by those who open a dashboard
+const DashboardPage = lazy(() => import("./pages/DashboardPage"));
 
 function Header() {
   const { user, logout } = useSession();
@@ -85,6 +87,7 @@ export function Routes() {
   const { pathname } = useLocation();
   let params: Record<string, string> | null;
   if (pathname === "/" || pathname === "") return <Catalogue />;
+  if ((params = match("/m/:owner/:name/dashboard", pathname))) return <DashboardPage key={`${params.owner}/${params.name}`} owner={params.owner} name={params.name} />;
   if ((params = match("/m/:owner/:name", pathname))) return <ModelPage key={`${params.owner}/${params.name}`} owner={params.owner} name={params.name} />;
   if ((params = match("/runs/:id", pathname))) return <RunPage key={params.id} id={params.id} />;
   if (match("/login", pathname)) return <AuthPage mode="login" />;

@@ -278,6 +278,82 @@ export interface DevState {
   app: string;
 }
 
+/** A time window of a model's metrics, drift or feedback. */
+export interface WindowQuery {
+  from?: string;
+  to?: string;
+  step?: "1m" | "1h";
+  version?: number;
+}
+
+export interface Percentiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  mean: number | null;
+}
+
+export interface MetricsFigures {
+  runs: number;
+  requested: number;
+  succeeded: number;
+  errors: number;
+  errors_by_kind: { failed: number; timed_out: number; canceled: number };
+  error_rate: number;
+  latency_ms: Percentiles;
+  queue_ms: Percentiles;
+  predict_ms: Percentiles;
+}
+
+export interface Metrics extends MetricsFigures {
+  model: string;
+  from: string;
+  to: string;
+  step: string;
+  series: Array<MetricsFigures & { start: string }>;
+}
+
+export interface DriftField {
+  field: string;
+  test: string;
+  score: number;
+  threshold: number;
+  drifted: boolean;
+  reference_rows: number;
+  current_rows: number;
+  bins?: number[];
+  categories?: string[];
+  reference: number[];
+  current: number[];
+}
+
+export interface Drift {
+  model: string;
+  version: number;
+  reference: { pinned: boolean; first_runs?: number; from?: string; to?: string };
+  fields: DriftField[];
+  drifted_fields: number;
+  share: number;
+  drifted: boolean;
+  reference_rows: number;
+  current_rows: number;
+}
+
+export interface FeedbackFigures {
+  feedback: number;
+  up: number;
+  down: number;
+  stars: { n: number; mean: number | null };
+  labelled: number;
+  correct: number;
+  accuracy: number | null;
+}
+
+export interface FeedbackSummary extends FeedbackFigures {
+  versions: Record<string, FeedbackFigures>;
+  series: Array<FeedbackFigures & { start: string }>;
+}
+
 export const apiPaths = {
   runs: (owner: string, name: string) => `${modelPath(owner, name)}/runs`,
   run: (id: string) => `/v1/runs/${enc(id)}`,
@@ -316,6 +392,24 @@ export const api = {
     });
     const size = response.headers.get("X-Log-Size");
     return { text: await response.text(), status: response.headers.get("X-Build-Status"), size: size === null ? null : Number(size) };
+  },
+
+  // what the owner sees of their model's use (dashboard)
+  metrics: (owner: string, name: string, query: WindowQuery, signal?: AbortSignal) =>
+    json<Metrics>(`${modelPath(owner, name)}/metrics`, { query: { ...query }, signal }),
+  drift: (owner: string, name: string, query: WindowQuery, signal?: AbortSignal) =>
+    json<Drift>(`${modelPath(owner, name)}/drift`, { query: { ...query }, signal }),
+  feedbackSummary: (owner: string, name: string, query: WindowQuery, signal?: AbortSignal) =>
+    json<FeedbackSummary>(`${modelPath(owner, name)}/feedback`, { query: { ...query }, signal }),
+  modelRuns: (owner: string, name: string, limit = 200, signal?: AbortSignal) =>
+    json<Page<Run>>(`${modelPath(owner, name)}/runs`, { query: { limit }, signal, needsLogin: true }),
+  giveFeedback: (run: Run, body: { rating?: "up" | "down" | number | null; label?: string | null; comment?: string }) => {
+    const token = runToken(run);
+    return json<Record<string, unknown>>(`/v1/runs/${enc(run.id)}/feedback`, {
+      method: "POST",
+      json: body,
+      query: token ? { token } : undefined,
+    });
   },
 
   // runs

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 DEFAULT_WINDOW = timedelta(hours=24)
 MINUTES_UP_TO = timedelta(hours=6)  # longer windows default to hourly buckets
+MAX_VERSION = 2**31 - 1  # far past any quota, and within what every store can compare
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ def window_query(start: datetime | None = Q(None, alias="from", description="win
                  end: datetime | None = Q(None, alias="to", description="window end (ISO 8601); default: now"),
                  step: Literal["1m", "1h"] | None = Q(None, description="bucket size; default 1m for windows "
                                                        "up to 6 hours, else 1h"),
-                 version: int | None = Q(None, ge=1, description="only this version's runs")) -> Window:
+                 version: int | None = Q(None, ge=1, le=MAX_VERSION,
+                                         description="only this version's runs")) -> Window:
     end = as_utc(end) or datetime.now(timezone.utc)
     start = as_utc(start) or end - DEFAULT_WINDOW
     if start >= end:
@@ -44,6 +46,6 @@ def window_query(start: datetime | None = Q(None, alias="from", description="win
 
 class ReferencePin(BaseModel):
     """The window of a version's runs its drift is measured against, instead of its first ones."""
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     start: datetime = Field(alias="from", description="the reference window's start (ISO 8601)")
     end: datetime = Field(alias="to", description="its end")

@@ -7,6 +7,7 @@ import { useWizard } from "../hooks/useWizard";
 import type { Manifest, StepSpec } from "../manifest";
 import { initialValue } from "../lib/form";
 import { Link } from "../router";
+import { FeedbackBar } from "./FeedbackBar";
 import { InputWidget } from "./inputs";
 import { OutputBlock } from "./outputs";
 import { CopyButton, ErrorBox, StatusBadge } from "./ui";
@@ -100,6 +101,7 @@ export function Runner({ owner, name, manifest }: Props) {
           {!live
             ? outputsOf(run, step).map((spec) => <OutputBlock key={spec.name} spec={spec} value={run?.outputs?.[spec.name]} />)
             : null}
+          {!live && run && TERMINAL.has(run.status) ? <FeedbackBar key={run.id} run={run} step={step} /> : null}
         </section>
       </div>
     </div>

@@ -93,6 +93,7 @@ export function ModelPage({ owner, name }: { owner: string; name: string }) {
           {typeof model.latest_version === "number" ? <span className="muted">version {model.latest_version}</span> : null}
           {typeof model.runs === "number" ? <span className="muted">{plural(model.runs, "run")}</span> : null}
           {mine ? <Link to="/me/models">Manage</Link> : null}
+          {mine && owner !== "dev" ? <Link to={`/m/${model.owner}/${model.name}/dashboard`}>Dashboard</Link> : null}
         </div>
         {model.description || manifest?.description ? <p className="description">{model.description || manifest?.description}</p> : null}
         {dev ? <DevBar state={dev} /> : null}

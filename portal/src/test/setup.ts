@@ -37,3 +37,17 @@ if (typeof URL.createObjectURL !== "function") {
   Object.defineProperty(URL, "createObjectURL", { value: () => "blob:mock", writable: true });
   Object.defineProperty(URL, "revokeObjectURL", { value: () => undefined, writable: true });
 }
+
+// jsdom has no matchMedia; uPlot asks it for the device pixel ratio when it loads
+if (typeof window !== "undefined" && !window.matchMedia) {
+  window.matchMedia = ((query: string) => ({
+    matches: false,
+    media: query,
+    onchange: null,
+    addEventListener: () => undefined,
+    removeEventListener: () => undefined,
+    addListener: () => undefined,
+    removeListener: () => undefined,
+    dispatchEvent: () => false,
+  })) as unknown as typeof window.matchMedia;
+}

@@ -127,3 +127,8 @@ async def test_buckets_past_their_retention_are_deleted(tmp_path):
         assert await handlers.sweep_rollups(store, NOW + timedelta(days=91), minute_days=7, hour_days=90) == len(left)
     finally:
         await store.close()
+
+
+async def test_a_version_number_past_what_a_store_holds_is_refused_not_a_server_error(telemetry):
+    answer = await telemetry.get("/v1/models/t/m/metrics", params={"version": 31510382791121043456})
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["query", "version"]
