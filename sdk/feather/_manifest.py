@@ -131,6 +131,7 @@ def build_manifest(model: Model) -> dict[str, Any]:
             "interactive": list(step.interactive),
         } for step in model.steps],
         **({"examples": [dict(e) for e in model.examples]} if model.examples else {}),
+        **({"task": model.task} if model.task else {}),
     }
 
 

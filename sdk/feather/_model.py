@@ -98,11 +98,15 @@ class Model:
     def __init__(self, name: str, *, description: str | None = None,
                  steps: Sequence[Step] = (), requirements: Sequence[str] = (),
                  files: Sequence[str] = (), load: Callable[[], Any] | None = None,
-                 examples: Sequence[Mapping[str, Any]] = ()) -> None:
+                 examples: Sequence[Mapping[str, Any]] = (), task: str | None = None) -> None:
         self._file, self._line = caller_location()
         if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
             self._fail(f"model name {name!r} is invalid: use 1-64 lowercase letters, digits "
                        "or '-', starting with a letter")
+        if task is not None and (not isinstance(task, str) or not _MODEL_NAME.fullmatch(task)):
+            self._fail(f"task {task!r} is invalid: use 1-64 lowercase letters, digits or '-', such as "
+                       "'digit-classification'")
+        self.task = task
         if load is not None and not callable(load):
             self._fail(f"load must be a function, got {load!r}")
         self.name, self.description, self.load = name, description, load

@@ -185,9 +185,26 @@ class FeedbackGiven(Event):
     given_at: datetime = Field(default_factory=utcnow)
 
 
+Verdict = Literal["a", "b", "tie", "both_bad"]
+
+
+class VoteCast(Event):
+    """Which of two models of a task answered the same inputs better, in one caller's view."""
+    name: ClassVar[str] = "arena.vote_cast"
+    topic: ClassVar[str] = topics.FEEDBACK
+    key_field: ClassVar[str] = "task"
+    battle_id: str
+    task: str
+    model_a: str
+    model_b: str
+    winner: Verdict
+    voter: str
+    cast_at: datetime = Field(default_factory=utcnow)
+
+
 CATALOGUE: tuple[type[Event], ...] = (
     ModelPublished, ModelUpdated, ModelDeleted,
     BuildStarted, ImageBuilt, BuildFailed,
     RunRequested, RunStarted, RunProgress, RunCompleted, RunCancelRequested,
-    FeedbackGiven,
+    FeedbackGiven, VoteCast,
 )

@@ -34,7 +34,7 @@ class Projections:
                                               "status": "building", "created_at": event.published_at.isoformat()})
             await self.store.apply("models", event.model_id, {
                 "description": event.description, "latest_version": event.version, "deleted": False,
-                "updated_at": event.published_at.isoformat()}, event_id=envelope.id,
+                "task": event.manifest.get("task"), "updated_at": event.published_at.isoformat()}, event_id=envelope.id,
                 on_create={"owner": event.owner, "name": event.model_name, "visibility": "public",
                            "created_at": event.published_at.isoformat()})
             self.seen(key).set()

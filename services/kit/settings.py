@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     # quotas per user
     quota_models: int = Field(100, ge=0)
     quota_versions: int = Field(500, ge=0)  # per model
+    arena_votes_per_day: int = Field(50, ge=0)  # per user
     quota_active_runs: int = Field(32, ge=0)  # queued or running at once (per address without an account)
     quota_stored_mb: int = Field(5120, ge=0)  # uploaded files
     password_hashes_at_once: int = Field(2, gt=0)  # argon2 is memory- and CPU-hard by design

@@ -143,6 +143,9 @@ def check_manifest(manifest: Any) -> None:
         raise InvalidBundle("manifest.name", "lowercase letters, digits and '-', starting with a letter, at most 64")
     if not isinstance(manifest.get("python", "3.11"), str) or not PYTHON_RE.fullmatch(manifest.get("python", "3.11")):
         raise InvalidBundle("manifest.python", "a Python version such as '3.11'")
+    task = manifest.get("task")
+    if task is not None and (not isinstance(task, str) or not NAME_RE.fullmatch(task)):
+        raise InvalidBundle("manifest.task", "lowercase letters, digits and '-', starting with a letter, at most 64")
     steps = manifest.get("steps")
     if not isinstance(steps, list) or not steps:
         raise InvalidBundle("manifest.steps", "a model needs at least one step")

@@ -27,6 +27,7 @@ class TelemetryService(Service):
         bus.subscribe(topics.RUNS, partial(handlers.on_run, store))
         bus.subscribe(topics.RUN_STATUS, partial(handlers.on_run, store))
         bus.subscribe(topics.FEEDBACK, partial(handlers.on_feedback, store))
+        bus.subscribe(topics.FEEDBACK, partial(handlers.on_vote, store))
         bus.subscribe(topics.MODELS, partial(handlers.on_model, store))
 
     async def start(self) -> None:

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from services.contracts.envelope import Envelope
-from services.contracts.events import FeedbackGiven, ModelPublished, RunCompleted, RunRequested, RunStarted
+from services.contracts.events import (FeedbackGiven, ModelPublished, RunCompleted, RunRequested, RunStarted,
+                                       VoteCast)
 from services.contracts.versions import version_key
 from services.kit.store import Order, Query, Store, retry_on_conflict
 from services.telemetry import rollups
@@ -63,6 +64,14 @@ async def sweep_rollups(store: Store, now: datetime, *, minute_days: float, hour
             if len(old) < len(page.items) or not page.next_cursor:
                 break
     return gone
+
+
+async def on_vote(store: Store, envelope: Envelope) -> None:
+    event = envelope.event
+    if isinstance(event, VoteCast):
+        await store.apply("votes", event.battle_id, {
+            "task": event.task, "model_a": event.model_a, "model_b": event.model_b, "winner": event.winner,
+            "voter": event.voter, "cast_at": event.cast_at.isoformat()}, event_id=envelope.id)
 
 
 async def on_model(store: Store, envelope: Envelope) -> None:

@@ -266,7 +266,8 @@ def filled(path: str, w: World, visibility: str | None, **given: str) -> str:
         model = w.models[visibility or "public"]
         known = {"owner": model.split("/")[0], "name": model.split("/")[1], "version": str(w.versions[model]),
                  "run_id": w.runs[visibility or "public"]["owner"]["id"],
-                 "fid": fid_of(w.uploads["owner"]), **given}
+                 "fid": fid_of(w.uploads["owner"]), "task": "no-model-names-this", "battle_id": "no-such-battle",
+                 **given}
         if name not in known:
             raise LookupError(f"no value for the path parameter {{{name}}}: teach the matrix test one")
         return known[name]

@@ -1,7 +1,7 @@
 """The gateway's public routes, one module per resource."""
 from fastapi import APIRouter
 
-from services.gateway.routes import accounts, admin, files, identity, models, runs
+from services.gateway.routes import accounts, admin, arena, files, identity, models, runs
 
 router = APIRouter()
 router.include_router(models.router)
@@ -10,3 +10,4 @@ router.include_router(files.router)
 router.include_router(identity.router)
 router.include_router(accounts.router)
 router.include_router(admin.router)
+router.include_router(arena.router)
