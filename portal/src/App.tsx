@@ -13,6 +13,7 @@ const MyModelsPage = lazy(() => import("./pages/MyModelsPage"));
 const RunPage = lazy(() => import("./pages/RunPage"));
 // charts come with uPlot: loaded only by those who open a dashboard
 const DashboardPage = lazy(() => import("./pages/DashboardPage"));
+const TasksPage = lazy(() => import("./pages/TasksPage"));
 
 function Header() {
   const { user, logout } = useSession();
@@ -31,6 +32,9 @@ function Header() {
         </Link>
         <Link to="/" aria-current={location.pathname === "/" ? "page" : undefined}>
           Models
+        </Link>
+        <Link to="/tasks" aria-current={location.pathname.startsWith("/tasks") ? "page" : undefined}>
+          Tasks
         </Link>
         {user ? (
           <>
@@ -89,6 +93,9 @@ export function Routes() {
   if (pathname === "/" || pathname === "") return <Catalogue />;
   if ((params = match("/m/:owner/:name/dashboard", pathname))) return <DashboardPage key={`${params.owner}/${params.name}`} owner={params.owner} name={params.name} />;
   if ((params = match("/m/:owner/:name", pathname))) return <ModelPage key={`${params.owner}/${params.name}`} owner={params.owner} name={params.name} />;
+  if (match("/tasks", pathname)) return <TasksPage />;
+  if ((params = match("/tasks/:task", pathname))) return <TasksPage key={params.task} task={params.task} />;
+  if ((params = match("/tasks/:task/arena", pathname))) return <TasksPage key={`${params.task}-arena`} task={params.task} arena />;
   if ((params = match("/runs/:id", pathname))) return <RunPage key={params.id} id={params.id} />;
   if (match("/login", pathname)) return <AuthPage mode="login" />;
   if (match("/signup", pathname)) return <AuthPage mode="signup" />;

@@ -9,7 +9,7 @@
  * - a 401 on a call made while the portal believed it was logged in (or on a page that needs
  *   a login) is reported to `onUnauthorized` listeners: the app saves drafts and goes to /login.
  */
-import type { FileValue, Manifest } from "./manifest";
+import type { FileValue, Manifest, StepSpec } from "./manifest";
 
 export type Visibility = "public" | "unlisted" | "private";
 export type VersionStatus = "building" | "ready" | "failed" | string;
@@ -354,6 +354,36 @@ export interface FeedbackSummary extends FeedbackFigures {
   series: Array<FeedbackFigures & { start: string }>;
 }
 
+export interface Rating {
+  model: string;
+  rating: number | null;
+  low: number | null;
+  high: number | null;
+  votes: number;
+}
+
+export interface Leaderboard {
+  task: string;
+  votes: number;
+  arena: Rating[];
+  accuracy: Array<{ model: string; labelled: number; correct: number; accuracy: number | null }>;
+}
+
+export interface BattleSide {
+  status: string;
+  outputs: Record<string, unknown> | null;
+  error: string | null;
+}
+
+export interface Battle {
+  id: string;
+  task: string;
+  form: { steps: StepSpec[] } | null;
+  runs: Partial<Record<"a" | "b", BattleSide>>;
+  winner: string | null;
+  models: { a: string; b: string } | null;
+}
+
 export const apiPaths = {
   runs: (owner: string, name: string) => `${modelPath(owner, name)}/runs`,
   run: (id: string) => `/v1/runs/${enc(id)}`,
@@ -411,6 +441,16 @@ export const api = {
       query: token ? { token } : undefined,
     });
   },
+
+  // tasks and the arena
+  tasks: () => json<{ items: Array<{ task: string; models: number }> }>("/v1/tasks"),
+  leaderboard: (task: string) => json<Leaderboard>(`/v1/tasks/${enc(task)}/leaderboard`),
+  startBattle: (task: string) => json<Battle>(`/v1/tasks/${enc(task)}/battles`, { method: "POST", needsLogin: true }),
+  runBattle: (id: string, inputs: Record<string, unknown>) =>
+    json<Battle>(`/v1/battles/${enc(id)}/runs`, { method: "POST", json: { inputs }, needsLogin: true }),
+  battle: (id: string) => json<Battle>(`/v1/battles/${enc(id)}`, { needsLogin: true }),
+  vote: (id: string, winner: "a" | "b" | "tie" | "both_bad") =>
+    json<Battle>(`/v1/battles/${enc(id)}/vote`, { method: "POST", json: { winner }, needsLogin: true }),
 
   // runs
   createRun: (owner: string, name: string, body: RunRequest, waitSeconds = 1) =>

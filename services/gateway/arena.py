@@ -20,7 +20,7 @@ from services.gateway.bootstrap import GatewayService
 from services.gateway.ratelimit import Policy
 from services.gateway.services import RunBody, accept_run, prepare_run
 from services.gateway.views import run_view
-from services.kit.store import Query
+from services.kit.store import Order, Query
 
 DAY = 86_400
 SIDES = ("a", "b")
@@ -59,6 +59,11 @@ async def start_battle(gw: GatewayService, task: str, user: str) -> dict[str, An
     battle_id = uuid.uuid4().hex
     doc = {"task": task, "by": user, "a": a["_id"], "b": b["_id"], "runs": {}, "winner": None,
            "created_at": datetime.now(timezone.utc).isoformat()}
+    ready = await gw.ctx.store.find("versions", Query(where={"model_id": a["_id"], "status": "ready"},
+                                                      order=Order("version", descending=True), limit=1))
+    steps = ((ready.items[0] if ready.items else {}).get("manifest") or {}).get("steps") or []
+    # what the form shows: the first model's first step, without a word of whose it is
+    doc["form"] = {"steps": [{k: v for k, v in steps[0].items() if k != "description"}]} if steps else None
     await gw.ctx.store.save("battles", battle_id, doc, expected_version=None)
     return battle_view(battle_id, doc, {})
 
@@ -99,7 +104,7 @@ def battle_view(battle_id: str, doc: dict[str, Any], runs: dict[str, dict[str, A
             shown = run_view(run)
             sides[side] = {k: shown[k] for k in ("status", "outputs", "error", "metrics")}
     voted = doc.get("winner") is not None
-    return {"id": battle_id, "task": doc["task"], "runs": sides, "winner": doc.get("winner"),
+    return {"id": battle_id, "task": doc["task"], "form": doc.get("form"), "runs": sides, "winner": doc.get("winner"),
             "models": {"a": doc["a"], "b": doc["b"]} if voted else None}
 
 
