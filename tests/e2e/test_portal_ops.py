@@ -1,0 +1,135 @@
+"""The ops side in headless Chromium against the running platform: a model in two versions with
+runs of both and labelled feedback, then its dashboard, feedback after a run, the arena and the
+task's leaderboard, each checked against what the API answers. Screenshots in test-artifacts/portal/."""
+from __future__ import annotations
+
+import secrets
+import textwrap
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import feather
+import httpx
+import pytest
+from test_portal import browser, page, published, shot  # noqa: F401  (fixtures shared with the portal suite)
+
+from services.local.platform import LocalPlatform
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "correct horse battery"
+APP = '''
+import feather as ft
+
+model = ft.Model("{name}", description="Says whether a word is short or long.", task="{task}")
+
+
+@model.step(inputs=[ft.Text("word", max_length=40)], outputs=[ft.Label("kind")])
+def judge(word: str) -> str:
+    """Short or long?"""
+    return "short" if len(word) < {cut} else "long"
+'''
+
+
+def app(folder: Path, name: str, task: str, cut: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "app.py").write_text(textwrap.dedent(APP).format(name=name, task=task, cut=cut))
+    return folder / "app.py"
+
+
+@pytest.fixture(scope="module")
+def ops(platform: LocalPlatform, tmp_path_factory):
+    """A user with two models of one task; the first in two versions, with runs and feedback."""
+    tag = secrets.token_hex(3)
+    user = "ops" + tag
+    session = httpx.Client(base_url=platform.gateway_url, timeout=60)
+    signed = session.post("/v1/auth/signup", json={"username": user, "password": PASSWORD})
+    assert signed.status_code == 201, signed.text
+    token = session.post("/v1/tokens", json={"name": "ops"},
+                         headers={"X-CSRF-Token": signed.json()["csrf_token"]}).json()["token"]
+    task, tmp = f"wordlen-{tag}", tmp_path_factory.mktemp("ops-apps")
+    with feather.Client(platform.gateway_url, token=token) as client:
+        first = published(client, app(tmp / "a", f"wordlen-{tag}", task, 5))
+        published(client, app(tmp / "a", f"wordlen-{tag}", task, 6))  # version 2: another cut-off
+        second = published(client, app(tmp / "b", f"wordlen-b-{tag}", task, 3))
+        for version, words in ((1, ["tiny", "enormous", "abcde"]), (2, ["tiny", "enormous", "abcde", "xx"])):
+            for word in words:
+                run = client.run(first, version=version, word=word)
+                client.feedback(run, rating="up", label="short" if len(word) <= 5 else "long")
+    yield {"user": user, "token": token, "task": task, "first": first, "second": second,
+           "cookies": session.cookies, "http": httpx.Client(base_url=platform.gateway_url, timeout=60,
+                                                            headers={"Authorization": f"Bearer {token}"})}
+    session.close()
+
+
+def signed_in(page, platform: LocalPlatform, ops) -> None:  # noqa: F811
+    host = urlsplit(platform.gateway_url).hostname
+    page.context.add_cookies([{"name": c.name, "value": c.value, "domain": host, "path": "/"} for c in ops["cookies"].jar])
+
+
+def eventually(fetch, ready, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if ready(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
+def test_the_dashboard_shows_what_the_api_answers(page, platform: LocalPlatform, ops):  # noqa: F811
+    http, ref = ops["http"], ops["first"]
+    metrics = eventually(lambda: http.get(f"/v1/models/{ref}/metrics").json(), lambda m: m["runs"] == 7)
+    feedback = eventually(lambda: http.get(f"/v1/models/{ref}/feedback").json(), lambda f: f["labelled"] == 7)
+    assert metrics["runs"] == 7 and feedback["labelled"] == 7
+    signed_in(page, platform, ops)
+    page.goto(f"{platform.gateway_url}/m/{ref}/dashboard")
+    totals = page.get_by_role("region", name="Totals")
+    totals.get_by_text("Runs").wait_for()
+    assert totals.locator(".tile").nth(0).locator(".tile-value").inner_text() == str(metrics["runs"])
+    assert page.get_by_test_id("accuracy").inner_text() == f"{feedback['accuracy'] * 100:.1f}%"
+    versions = page.get_by_role("region", name="Versions")
+    for v in (1, 2):
+        per = http.get(f"/v1/models/{ref}/metrics", params={"version": v}).json()
+        row = versions.get_by_role("row").filter(has=page.get_by_role("rowheader", name=str(v), exact=True))
+        assert row.get_by_role("cell").first.inner_text() == str(per["runs"])
+    page.get_by_role("region", name="Drift").get_by_text("Version 2", exact=False).wait_for()
+    page.locator("canvas").first.wait_for()  # the charts are drawn
+    shot(page, "dashboard")
+
+
+def test_feedback_after_a_run_reaches_the_dashboard(page, platform: LocalPlatform, ops):  # noqa: F811
+    http, ref = ops["http"], ops["first"]
+    before = http.get(f"/v1/models/{ref}/feedback").json()["down"]
+    signed_in(page, platform, ops)
+    page.goto(f"{platform.gateway_url}/m/{ref}")
+    page.get_by_label("Word").fill("medium")
+    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Bad answer").click()
+    page.get_by_role("status").get_by_text("Thanks, noted").wait_for()
+    shot(page, "feedback-after-a-run")
+    after = eventually(lambda: http.get(f"/v1/models/{ref}/feedback").json()["down"], lambda n: n == before + 1)
+    assert after == before + 1
+
+
+def test_the_arena_hides_the_models_until_the_vote_and_ranks_the_task(page, platform: LocalPlatform, ops):  # noqa: F811
+    http, task = ops["http"], ops["task"]
+    signed_in(page, platform, ops)
+    page.goto(f"{platform.gateway_url}/tasks/{task}/arena")
+    page.get_by_label("Word").fill("abcd")
+    page.get_by_role("button", name="Run both").click()
+    page.get_by_role("button", name="A is better").wait_for()
+    for ref in (ops["first"], ops["second"]):
+        assert page.get_by_text(ref, exact=True).count() == 0  # not named before the vote
+    shot(page, "arena-before-the-vote")
+    page.get_by_role("button", name="A is better").click()
+    page.get_by_role("status").get_by_text("you voted", exact=False).wait_for()
+    named = {ops["first"], ops["second"]}
+    assert sum(page.get_by_text(ref, exact=True).count() for ref in named) == 2
+    shot(page, "arena-after-the-vote")
+    board = eventually(lambda: http.get(f"/v1/tasks/{task}/leaderboard").json(), lambda b: b["votes"] == 1)
+    assert board["votes"] == 1
+    page.goto(f"{platform.gateway_url}/tasks/{task}")
+    page.get_by_role("region", name="Arena (1 votes)").wait_for()
+    top = page.get_by_role("region", name="Arena (1 votes)").get_by_role("row").nth(1)
+    assert board["arena"][0]["model"] in top.inner_text()
+    shot(page, "leaderboard")
