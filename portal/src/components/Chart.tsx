@@ -22,6 +22,8 @@ interface Props {
   xLabels?: string[];
   unit?: string;
   height?: number;
+  /** the x axis from..to (a time window), rather than the data's own extent */
+  xRange?: [number, number];
 }
 
 function canDraw(): boolean {
@@ -33,7 +35,7 @@ function canDraw(): boolean {
   }
 }
 
-export function Chart({ title, x, series, bars = false, xLabels, unit = "", height = 180 }: Props) {
+export function Chart({ title, x, series, bars = false, xLabels, unit = "", height = 180, xRange }: Props) {
   const host = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -43,8 +45,8 @@ export function Chart({ title, x, series, bars = false, xLabels, unit = "", heig
       title,
       width: Math.max(240, el.clientWidth || 480),
       height,
-      scales: { x: { time: !bars } },
-      axes: [{}, { values: (_u, ticks) => ticks.map((t) => `${t}${unit}`) }],
+      scales: { x: xRange ? { time: !bars, range: () => xRange } : { time: !bars } },
+      axes: [{}, { size: 70, values: (_u, ticks) => ticks.map((t) => `${t}${unit}`) }],
       series: [
         {},
         ...series.map((s) => ({
@@ -64,7 +66,7 @@ export function Chart({ title, x, series, bars = false, xLabels, unit = "", heig
       resize.disconnect();
       plot.destroy();
     };
-  }, [title, x, series, bars, unit, height]);
+  }, [title, x, series, bars, unit, height, xRange?.[0], xRange?.[1]]);
 
   return (
     <figure className="chart">

@@ -34,10 +34,10 @@ export function FeedbackBar({ run, step }: { run: Run; step: StepSpec }) {
       <div className="toolbar">
         <span className="muted">Was this right?</span>
         <button type="button" className="button small" aria-pressed={rating === "up"} onClick={() => thumb("up")} aria-label="Good answer">
-          👍
+          <span aria-hidden="true">▲</span> Good
         </button>
         <button type="button" className="button small" aria-pressed={rating === "down"} onClick={() => thumb("down")} aria-label="Bad answer">
-          👎
+          <span aria-hidden="true">▼</span> Bad
         </button>
         {sent ? <span className="muted" role="status">Thanks, noted{sent > 1 ? " (updated)" : ""}.</span> : null}
       </div>

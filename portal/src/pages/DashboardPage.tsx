@@ -151,6 +151,7 @@ function Panels({ data }: { data: Data }) {
     ],
     [metrics],
   );
+  const span: [number, number] = [Date.parse(metrics.from) / 1000, Date.parse(metrics.to) / 1000];
   const accuracyTimes = useMemo(() => feedback.series.map((b) => Date.parse(b.start) / 1000), [feedback]);
   const accuracy: Series[] = useMemo(() => [{ label: "accuracy", values: feedback.series.map((b) => b.accuracy), color: COLORS.succeeded }], [feedback]);
 
@@ -166,11 +167,11 @@ function Panels({ data }: { data: Data }) {
       </section>
       <section className="panel">
         <h2 className="panel-title">Runs by status</h2>
-        <Chart title="Runs by status" x={times} series={byStatus} xLabels={metrics.series.map((b) => b.start)} />
+        <Chart title="Runs by status" xRange={span} x={times} series={byStatus} xLabels={metrics.series.map((b) => b.start)} />
         <h2 className="panel-title">Latency</h2>
-        <Chart title="Latency" x={times} series={latency} unit=" ms" xLabels={metrics.series.map((b) => b.start)} />
+        <Chart title="Latency" xRange={span} x={times} series={latency} unit=" ms" xLabels={metrics.series.map((b) => b.start)} />
         <h2 className="panel-title">Queue time and model time</h2>
-        <Chart title="Queue and model time" x={times} series={split} unit=" ms" xLabels={metrics.series.map((b) => b.start)} />
+        <Chart title="Queue and model time" xRange={span} x={times} series={split} unit=" ms" xLabels={metrics.series.map((b) => b.start)} />
       </section>
       <VersionTable versions={data.versions} />
       <DriftTable drift={data.drift} />
@@ -179,11 +180,11 @@ function Panels({ data }: { data: Data }) {
           Feedback
         </h2>
         <p>
-          <span data-testid="thumbs-up">👍 {feedback.up}</span> · <span data-testid="thumbs-down">👎 {feedback.down}</span> · stars{" "}
+          thumbs up <span data-testid="thumbs-up">{feedback.up}</span> · thumbs down <span data-testid="thumbs-down">{feedback.down}</span> · stars{" "}
           {feedback.stars.mean ?? "–"} ({feedback.stars.n}) · accuracy <strong data-testid="accuracy">{pct(feedback.accuracy)}</strong> over {feedback.labelled}{" "}
           labelled runs
         </p>
-        {feedback.series.length ? <Chart title="Accuracy" x={accuracyTimes} series={accuracy} xLabels={feedback.series.map((b) => b.start)} /> : null}
+        {feedback.series.length ? <Chart title="Accuracy" xRange={span} x={accuracyTimes} series={accuracy} xLabels={feedback.series.map((b) => b.start)} /> : null}
       </section>
       <RunExplorer runs={data.runs} />
     </>
