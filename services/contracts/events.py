@@ -60,6 +60,7 @@ class ModelUpdated(ModelEvent):
     name: ClassVar[str] = "model.updated"
     description: str | None = None
     visibility: Literal["public", "unlisted", "private"] | None = None
+    public_metrics: bool | None = None
 
 
 class ModelDeleted(ModelEvent):

@@ -39,7 +39,8 @@ class Projections:
                            "created_at": event.published_at.isoformat()})
             self.seen(key).set()
         elif isinstance(event, ModelUpdated):
-            changes = {k: v for k, v in (("description", event.description), ("visibility", event.visibility)) if v is not None}
+            changes = {k: v for k, v in (("description", event.description), ("visibility", event.visibility),
+                                         ("public_metrics", event.public_metrics)) if v is not None}
             await self.store.apply("models", event.model_id, changes, event_id=envelope.id)
         elif isinstance(event, ModelDeleted):
             await self.store.apply("models", event.model_id, {"deleted": True}, event_id=envelope.id)

@@ -44,6 +44,7 @@ async def model_view(ctx: ServiceContext, model: dict[str, Any], *, full: bool =
     view = {"id": model["_id"], "owner": model["owner"], "name": model["name"],
             "description": model.get("description", ""), "visibility": model.get("visibility", "public"),
             "latest_version": model.get("latest_version"), "runs": model.get("runs", 0), "task": model.get("task"),
+            "public_metrics": bool(model.get("public_metrics")),
             "status": latest.get("status") if latest else "unknown",
             "created_at": model.get("created_at"), "updated_at": model.get("updated_at")}
     if full:

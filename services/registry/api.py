@@ -1,11 +1,9 @@
 """The registry's HTTP API. The gateway forwards publish calls here with the caller's identity."""
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Depends, Header, HTTPException, Response, UploadFile
-from pydantic import BaseModel, Field
 
+from services.contracts.models import ModelChanges
 from services.kit.runtime import ServiceContext, context
 from services.registry import domain, services
 from services.registry.services import Refused
@@ -70,11 +68,6 @@ async def delete_model(owner: str, name: str, x_feather_user: str = Header(...),
     except Refused as exc:
         raise _refused(exc) from None
     return Response(status_code=204)
-
-
-class ModelChanges(BaseModel):
-    description: str | None = Field(None, max_length=2000)
-    visibility: Literal["public", "unlisted", "private"] | None = None
 
 
 @router.patch("/internal/models/{owner}/{name}")

@@ -54,7 +54,7 @@ async def platform(tansu, tmp_path):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gw") as http:
             assert await eventually(lambda: _ready(http, model_id))
             try:
-                yield http, bus, model_id
+                yield http, bus, model_id, gateway.state.service.ctx.store
             finally:
                 await bus.stop()
 
@@ -77,7 +77,7 @@ async def finished_run(http: httpx.AsyncClient, bus: Bus, model_id: str) -> dict
 
 
 async def test_feedback_is_one_per_caller_per_run_and_scored_against_the_label_output(platform):
-    http, bus, model_id = platform
+    http, bus, model_id, _ = platform
     run = await finished_run(http, bus, model_id)
     token = {"token": run["urls"]["get"].split("token=")[1]}
     first = await http.post(f"/v1/runs/{run['id']}/feedback", params=token, json={"rating": "up", "label": "7"})
@@ -103,7 +103,7 @@ async def test_feedback_is_one_per_caller_per_run_and_scored_against_the_label_o
 
 
 async def test_feedback_that_cannot_be_taken_is_refused(platform):
-    http, bus, model_id = platform
+    http, bus, model_id, _ = platform
     run = await finished_run(http, bus, model_id)
     token = {"token": run["urls"]["get"].split("token=")[1]}
     assert (await http.post(f"/v1/runs/{run['id']}/feedback", json={"rating": "up"})).status_code == 404  # no token
@@ -116,3 +116,17 @@ async def test_feedback_that_cannot_be_taken_is_refused(platform):
     early = await http.post(f"/v1/runs/{going['id']}/feedback", params={"token": going["urls"]["get"].split("token=")[1]},
                             json={"rating": "up"})
     assert early.status_code == 409
+
+
+async def test_metrics_are_the_owners_until_made_public(platform):
+    http, bus, model_id, store = platform
+    await finished_run(http, bus, model_id)
+    owner = {"Authorization": f"Bearer {TOKEN}"}
+    assert (await http.get(f"/v1/models/{model_id}/metrics")).status_code == 401
+    assert (await http.get(f"/v1/models/{model_id}/metrics", headers=owner)).status_code == 200
+    # what the ModelUpdated of a PATCH {"public_metrics": true} does to the gateway's view
+    await store.apply("models", model_id, {"public_metrics": True}, event_id="made-public")
+    shown = await http.get(f"/v1/models/{model_id}/metrics")
+    assert shown.status_code == 200 and "runs" in shown.json()
+    assert (await http.get(f"/v1/models/{model_id}")).json()["public_metrics"] is True
+    assert (await http.get(f"/v1/models/{model_id}/feedback")).status_code == 401  # feedback stays the owner's

@@ -5,13 +5,13 @@ import asyncio
 import json
 import logging
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query as Q, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, Field
 
+from services.contracts.models import ModelChanges
 from services.contracts.versions import version_key
 from services.contracts.windows import ReferencePin, Window, window_query
 from services.gateway.access import with_hrefs
@@ -104,11 +104,6 @@ async def list_models(q: str = "", sort: str = Q("recent", pattern="^(recent|pop
     return {"items": [await model_view(ctx, m, full=owner == "me") for m in shown], "next_cursor": following}
 
 
-class ModelChanges(BaseModel):
-    description: str | None = Field(None, max_length=2000)
-    visibility: Literal["public", "unlisted", "private"] | None = None
-
-
 @router.patch("/v1/models/{owner}/{name}")
 async def update_model(owner: str, name: str, changes: ModelChanges, user: str = Depends(required_user),
                        gw: GatewayService = Depends(gateway)) -> dict:
@@ -199,10 +194,12 @@ async def _forward(gw: GatewayService, request: Request, path: str) -> Response:
 @router.get("/v1/models/{owner}/{name}/metrics")
 async def metrics(owner: str, name: str, request: Request, _: Window = Depends(window_query),
                   user: str | None = Depends(optional_user), gw: GatewayService = Depends(gateway)) -> Response:
-    """Runs, errors by kind, latency, queue and model time over a window, with a series of buckets.
-    The query is checked here and answered by telemetry."""
-    ctx = gw.ctx
-    await model_or_404(ctx, owner, name, user)
+    """Runs, errors by kind, latency, queue and model time over a window, with a series of buckets:
+    the owner's, and everyone's who may see the model once the owner sets `public_metrics`. The
+    query is checked here and answered by telemetry."""
+    model = await model_or_404(gw.ctx, owner, name, user)
+    if not model.get("public_metrics"):
+        _owner_only(owner, name, user)
     return await _forward(gw, request, f"/v1/models/{owner}/{name}/metrics")
 
 
