@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from services.contracts.files import (DATA_URL_LIMIT, SCHEME, blob_key, content_type_of,
                                       data_url_size, file_id, new_file_id)
 from services.gateway.access import upload_usable
+from services.kit.addresses import NotPublic, public_address_of
 from services.gateway.bootstrap import GatewayService
 from services.gateway.domain import RequestError
 from services.kit.body_limit import human_size
@@ -96,39 +95,15 @@ async def _resolve_one(gw: GatewayService, value: dict[str, Any], url: str, path
         raise _problem(path, "a file url must be data:, feather:files/ or http(s)://")
 
 
-# IPv6 ranges that carry an IPv4 address the gateway would end up talking to (NAT64, 6to4,
-# Teredo, the old IPv4-compatible form); whatever that address is, the link is refused
-_TUNNELS = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::/96")]
-
-
-def is_public_address(text: str) -> bool:
-    """Whether the gateway may fetch from ``text``: a global unicast address, not one that
-    tunnels to an IPv4 address behind it."""
-    address = ipaddress.ip_address(text.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        elif any(address in net for net in _TUNNELS):
-            return False
-    return address.is_global and not address.is_multicast
-
-
 async def _public_address(url: str, path: list[str]) -> str:
     """The address to fetch ``url`` from, refusing links into this machine or its network (the
     gateway would fetch them for the caller)."""
-    host = urlsplit(url).hostname
-    if not host:
-        raise _problem(path, f"{url} has no host")
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError as exc:
-        raise _problem(path, f"cannot resolve {host}: {exc}") from None
-    for info in infos:
-        if not is_public_address(info[4][0]):
-            raise _problem(path, f"{host} is not a public address; upload the file instead")
-    if not infos:
-        raise _problem(path, f"cannot resolve {host}")
-    return str(infos[0][4][0])
+        return await public_address_of(url)
+    except NotPublic as exc:
+        raise _problem(path, f"{exc}; upload the file instead") from None
+    except ValueError as exc:
+        raise _problem(path, str(exc)) from None
 
 
 async def _fetch(gw: GatewayService, url: str, name: str | None, path: list[str], user: str | None) -> str:

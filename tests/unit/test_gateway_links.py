@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from services.gateway.domain import RequestError
-from services.gateway.inputs import _fetch, is_public_address, resolve_files
+from services.gateway.inputs import _fetch, resolve_files
+from services.kit.addresses import is_public_address
 from services.kit.blobs import open_blobs
 from services.kit.settings import Settings
 from services.kit.store import SqliteStore
