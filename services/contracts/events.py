@@ -203,9 +203,23 @@ class VoteCast(Event):
     cast_at: datetime = Field(default_factory=utcnow)
 
 
+class AlertChanged(Event):
+    """An owner's alert rule started or stopped holding for their model."""
+    name: ClassVar[str] = "alert.changed"
+    topic: ClassVar[str] = topics.ALERTS
+    key_field: ClassVar[str] = "model_id"
+    model_id: str
+    rule: str
+    metric: str
+    state: Literal["firing", "resolved"]
+    value: float | None = None
+    threshold: float
+    at: datetime = Field(default_factory=utcnow)
+
+
 CATALOGUE: tuple[type[Event], ...] = (
     ModelPublished, ModelUpdated, ModelDeleted,
     BuildStarted, ImageBuilt, BuildFailed,
     RunRequested, RunStarted, RunProgress, RunCompleted, RunCancelRequested,
-    FeedbackGiven, VoteCast,
+    FeedbackGiven, VoteCast, AlertChanged,
 )

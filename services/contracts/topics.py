@@ -12,8 +12,9 @@ BUILDS = "feather.builds"
 RUNS = "feather.runs"
 RUN_STATUS = "feather.run-status"
 FEEDBACK = "feather.feedback"
+ALERTS = "feather.alerts"  # telemetry's alerts firing and resolving, keyed by model id
 
-ALL = (MODELS, BUILDS, RUNS, RUN_STATUS, FEEDBACK)
+ALL = (MODELS, BUILDS, RUNS, RUN_STATUS, FEEDBACK, ALERTS)
 
 
 def dead_letter(topic: str) -> str:

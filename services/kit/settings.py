@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     # how long telemetry keeps its per-minute and per-hour rollups of runs
     rollup_minute_days: float = Field(7.0, gt=0)
     rollup_hour_days: float = Field(90.0, gt=0)
+    alert_every_s: float = Field(30.0, gt=0)  # how often telemetry evaluates the alert rules
 
     @model_validator(mode="after")
     def _lambda_covers_every_deadline(self) -> "Settings":

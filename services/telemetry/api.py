@@ -10,7 +10,7 @@ from services.contracts.versions import version_key
 from services.contracts.windows import ReferencePin, Window, as_utc, window_query
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Order, Query
-from services.telemetry import arena, drift, feedback, rollups
+from services.telemetry import arena, feedback, queries, rollups
 
 router = APIRouter()
 
@@ -19,20 +19,8 @@ router = APIRouter()
 async def metrics(owner: str, name: str, window: Window = Depends(window_query),
                   ctx: ServiceContext = Depends(context)) -> dict:
     model_id = f"{owner}/{name}"
-    start, end, step = window.start, window.end, window.step
-    first = rollups.bucket_start(start, step).isoformat()
-    where: dict = {"model_id": model_id, "resolution": step}
-    if window.version is not None:
-        where["version"] = window.version
-    found = []
-    cursor = None
-    while True:  # newest first, so a recent window reads only its own buckets
-        page = await ctx.store.find("rollups", Query(where=where, order=Order("start", descending=True),
-                                                     limit=500, cursor=cursor))
-        found += [b for b in page.items if first <= b["start"] < end.isoformat()]
-        if not (cursor := page.next_cursor) or (page.items and page.items[-1]["start"] < first):
-            break
-    return {"model": model_id, "from": start.isoformat(), "to": end.isoformat(), "step": step,
+    found = await queries.buckets(ctx.store, model_id, window.start, window.end, window.step, window.version)
+    return {"model": model_id, "from": window.start.isoformat(), "to": window.end.isoformat(), "step": window.step,
             **rollups.summary(rollups.by_status(found)), "series": rollups.series(found)}
 
 
@@ -41,19 +29,9 @@ async def feedback_summary(owner: str, name: str, window: Window = Depends(windo
                            ctx: ServiceContext = Depends(context)) -> dict:
     """Ratings, and the accuracy of the label output against given labels, over the window (by the
     time feedback was last given): in total, per version, and as a series."""
-    where: dict = {"model_id": f"{owner}/{name}"}
-    if window.version is not None:
-        where["version"] = window.version
-    start, end = window.start.isoformat(), window.end.isoformat()
-    found, cursor = [], None
-    while True:
-        page = await ctx.store.find("feedback", Query(where=where, order=Order("given_at", descending=True),
-                                                      limit=500, cursor=cursor))
-        found += [f for f in page.items if start <= f["given_at"] < end]
-        if not (cursor := page.next_cursor) or (page.items and page.items[-1]["given_at"] < start):
-            break
-    return {"model": f"{owner}/{name}", "from": start, "to": end, "step": window.step,
-            **feedback.summarize(found, window.step)}
+    found = await queries.feedback_in(ctx.store, f"{owner}/{name}", window.start, window.end, window.version)
+    return {"model": f"{owner}/{name}", "from": window.start.isoformat(), "to": window.end.isoformat(),
+            "step": window.step, **feedback.summarize(found, window.step)}
 
 
 @router.get("/v1/models/{owner}/{name}/runs")
@@ -66,68 +44,15 @@ async def recent_runs(owner: str, name: str, limit: int = Q(20, ge=1, le=200), c
     return {"items": items, "next_cursor": page.next_cursor}
 
 
-REFERENCE_ROWS = 1000
-CURRENT_ROWS = 5000
-ENDED = ("succeeded", "failed", "timed_out", "canceled")
-
-
-async def _newest_version(ctx: ServiceContext, model_id: str) -> int | None:
-    page = await ctx.store.find("versions", Query(where={"model_id": model_id}, order=Order("version", descending=True),
-                                                  limit=1))
-    return page.items[0]["version"] if page.items else None
-
-
-async def _runs(ctx: ServiceContext, model_id: str, version: int, *, start: str | None, end: str | None,
-                newest_first: bool, limit: int) -> list[dict]:
-    """Ended runs of the version, oldest or newest first, within [start, end) when given."""
-    found, cursor = [], None
-    while len(found) < limit:
-        page = await ctx.store.find("runs", Query(where={"model_id": model_id, "version": version},
-                                                  order=Order("requested_at", descending=newest_first),
-                                                  limit=500, cursor=cursor))
-        for run in page.items:
-            at = run.get("requested_at") or ""
-            if run.get("status") in ENDED and (start is None or at >= start) and (end is None or at < end):
-                found.append(run)
-        last = page.items[-1].get("requested_at") or "" if page.items else ""
-        past = (newest_first and start is not None and last < start) or \
-            (not newest_first and end is not None and last >= end)
-        if not (cursor := page.next_cursor) or past:
-            break
-    return found[:limit]
-
-
-def _rows(runs: list[dict], kinds: dict) -> list[dict]:
-    rows = []
-    for run in runs:
-        step = kinds.get(run.get("step"), {})
-        rows.append({**drift.features(step.get("inputs", {}), run.get("inputs"), "inputs"),
-                     **drift.features(step.get("outputs", {}), run.get("outputs"), "outputs")})
-    return rows
-
-
 @router.get("/v1/models/{owner}/{name}/drift")
 async def drift_report(owner: str, name: str, window: Window = Depends(window_query),
                        ctx: ServiceContext = Depends(context)) -> dict:
     """The version's inputs and outputs over the window against its reference: the version's
     first 1,000 ended runs, or the window its owner pinned."""
-    model_id = f"{owner}/{name}"
-    version = window.version or await _newest_version(ctx, model_id)
-    if version is None:
-        raise HTTPException(404, detail=f"no runs of {model_id} yet")
-    kinds = ((await ctx.store.get("versions", version_key(model_id, version))) or {}).get("kinds") or {}
-    pin = await ctx.store.get("drift_references", version_key(model_id, version))
-    if pin is not None:
-        reference = await _runs(ctx, model_id, version, start=pin["from"], end=pin["to"], newest_first=False,
-                                limit=CURRENT_ROWS)
-        chosen = {"pinned": True, "from": pin["from"], "to": pin["to"]}
-    else:
-        reference = await _runs(ctx, model_id, version, start=None, end=None, newest_first=False, limit=REFERENCE_ROWS)
-        chosen = {"pinned": False, "first_runs": REFERENCE_ROWS}
-    current = await _runs(ctx, model_id, version, start=window.start.isoformat(), end=window.end.isoformat(),
-                          newest_first=True, limit=CURRENT_ROWS)
-    return {"model": model_id, "version": version, "from": window.start.isoformat(), "to": window.end.isoformat(),
-            "reference": chosen, **drift.report(_rows(reference, kinds), _rows(current, kinds))}
+    answer = await queries.drift_of(ctx.store, f"{owner}/{name}", window.version, window.start, window.end)
+    if answer is None:
+        raise HTTPException(404, detail=f"no runs of {owner}/{name} yet")
+    return answer
 
 
 @router.put("/v1/models/{owner}/{name}/drift/reference")
