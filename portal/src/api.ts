@@ -339,6 +339,22 @@ export interface Drift {
   current_rows: number;
 }
 
+export interface AlertRule {
+  name: string;
+  metric: string;
+  threshold: number;
+  window_min: number;
+  state: "ok" | "firing";
+  since: string | null;
+  value: number | null;
+}
+
+export interface Alerts {
+  webhook: string | null;
+  rules: AlertRule[];
+  events: Array<{ rule: string; state: string; value: number | null; threshold: number; at: string }>;
+}
+
 export interface FeedbackFigures {
   feedback: number;
   up: number;
@@ -429,6 +445,7 @@ export const api = {
     json<Metrics>(`${modelPath(owner, name)}/metrics`, { query: { ...query }, signal }),
   drift: (owner: string, name: string, query: WindowQuery, signal?: AbortSignal) =>
     json<Drift>(`${modelPath(owner, name)}/drift`, { query: { ...query }, signal }),
+  alerts: (owner: string, name: string, signal?: AbortSignal) => json<Alerts>(`${modelPath(owner, name)}/alerts`, { signal, needsLogin: true }),
   feedbackSummary: (owner: string, name: string, query: WindowQuery, signal?: AbortSignal) =>
     json<FeedbackSummary>(`${modelPath(owner, name)}/feedback`, { query: { ...query }, signal }),
   modelRuns: (owner: string, name: string, limit = 200, signal?: AbortSignal) =>

@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     rollup_minute_days: float = Field(7.0, gt=0)
     rollup_hour_days: float = Field(90.0, gt=0)
     alert_every_s: float = Field(30.0, gt=0)  # how often telemetry evaluates the alert rules
+    # let webhooks reach private and loopback addresses (a platform on one machine, tests); never
+    # in a shared deployment, where it lets a caller make the platform call into its network
+    webhooks_to_private_addresses: bool = False
 
     @model_validator(mode="after")
     def _lambda_covers_every_deadline(self) -> "Settings":

@@ -1,29 +1,13 @@
-"""Owners' alert rules, with no I/O: what each watches, when it holds, and how a delivery is signed."""
+"""Owners' alert rules, with no I/O: when each holds, and how a delivery is signed."""
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, HttpUrl
+from services.contracts.alerts import BELOW, AlertRules, Rule
 
-Metric = Literal["error_rate", "p95_ms", "drift_share", "accuracy"]
-BELOW = {"accuracy"}  # the rules on these hold when the value falls under the threshold
-
-
-class Rule(BaseModel):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[\w .-]+$")
-    metric: Metric
-    threshold: float
-    window_min: int = Field(10, ge=1, le=24 * 60, description="minutes of runs the rule looks at")
-    min_runs: int = Field(10, ge=1, le=100_000, description="fewer runs (or labels) than this decide nothing")
-
-
-class AlertRules(BaseModel):
-    rules: list[Rule] = Field(default_factory=list, max_length=20)
-    webhook: HttpUrl | None = Field(None, description="https URL that each firing and resolved alert is POSTed to, "
-                                                      "signed with HMAC-SHA256 of the body")
-
+__all__ = ["AlertRules", "Rule", "holds", "measure", "signature"]
 
 def holds(rule: Rule, value: float) -> bool:
     return value < rule.threshold if rule.metric in BELOW else value > rule.threshold

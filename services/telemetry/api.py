@@ -2,6 +2,7 @@
 their inputs and outputs."""
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from fastapi import APIRouter, Depends, HTTPException, Query as Q
@@ -10,7 +11,7 @@ from services.contracts.versions import version_key
 from services.contracts.windows import ReferencePin, Window, as_utc, window_query
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Order, Query
-from services.telemetry import arena, feedback, queries, rollups
+from services.telemetry import alerts, arena, feedback, queries, rollups
 
 router = APIRouter()
 
@@ -90,3 +91,31 @@ async def leaderboard(task: str, models: list[str] = Q(default_factory=list, max
                          "accuracy": tally["accuracy"]})
     accuracy.sort(key=lambda row: (row["accuracy"] is None, -(row["accuracy"] or 0), -row["labelled"]))
     return {"task": task, "arena": arena.ratings(models, votes), "votes": len(votes), "accuracy": accuracy}
+
+
+@router.put("/v1/models/{owner}/{name}/alerts")
+async def set_alerts(owner: str, name: str, config: alerts.AlertRules, ctx: ServiceContext = Depends(context)) -> dict:
+    """The model's alert rules and webhook, replacing the previous ones. The webhook's signing
+    secret is made once and answered every time (the owner alone reads this)."""
+    model_id = f"{owner}/{name}"
+    current = await ctx.store.get("alert_rules", model_id)
+    secret = (current or {}).get("secret") or f"whsec_{secrets.token_urlsafe(24)}"
+    doc = {**config.model_dump(mode="json"), "secret": secret}
+    await ctx.store.save("alert_rules", model_id, doc, expected_version=current["_v"] if current else None)
+    return await read_alerts(owner, name, ctx)
+
+
+@router.get("/v1/models/{owner}/{name}/alerts")
+async def read_alerts(owner: str, name: str, ctx: ServiceContext = Depends(context)) -> dict:
+    """The rules, each one's state (ok or firing, since when, the last value), and recent changes."""
+    model_id = f"{owner}/{name}"
+    doc = await ctx.store.get("alert_rules", model_id) or {"rules": [], "webhook": None, "secret": None}
+    states = {s["rule"]: s for s in (await ctx.store.find("alert_states", Query(where={"model_id": model_id},
+                                                                                limit=100))).items}
+    history = await ctx.store.find("alert_events", Query(where={"model_id": model_id},
+                                                         order=Order("at", descending=True), limit=50))
+    return {"model": model_id, "webhook": doc.get("webhook"), "secret": doc.get("secret"),
+            "rules": [{**rule, "state": states.get(rule["name"], {}).get("state", "ok"),
+                       "since": states.get(rule["name"], {}).get("since"),
+                       "value": states.get(rule["name"], {}).get("value")} for rule in doc.get("rules", [])],
+            "events": [{k: v for k, v in e.items() if not k.startswith("_")} for e in history.items]}

@@ -7,9 +7,11 @@ import logging
 from datetime import datetime, timezone
 from functools import partial
 
+import httpx
+
 from services.contracts import topics
 from services.kit.runtime import Service, ServiceContext
-from services.telemetry import handlers
+from services.telemetry import handlers, watch
 
 log = logging.getLogger("feather.telemetry")
 
@@ -18,9 +20,11 @@ SWEEP_EVERY_S = 3600.0
 
 
 class TelemetryService(Service):
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, *, http: httpx.AsyncClient | None = None) -> None:
         super().__init__(ctx)
+        self.http = http or httpx.AsyncClient()  # for the owners' alert webhooks
         self._sweeper: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     def subscribe(self) -> None:
         store, bus = self.ctx.store, self.ctx.bus
@@ -32,12 +36,23 @@ class TelemetryService(Service):
 
     async def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="rollup-sweeper")
+        self._watcher = asyncio.create_task(self._watch_forever(), name="alert-watcher")
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.http.aclose()
+
+    async def _watch_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.ctx.settings.alert_every_s)
+            try:
+                await watch.evaluate(self.ctx, self.http, datetime.now(timezone.utc))
+            except Exception:  # tried again next time
+                log.exception("evaluating alert rules failed")
 
     async def _sweep_forever(self) -> None:
         settings = self.ctx.settings

@@ -8,6 +8,7 @@ import {
   api,
   ApiError,
   type Drift,
+  type Alerts,
   type DriftField,
   type FeedbackSummary,
   type Metrics,
@@ -43,6 +44,7 @@ interface Data {
   drift: Drift | null;
   feedback: FeedbackSummary;
   runs: Run[];
+  alerts: Alerts;
 }
 
 export default function DashboardPage({ owner, name }: { owner: string; name: string }) {
@@ -65,14 +67,15 @@ function Dashboard({ owner, name }: { owner: string; name: string }) {
       const detail = model ?? (await api.model(owner, name, signal));
       if (!model) setModel(detail);
       const recent = (detail.versions ?? []).map((v) => v.version).sort((a, b) => b - a).slice(0, 5);
-      const [metrics, feedback, runs, drift, ...perVersion] = await Promise.all([
+      const [metrics, feedback, runs, alerts, drift, ...perVersion] = await Promise.all([
         api.metrics(owner, name, window, signal),
         api.feedbackSummary(owner, name, window, signal),
         api.modelRuns(owner, name, 200, signal),
+        api.alerts(owner, name, signal),
         api.drift(owner, name, window, signal).catch((e) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e))),
         ...recent.map((version) => api.metrics(owner, name, { ...window, version }, signal)),
       ]);
-      setData({ metrics, feedback, runs: runs.items ?? [], drift, versions: recent.map((version, i) => ({ version, metrics: perVersion[i] })) });
+      setData({ metrics, feedback, alerts, runs: runs.items ?? [], drift, versions: recent.map((version, i) => ({ version, metrics: perVersion[i] })) });
       setError(null);
     },
     [owner, name, range, model],
@@ -173,6 +176,7 @@ function Panels({ data }: { data: Data }) {
         <h2 className="panel-title">Queue time and model time</h2>
         <Chart title="Queue and model time" xRange={span} x={times} series={split} unit=" ms" xLabels={metrics.series.map((b) => b.start)} />
       </section>
+      <AlertList alerts={data.alerts} />
       <VersionTable versions={data.versions} />
       <DriftTable drift={data.drift} />
       <section className="panel" aria-labelledby="feedback-title">
@@ -197,6 +201,44 @@ function Tile({ label, value }: { label: string; value: string }) {
       <div className="tile-label">{label}</div>
       <div className="tile-value">{value}</div>
     </div>
+  );
+}
+
+function AlertList({ alerts }: { alerts: Alerts }) {
+  return (
+    <section className="panel" aria-labelledby="alerts-title">
+      <h2 className="panel-title" id="alerts-title">
+        Alerts
+      </h2>
+      {!alerts.rules.length ? (
+        <p className="muted">
+          No alert rules. Set them with <code>PUT /v1/models/…/alerts</code>.
+        </p>
+      ) : (
+        <table className="data">
+          <thead>
+            <tr>
+              <th scope="col">rule</th>
+              <th scope="col">watches</th>
+              <th scope="col">state</th>
+              <th scope="col">last value</th>
+            </tr>
+          </thead>
+          <tbody>
+            {alerts.rules.map((rule) => (
+              <tr key={rule.name}>
+                <th scope="row">{rule.name}</th>
+                <td>
+                  {rule.metric.replace("_", " ")} {rule.metric === "accuracy" ? "below" : "above"} {rule.threshold} over {rule.window_min} min
+                </td>
+                <td>{rule.state === "firing" ? <StatusBadge status="failed" /> : "ok"}</td>
+                <td>{rule.value === null ? "–" : rule.value.toPrecision(3)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 

@@ -44,6 +44,11 @@ describe("the dashboard", () => {
       { method: "GET", path: "/v1/models/ann/hello/drift", reply: { json: drift } },
       { method: "GET", path: "/v1/models/ann/hello/feedback", reply: { json: feedback } },
       { method: "GET", path: "/v1/models/ann/hello/runs", reply: { json: { items: runs, next_cursor: null } } },
+      {
+        method: "GET",
+        path: "/v1/models/ann/hello/alerts",
+        reply: { json: { webhook: null, events: [], rules: [{ name: "errors", metric: "error_rate", threshold: 0.05, window_min: 10, state: "firing", since: "x", value: 0.1 }] } },
+      },
     ]);
     const user = userEvent.setup();
     renderApp("/m/ann/hello/dashboard", { username: "ann" });
@@ -52,6 +57,8 @@ describe("the dashboard", () => {
     expect(within(totals).getByText("10.0%")).toBeInTheDocument();
     expect(within(totals).getByText("24 ms")).toBeInTheDocument(); // p95
     expect(screen.getByText("inputs.name.length")).toBeInTheDocument();
+    const alerts = screen.getByRole("region", { name: "Alerts" });
+    expect(within(alerts).getByText("error rate above 0.05 over 10 min")).toBeInTheDocument();
     expect(screen.getByText(/drifting/)).toBeInTheDocument();
     expect(screen.getByTestId("accuracy")).toHaveTextContent("50.0%");
     expect(screen.getByTestId("thumbs-up")).toHaveTextContent(/^2$/);

@@ -11,12 +11,14 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query as Q, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from services.contracts.alerts import AlertRules
 from services.contracts.models import ModelChanges
 from services.contracts.versions import version_key
 from services.contracts.windows import ReferencePin, Window, window_query
 from services.gateway.access import with_hrefs
 from services.gateway.auth import optional_user, required_user
 from services.gateway.bootstrap import GatewayService, gateway
+from services.gateway.domain import RequestError
 from services.gateway.openapi import model_openapi
 from services.gateway.views import model_or_404, model_view
 from services.kit.blobs import BlobNotFound
@@ -235,6 +237,28 @@ async def pin_drift_reference(owner: str, name: str, request: Request, pin: Refe
     await model_or_404(gw.ctx, owner, name, user)
     _owner_only(owner, name, user)
     return await _forward(gw, request, f"/v1/models/{owner}/{name}/drift/reference")
+
+
+@router.get("/v1/models/{owner}/{name}/alerts")
+async def alerts(owner: str, name: str, request: Request, user: str = Depends(required_user),
+                 gw: GatewayService = Depends(gateway)) -> Response:
+    """The owner's alert rules, each one's state, recent firings, and the webhook's signing secret."""
+    await model_or_404(gw.ctx, owner, name, user)
+    _owner_only(owner, name, user)
+    return await _forward(gw, request, f"/v1/models/{owner}/{name}/alerts")
+
+
+@router.put("/v1/models/{owner}/{name}/alerts")
+async def set_alerts(owner: str, name: str, request: Request, config: AlertRules, user: str = Depends(required_user),
+                     gw: GatewayService = Depends(gateway)) -> Response:
+    """Replace the model's alert rules (error rate or p95 above, drift share above, accuracy below a
+    threshold over a window) and the https webhook each firing and resolved alert is POSTed to."""
+    await model_or_404(gw.ctx, owner, name, user)
+    _owner_only(owner, name, user)
+    allowed = ("https",) if not gw.ctx.settings.webhooks_to_private_addresses else ("https", "http")
+    if config.webhook is not None and config.webhook.scheme not in allowed:
+        raise RequestError(422, [{"loc": ["body", "webhook"], "msg": "an https URL", "type": "value_error"}])
+    return await _forward(gw, request, f"/v1/models/{owner}/{name}/alerts")
 
 
 @router.get("/v1/models/{owner}/{name}/runs")
