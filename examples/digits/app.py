@@ -13,8 +13,7 @@ def features(image):  # a dark-on-light drawing -> the 64 values (8x8, 0-16) of 
 def load():  # once per worker: the scikit-learn weights saved by train.py, no pickle
     return dict(np.load(Path(__file__).with_name("weights.npz")))
 
-model = ft.Model("digits", description="Reads a handwritten digit.", load=load, files=["weights.npz"],
-                 task="digit-classification")
+model = ft.Model("digits", description="Reads a handwritten digit.", load=load, files=["weights.npz"])
 
 @model.step(inputs=[ft.Image("image")], outputs=[ft.Label("digit", top_k=3)])
 def classify(image, context):  # logistic regression: softmax of coef @ x + intercept
