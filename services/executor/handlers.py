@@ -92,19 +92,26 @@ async def execute(ex: Executor, run_id: str, job: dict[str, Any] | None = None) 
     request = RunRequested.model_validate(job["request"])
     steps: list[dict[str, Any]] | None = None
     started_at = datetime.now(timezone.utc)
-    try:
-        async with ex.jobs.slots:
-            started_at = datetime.now(timezone.utc)
-            # a job is only written again when it ends: a restart counts the attempt instead
-            if job["attempts"] >= MAX_ATTEMPTS:
-                outcome = StepOutcome("failed", error="the executor stopped during this run, twice")
-            else:
-                outcome, steps = await run_steps(ex, request)
-    except asyncio.CancelledError:
-        if not ex.jobs.canceled(run_id):
-            raise  # shutting down: the job stays recorded and is resumed on the next start
-        outcome = StepOutcome("canceled", error="the run was canceled")
-    await complete(ex, job, request, outcome, started_at, steps)
+    attributes = {"feather.run_id": run_id, "feather.model": request.model_id, "feather.version": request.version}
+    # one span for the whole run: the queueing, each step, and the RunCompleted it ends with
+    with ex.ctx.tracer.start_as_current_span(f"run {request.model_id}", attributes=attributes):
+        try:
+            with ex.ctx.tracer.start_as_current_span("queue"):  # how long the run waited for a slot
+                await ex.jobs.slots.acquire()
+            try:
+                started_at = datetime.now(timezone.utc)
+                # a job is only written again when it ends: a restart counts the attempt instead
+                if job["attempts"] >= MAX_ATTEMPTS:
+                    outcome = StepOutcome("failed", error="the executor stopped during this run, twice")
+                else:
+                    outcome, steps = await run_steps(ex, request)
+            finally:
+                ex.jobs.slots.release()
+        except asyncio.CancelledError:
+            if not ex.jobs.canceled(run_id):
+                raise  # shutting down: the job stays recorded and is resumed on the next start
+            outcome = StepOutcome("canceled", error="the run was canceled")
+        await complete(ex, job, request, outcome, started_at, steps)
 
 
 async def run_steps(ex: Executor, request: RunRequested) -> tuple[StepOutcome, list[dict[str, Any]] | None]:
@@ -130,7 +137,10 @@ async def run_steps(ex: Executor, request: RunRequested) -> tuple[StepOutcome, l
                 break
             call = StepCall(request.run_id, request.model_id, request.version, link["step"], inputs, runtime,
                             left, on_progress=_reporter(ex, request))
-            outcome = await ex.backend.run(call)
+            with ex.ctx.tracer.start_as_current_span(f"step {link['step']}", attributes={
+                    "feather.backend": str(runtime.get("backend", "local"))}) as span:
+                outcome = await ex.backend.run(call)
+                span.set_attribute("feather.status", outcome.status)
             predict_ms += outcome.predict_ms
             if outcome.status != "succeeded":
                 break

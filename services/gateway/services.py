@@ -23,6 +23,7 @@ from services.gateway.bootstrap import GatewayService
 from services.gateway.inputs import resolve_files
 from services.gateway.views import model_or_404, versions_of
 from services.kit.runtime import ServiceContext
+from services.kit.tracing import current_traceparent, trace_id_of
 from services.kit.store import Conflict, Query, retry_on_conflict
 
 
@@ -124,7 +125,7 @@ async def accept_run(ctx: ServiceContext, event: RunRequested, user: str | None,
     run_id = event.run_id
     doc = {"model_id": event.model_id, "version": event.version, "step": event.step, "inputs": event.inputs,
            "status": "queued", "created_by": user, "created_at": event.requested_at.isoformat(),
-           "deadline_s": event.deadline_s,
+           "deadline_s": event.deadline_s, "trace_id": trace_id_of(current_traceparent()),
            "outputs": None, "error": None, "metrics": None, "completed_at": None}
     await hold_a_slot(ctx, run_id, holder)
     try:

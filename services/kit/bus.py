@@ -24,6 +24,7 @@ from services.contracts import topics
 from services.contracts.envelope import Codec, Envelope, UnknownEvent, codec as default_codec
 from services.contracts.events import Event
 from services.kit.settings import Settings
+from services.kit.tracing import NoOpTracer, Tracer, consumer_span
 
 log = logging.getLogger("feather.bus")
 
@@ -75,6 +76,7 @@ class Bus:
         self.back_after: float | None = None
         self.rejoins = 0
         self.on_dead_letter: Callable[[str, str], None] | None = None  # (topic, group), for metrics
+        self.tracer: Tracer = NoOpTracer()
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
                   from_latest: bool = False, urgent: bool = False) -> None:
@@ -133,6 +135,10 @@ class Bus:
         except (UnknownEvent, ValueError) as exc:
             await self._dead_letter(spec, topic, message, f"undecodable: {exc}")
             return
+        with consumer_span(self.tracer, topic, spec.group_id, dict(message.headers), envelope.type):
+            await self._handle_envelope(spec, topic, message, envelope)
+
+    async def _handle_envelope(self, spec: "_Group", topic: str, message: KafkaMessage, envelope: Envelope) -> None:
         retries = self.settings.handler_retries
         for handler in spec.handlers.get(topic, ()):
             for attempt in range(1, retries + 1):

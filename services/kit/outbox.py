@@ -23,6 +23,7 @@ from faststream.exceptions import FastStreamException
 from services.contracts.envelope import Codec, codec as default_codec
 from services.contracts.events import Event
 from services.kit.bus import Bus
+from services.kit.tracing import current_traceparent
 from services.kit.store.port import OutboxRecord, Store
 
 log = logging.getLogger("feather.outbox")
@@ -43,7 +44,7 @@ def about_the_record(exc: BaseException) -> bool:
 
 def record(event: Event, *, source: str, event_id: str | None = None,
            codec: Codec = default_codec) -> OutboxRecord:
-    headers, body = codec.encode(event, source=source, event_id=event_id)
+    headers, body = codec.encode(event, source=source, event_id=event_id, traceparent=current_traceparent())
     return OutboxRecord(topic=event.topic, key=event.key(), headers=headers, body=body)
 
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -26,7 +26,11 @@ from services.kit.bus import Bus
 from services.kit.metrics import RequestMetrics, ServiceMetrics
 from services.kit.outbox import OutboxRelay, record
 from services.kit.settings import Settings
+from services.kit.tracing import NoOpTracer, Tracer, provider_from_environment, tracer_of
 from services.kit.store import InvalidCursor, Store, open_store
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 log = logging.getLogger("feather.service")
 
@@ -41,6 +45,7 @@ class ServiceContext:
     bus: Bus
     relay: OutboxRelay
     metrics: ServiceMetrics
+    tracer: Tracer = field(default_factory=NoOpTracer)
     bus_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def outbox(self, event: Event, *, event_id: str | None = None):
@@ -82,8 +87,10 @@ Connection = Callable[[ServiceContext], AbstractAsyncContextManager[None]]
 
 
 def open_context(name: str, settings: Settings, *, store: Store | None = None,
-                 blobs: BlobStore | None = None, bus: Bus | None = None) -> ServiceContext:
-    """The adapters ``settings`` name, or the ones given (tests pass their own)."""
+                 blobs: BlobStore | None = None, bus: Bus | None = None,
+                 tracer_provider: TracerProvider | None = None) -> ServiceContext:
+    """The adapters ``settings`` name, or the ones given (tests pass their own). Spans go to
+    ``tracer_provider``; without one, tracing is off."""
     store = store or open_store(settings.store_location(name))
     blobs = blobs or open_blobs(str(settings.blobs_dir), s3_bucket=settings.s3_bucket,
                                 s3_endpoint=settings.s3_endpoint)
@@ -100,7 +107,9 @@ def open_context(name: str, settings: Settings, *, store: Store | None = None,
         for (group, topic), lag in (await bus.lag()).items():
             metrics.consumer_lag.labels(group, topic).set(lag)
     metrics.on_scrape(refresh)
-    return ServiceContext(name, settings, store, blobs, bus, relay, metrics)
+    tracer = tracer_of(name, tracer_provider)
+    bus.tracer = tracer
+    return ServiceContext(name, settings, store, blobs, bus, relay, metrics, tracer)
 
 
 async def _start_bus(ctx: ServiceContext) -> None:
@@ -180,15 +189,19 @@ def create_service(
     router: APIRouter | None = None,
     large_bodies: dict[str, int] | None = None,
     metrics_route: bool = True,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """``large_bodies`` names the paths (uploads) whose bodies may exceed ``max_request_kb``, and
     the bytes each may carry. ``metrics_route=False`` leaves /metrics off this app (the gateway
-    serves it on its admin port: see ``metrics_app``)."""
+    serves it on its admin port: see ``metrics_app``). ``tracer_provider``: where spans go; by
+    default what the OTEL_* variables say (none: tracing off)."""
+    if tracer_provider is None:
+        tracer_provider = provider_from_environment(name)
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.data_dir.chmod(0o700)  # the platform's data is its own: model workers run as another uid
-        async with running(open_context(name, settings), bootstrap) as service:
+        async with running(open_context(name, settings, tracer_provider=tracer_provider), bootstrap) as service:
             app.state.service = service
             yield
 
@@ -196,6 +209,9 @@ def create_service(
     default_limit = settings.max_request_kb * 1024
     app.add_middleware(BodyLimit, limit_for=lambda path: (large_bodies or {}).get(path, default_limit))
     app.add_middleware(RequestMetrics, metrics=lambda: _metrics_of(app))
+    if tracer_provider is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="healthz,metrics")
     if router is not None:
         app.include_router(router)
     app.include_router(admin.router)

@@ -10,6 +10,7 @@ from services.contracts.events import (FeedbackGiven, ModelPublished, RunComplet
                                        VoteCast)
 from services.contracts.versions import version_key
 from services.kit.store import Order, Query, Store, retry_on_conflict
+from services.kit.tracing import trace_id_of
 from services.telemetry import rollups
 
 
@@ -19,7 +20,8 @@ async def on_run(store: Store, envelope: Envelope) -> None:
         # the status events travel on another topic and may be recorded first
         await store.apply("runs", event.run_id, {
             "model_id": event.model_id, "version": event.version, "step": event.step,
-            "inputs": event.inputs, "requested_at": event.requested_at.isoformat()},
+            "inputs": event.inputs, "requested_at": event.requested_at.isoformat(),
+            "trace_id": trace_id_of(envelope.traceparent)},
             event_id=envelope.id, on_create={"status": "queued"})
         await roll_up(store, envelope.id, event.model_id, event.version, event.step, rollups.REQUESTED,
                       event.requested_at, {"runs": 1})
