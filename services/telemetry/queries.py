@@ -9,22 +9,28 @@ from services.kit.store import Order, Query, Store
 from services.telemetry import drift, rollups
 
 
-async def buckets(store: Store, model_id: str, start: datetime, end: datetime, step: str,
-                  version: int | None = None) -> list[dict[str, Any]]:
-    """The model's buckets of ``step`` that overlap [start, end), newest first: a recent window
-    reads only its own buckets."""
-    first, last = rollups.bucket_start(start, step).isoformat(), end.isoformat()
-    where: dict[str, Any] = {"model_id": model_id, "resolution": step}
-    if version is not None:
-        where["version"] = version
+async def _newest_within(store: Store, collection: str, where: dict[str, Any], field: str, first: str,
+                         last: str) -> list[dict[str, Any]]:
+    """The documents whose ``field`` lies in [first, last), read newest first so that a recent
+    window reads little more than itself."""
     found: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = await store.find("rollups", Query(where=where, order=Order("start", descending=True), limit=500,
-                                                 cursor=cursor))
-        found += [b for b in page.items if first <= b["start"] < last]
-        if not (cursor := page.next_cursor) or (page.items and page.items[-1]["start"] < first):
+        page = await store.find(collection, Query(where=where, order=Order(field, descending=True), limit=500,
+                                                  cursor=cursor))
+        found += [d for d in page.items if first <= d[field] < last]
+        if not (cursor := page.next_cursor) or (page.items and page.items[-1][field] < first):
             return found
+
+
+async def buckets(store: Store, model_id: str, start: datetime, end: datetime, step: str,
+                  version: int | None = None) -> list[dict[str, Any]]:
+    """The model's buckets of ``step`` that overlap [start, end)."""
+    where: dict[str, Any] = {"model_id": model_id, "resolution": step}
+    if version is not None:
+        where["version"] = version
+    return await _newest_within(store, "rollups", where, "start", rollups.bucket_start(start, step).isoformat(),
+                                end.isoformat())
 
 
 async def feedback_in(store: Store, model_id: str, start: datetime, end: datetime,
@@ -33,15 +39,7 @@ async def feedback_in(store: Store, model_id: str, start: datetime, end: datetim
     where: dict[str, Any] = {"model_id": model_id}
     if version is not None:
         where["version"] = version
-    first, last = start.isoformat(), end.isoformat()
-    found: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = await store.find("feedback", Query(where=where, order=Order("given_at", descending=True), limit=500,
-                                                  cursor=cursor))
-        found += [f for f in page.items if first <= f["given_at"] < last]
-        if not (cursor := page.next_cursor) or (page.items and page.items[-1]["given_at"] < first):
-            return found
+    return await _newest_within(store, "feedback", where, "given_at", start.isoformat(), end.isoformat())
 
 
 REFERENCE_ROWS = 1000

@@ -5,11 +5,9 @@ Screenshots of each flow are kept in test-artifacts/portal/.
 from __future__ import annotations
 
 import secrets
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,48 +15,14 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from playwright import sync_api as playwright_api
-
 import feather
 from services.local.platform import LocalPlatform, free_port
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "portal"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DIGITS = load_digits()
 
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
-    if not (ROOT / "portal" / "dist" / "index.html").exists():
-        pytest.fail("the portal is not built: make portal")
-    print(f"\nbrowser: {CHROMIUM} (headless, via Playwright)")
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-            "--no-first-run", "--disable-component-update", "--disable-sync"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    tab = context.new_page()
-    problems: list[str] = []
-    # answers like a 401 for a wrong password are logged by Chromium as failed loads, not script errors
-    tab.on("console", lambda m: problems.append(m.text)
-           if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    tab.on("pageerror", lambda e: problems.append(str(e)))
-    yield tab
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
-    assert not problems, f"console errors: {problems}"
 
 
 def shot(page, name: str) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import secrets
 import textwrap
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import feather
 import httpx
 import pytest
-from test_portal import browser, page, published, shot  # noqa: F401  (fixtures shared with the portal suite)
+from test_flow import eventually
+from test_portal import published, shot
 
 from services.local.platform import LocalPlatform
 
@@ -62,21 +62,12 @@ def ops(platform: LocalPlatform, tmp_path_factory):
     session.close()
 
 
-def signed_in(page, platform: LocalPlatform, ops) -> None:  # noqa: F811
+def signed_in(page, platform: LocalPlatform, ops) -> None:
     host = urlsplit(platform.gateway_url).hostname
     page.context.add_cookies([{"name": c.name, "value": c.value, "domain": host, "path": "/"} for c in ops["cookies"].jar])
 
 
-def eventually(fetch, ready, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if ready(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.5)
-
-
-def test_the_dashboard_shows_what_the_api_answers(page, platform: LocalPlatform, ops):  # noqa: F811
+def test_the_dashboard_shows_what_the_api_answers(page, platform: LocalPlatform, ops):
     http, ref = ops["http"], ops["first"]
     metrics = eventually(lambda: http.get(f"/v1/models/{ref}/metrics").json(), lambda m: m["runs"] == 7)
     feedback = eventually(lambda: http.get(f"/v1/models/{ref}/feedback").json(), lambda f: f["labelled"] == 7)
@@ -97,7 +88,7 @@ def test_the_dashboard_shows_what_the_api_answers(page, platform: LocalPlatform,
     shot(page, "dashboard")
 
 
-def test_feedback_after_a_run_reaches_the_dashboard(page, platform: LocalPlatform, ops):  # noqa: F811
+def test_feedback_after_a_run_reaches_the_dashboard(page, platform: LocalPlatform, ops):
     http, ref = ops["http"], ops["first"]
     before = http.get(f"/v1/models/{ref}/feedback").json()["down"]
     signed_in(page, platform, ops)
@@ -111,7 +102,7 @@ def test_feedback_after_a_run_reaches_the_dashboard(page, platform: LocalPlatfor
     assert after == before + 1
 
 
-def test_the_arena_hides_the_models_until_the_vote_and_ranks_the_task(page, platform: LocalPlatform, ops):  # noqa: F811
+def test_the_arena_hides_the_models_until_the_vote_and_ranks_the_task(page, platform: LocalPlatform, ops):
     http, task = ops["http"], ops["task"]
     signed_in(page, platform, ops)
     page.goto(f"{platform.gateway_url}/tasks/{task}/arena")
