@@ -90,3 +90,34 @@ def test_the_gateway_process_serves_both_ports_and_stops_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_consumer_lag_is_reported_per_group_and_topic_on_a_real_broker(tansu, tmp_path):
+    import asyncio
+    import uuid
+
+    from services.contracts.events import FeedbackGiven
+    from services.kit.bus import Bus
+
+    settings = Settings(data_dir=tmp_path, kafka_bootstrap=tansu.bootstrap, kafka_idempotence=False,
+                        kafka_session_timeout_ms=3000, instance_id=uuid.uuid4().hex[:8])
+    app = telemetry_app(settings)
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(app.state.service.ctx.bus_ready.wait(), 60)
+        sender = Bus(settings, "test-sender")
+        await sender.start()
+        try:
+            for i in range(3):
+                await sender.publish(FeedbackGiven(run_id=f"lag-{uuid.uuid4().hex}", rating="up"))
+        finally:
+            await sender.stop()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            found: dict = {}
+            for _ in range(100):  # once the consumer has fetched (and so knows the partitions' ends)
+                found = samples((await http.get("/metrics")).text)
+                if any(name == "feather_consumer_lag" for name, _ in found):
+                    break
+                await asyncio.sleep(0.2)
+    lags = {dict(labels)["topic"]: value for (name, labels), value in found.items() if name == "feather_consumer_lag"}
+    assert "feather.feedback" in lags and all(value >= 0 for value in lags.values())
+    assert {dict(labels)["group"] for (name, labels) in found if name == "feather_consumer_lag"} == {"feather-telemetry"}
