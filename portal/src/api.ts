@@ -31,6 +31,7 @@ export interface ModelSummary {
   name: string;
   description?: string | null;
   visibility?: Visibility;
+  public_metrics?: boolean;
   latest_version?: number | null;
   status?: VersionStatus;
   runs?: number;
@@ -428,7 +429,7 @@ export const api = {
   myModels: (cursor?: string | null) =>
     json<Page<ModelSummary>>("/v1/models", { query: { owner: "me", limit: 100, cursor }, needsLogin: true }),
   model: (owner: string, name: string, signal?: AbortSignal) => json<ModelDetail>(modelPath(owner, name), { signal }),
-  updateModel: (owner: string, name: string, changes: { visibility?: Visibility; description?: string }) =>
+  updateModel: (owner: string, name: string, changes: { visibility?: Visibility; description?: string; public_metrics?: boolean }) =>
     json<ModelDetail>(modelPath(owner, name), { method: "PATCH", json: changes, needsLogin: true }),
   deleteModel: (owner: string, name: string) => json<void>(modelPath(owner, name), { method: "DELETE", needsLogin: true }),
   async buildLog(owner: string, name: string, version: number, offset: number): Promise<BuildLogChunk> {

@@ -97,7 +97,7 @@ function ModelCard({ initial, onDeleted }: { initial: ModelSummary; onDeleted: (
     if (open && versions === null) void refresh();
   }, [open, versions, refresh]);
 
-  const patch = async (changes: { visibility?: Visibility; description?: string }, what: string) => {
+  const patch = async (changes: { visibility?: Visibility; description?: string; public_metrics?: boolean }, what: string) => {
     setSaving(what);
     setError(null);
     try {
@@ -149,6 +149,16 @@ function ModelCard({ initial, onDeleted }: { initial: ModelSummary; onDeleted: (
             <option value="private">Private: only you</option>
           </select>
           {saving === "visibility" ? <span className="muted" role="status">Saving…</span> : null}
+          <label className="checkbox">
+            <input
+              type="checkbox"
+              checked={Boolean(model.public_metrics)}
+              disabled={saving !== null}
+              onChange={(e) => patch({ public_metrics: e.target.checked }, "public_metrics")}
+            />{" "}
+            Anyone who can see it may read its metrics
+          </label>
+          <Link to={`/m/${encodeURIComponent(model.owner)}/${encodeURIComponent(model.name)}/dashboard`}>Dashboard</Link>
         </div>
         <div className="field grow">
           {editing ? (
@@ -233,6 +243,7 @@ function pick(answer: object): Partial<ModelSummary> {
   if (typeof a.visibility === "string") out.visibility = a.visibility;
   if (typeof a.description === "string") out.description = a.description;
   if (typeof a.status === "string") out.status = a.status;
+  if (typeof a.public_metrics === "boolean") out.public_metrics = a.public_metrics;
   return out;
 }
 
