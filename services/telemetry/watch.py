@@ -74,12 +74,19 @@ async def deliver(ctx: ServiceContext, http: httpx.AsyncClient, doc: dict[str, A
     if not url:
         return
     body = event.model_dump_json().encode()
+    headers = {"content-type": "application/json", "feather-signature": alerts.signature(doc["secret"], body),
+               "feather-event": event.ce_type()}
+    target, extensions = httpx.URL(url), {}
     try:
         if not ctx.settings.webhooks_to_private_addresses:
-            await public_address_of(url)
-        answer = await http.post(url, content=body, timeout=10, headers={
-            "content-type": "application/json", "feather-signature": alerts.signature(doc["secret"], body),
-            "feather-event": event.ce_type()})
+            # connect to the address just checked, not to whatever the name resolves to next; the
+            # name still goes in the Host header and in TLS, where the certificate is checked
+            address = await public_address_of(url)
+            headers["host"] = target.netloc.decode("ascii")
+            extensions = {"sni_hostname": target.host}
+            target = target.copy_with(host=address)
+        answer = await http.post(target, content=body, timeout=10, headers=headers, extensions=extensions,
+                                 follow_redirects=False)
         log.info("alert %s of %s delivered to the webhook: %s", event.rule, event.model_id, answer.status_code)
     except (httpx.HTTPError, ValueError) as exc:
         log.warning("alert %s of %s not delivered: %s", event.rule, event.model_id, exc)

@@ -70,3 +70,23 @@ async def test_rules_that_make_no_sense_are_refused(telemetry, rules):
     http, _ = telemetry
     answer = await http.put("/v1/models/t/m/alerts", json=rules)
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][0] == "body"
+
+
+async def test_a_webhook_is_posted_to_the_address_that_was_checked(telemetry, monkeypatch):
+    import asyncio
+    import socket
+
+    http, ctx = telemetry
+    ctx.settings.webhooks_to_private_addresses = False
+    answers = iter(["93.184.216.34", "127.0.0.1"])  # the name is rebound after the check
+
+    async def getaddrinfo(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), 0))]
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
+    await http.put("/v1/models/t/m/alerts", json=RULES)
+    posted: list[httpx.Request] = []
+    hooks = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: posted.append(r) or httpx.Response(204)))
+    await watch.evaluate(ctx, hooks, NOW)
+    (request,) = posted
+    assert request.url.host == "93.184.216.34" and request.headers["host"] == "hooks.example.org"
+    assert request.extensions["sni_hostname"] == "hooks.example.org"
