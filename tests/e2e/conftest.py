@@ -82,7 +82,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PORTAL_ARTIFACTS = ROOT / "test-artifacts" / "portal"
 
 
-@pytest.fixture(scope="session")
+# one browser per module: Playwright's sync API keeps an event loop running while it is open,
+# and the async tests that come after a portal module need the thread's loop to themselves
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
