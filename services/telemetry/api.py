@@ -68,25 +68,16 @@ async def pin_reference(owner: str, name: str, pin: ReferencePin, ctx: ServiceCo
     return doc
 
 
-async def _all(ctx: ServiceContext, collection: str, where: dict) -> list[dict]:
-    found, cursor = [], None
-    while True:
-        page = await ctx.store.find(collection, Query(where=where, limit=500, cursor=cursor))
-        found += page.items
-        if not (cursor := page.next_cursor):
-            return found
-
-
 @router.get("/v1/tasks/{task}/leaderboard")
 async def leaderboard(task: str, models: list[str] = Q(default_factory=list, max_length=500,
                                                        description="the task's models to rank (owner/name)"),
                       ctx: ServiceContext = Depends(context)) -> dict:
     """The models ranked by the arena's votes (Bradley-Terry, with 95% intervals) and by the accuracy
     of their label output against labelled feedback."""
-    votes = await _all(ctx, "votes", {"task": task})
+    votes = await queries.all_of(ctx.store, "votes", {"task": task})
     accuracy = []
     for model_id in models:
-        tally = feedback.summarize(await _all(ctx, "feedback", {"model_id": model_id}), "1h")
+        tally = feedback.summarize(await queries.all_of(ctx.store, "feedback", {"model_id": model_id}), "1h")
         accuracy.append({"model": model_id, "labelled": tally["labelled"], "correct": tally["correct"],
                          "accuracy": tally["accuracy"]})
     accuracy.sort(key=lambda row: (row["accuracy"] is None, -(row["accuracy"] or 0), -row["labelled"]))

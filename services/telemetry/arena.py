@@ -4,10 +4,10 @@ intervals from bootstrap resamples of the votes. A tie, or both bad, counts half
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from scipy.optimize import minimize
+if TYPE_CHECKING:
+    import numpy as np
 
 SCALE, BASE, CENTRE = 400.0, 10.0, 1000.0
 ROUNDS = 100
@@ -15,6 +15,9 @@ RIDGE = 1e-4  # keeps a model that never lost from running off to infinity
 
 
 def _fit(models: list[str], votes: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    import numpy as np  # loaded on first use, as in drift.py
+    from scipy.optimize import minimize
+
     index = {m: i for i, m in enumerate(models)}
     rows = [(index[v["model_a"]], index[v["model_b"]], {"a": 1.0, "b": 0.0}.get(v["winner"], 0.5))
             for v in votes if v["model_a"] in index and v["model_b"] in index]
@@ -44,6 +47,8 @@ def ratings(models: list[str], votes: Sequence[Mapping[str, Any]], *, rounds: in
     counted = [v for v in votes if v["model_a"] in models and v["model_b"] in models]
     if not models or not counted:
         return [{"model": m, "rating": None, "low": None, "high": None, "votes": 0} for m in models]
+    import numpy as np
+
     point = _fit(models, counted)
     rng = np.random.default_rng(seed)
     samples = np.array([_fit(models, [counted[i] for i in rng.integers(0, len(counted), len(counted))])

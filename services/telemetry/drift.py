@@ -14,9 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
+# numpy and scipy load when a drift report is first asked for: importing them takes telemetry
+# a second or two at start-up, which every `feather up` would wait for
 
 SMALL_REFERENCE = 1000
 P_THRESHOLD = 0.05
@@ -72,6 +71,10 @@ def _counts(values: Iterable[Any]) -> Counter[str]:
 def compare(name: str, reference: list[Any], current: list[Any]) -> dict[str, Any] | None:
     """One field's test, score, threshold and verdict, with both distributions for a chart; None
     when either side has no values."""
+    import numpy as np
+    from scipy import stats
+    from scipy.spatial.distance import jensenshannon
+
     ref = [v for v in reference if v is not None]
     cur = [v for v in current if v is not None]
     if not ref or not cur:
@@ -104,6 +107,8 @@ def compare(name: str, reference: list[Any], current: list[Any]) -> dict[str, An
 
 
 def _histograms(ref: list[float], cur: list[float]) -> dict[str, Any]:
+    import numpy as np
+
     low, high = min(min(ref), min(cur)), max(max(ref), max(cur))
     edges = np.linspace(low, high if high > low else low + 1, HISTOGRAM_BINS + 1)
     return {"bins": [round(float(e), 6) for e in edges],
@@ -113,6 +118,9 @@ def _histograms(ref: list[float], cur: list[float]) -> dict[str, Any]:
 def _chi_square(ref: Counter[str], cur: Counter[str], categories: list[str]) -> float:
     """Chi-squared of the current counts against the reference's proportions (a category the
     reference never saw gets a small expected count, so it weighs without dividing by zero)."""
+    import numpy as np
+    from scipy import stats
+
     total_ref, total_cur = sum(ref.values()), sum(cur.values())
     expected = np.array([max(ref[k], 0.5) / total_ref for k in categories])
     expected = expected / expected.sum() * total_cur
@@ -122,6 +130,9 @@ def _chi_square(ref: Counter[str], cur: Counter[str], categories: list[str]) -> 
 
 def _z_test(ref: Counter[str], cur: Counter[str], categories: list[str]) -> float:
     """Two-proportion Z-test on the share of the first category."""
+    import numpy as np
+    from scipy import stats
+
     first = categories[0]
     n1, n2 = sum(ref.values()), sum(cur.values())
     p1, p2 = ref[first] / n1, cur[first] / n2

@@ -9,6 +9,17 @@ from services.kit.store import Order, Query, Store
 from services.telemetry import drift, rollups
 
 
+async def all_of(store: Store, collection: str, where: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every document of ``collection`` that matches ``where``, page by page."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await store.find(collection, Query(where=where, limit=500, cursor=cursor))
+        found += page.items
+        if not (cursor := page.next_cursor):
+            return found
+
+
 async def _newest_within(store: Store, collection: str, where: dict[str, Any], field: str, first: str,
                          last: str) -> list[dict[str, Any]]:
     """The documents whose ``field`` lies in [first, last), read newest first so that a recent

@@ -121,11 +121,10 @@ def by_status(buckets: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     total: dict[str, float] = {}
     for bucket in buckets:
         counts = merged([bucket])
-        counts[f"{bucket['status']}_runs"] = counts.get("runs", 0)
+        runs = counts.pop("runs", 0)
         if bucket["status"] == REQUESTED:  # requests have no times, and are not ended runs
-            counts = {f"{REQUESTED}_runs": counts.get("runs", 0)}
-        else:
-            counts.pop("runs", None)
+            counts = {}
+        counts[f"{bucket['status']}_runs"] = runs
         for name, value in counts.items():
             total[name] = total.get(name, 0) + value
     return total

@@ -362,6 +362,22 @@ function download(text: string, name: string, type: string) {
   URL.revokeObjectURL(url);
 }
 
+function Filter({ label, value, onChange, options }: { label: string; value: string; onChange: (value: string) => void; options: Array<[string, string]> }) {
+  return (
+    <label>
+      {label}{" "}
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">any</option>
+        {options.map(([key, text]) => (
+          <option key={key} value={key}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function RunExplorer({ runs }: { runs: Run[] }) {
   const [status, setStatus] = useState("");
   const [version, setVersion] = useState("");
@@ -379,32 +395,9 @@ function RunExplorer({ runs }: { runs: Run[] }) {
         Runs
       </h2>
       <div className="toolbar">
-        <label>
-          status{" "}
-          <select value={status} onChange={(e) => setStatus(e.target.value)}>
-            <option value="">any</option>
-            {STATUSES.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          version{" "}
-          <select value={version} onChange={(e) => setVersion(e.target.value)}>
-            <option value="">any</option>
-            {versions.map((v) => (
-              <option key={v}>{v}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          feedback{" "}
-          <select value={rated} onChange={(e) => setRated(e.target.value)}>
-            <option value="">any</option>
-            <option value="with">with feedback</option>
-            <option value="without">without</option>
-          </select>
-        </label>
+        <Filter label="status" value={status} onChange={setStatus} options={STATUSES.map((s) => [s, s])} />
+        <Filter label="version" value={version} onChange={setVersion} options={versions.map((v) => [String(v), String(v)])} />
+        <Filter label="feedback" value={rated} onChange={setRated} options={[["with", "with feedback"], ["without", "without"]]} />
         <button type="button" className="button small" onClick={() => download(toCsv(shown), "runs.csv", "text/csv")}>
           Export CSV
         </button>

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.gateway import arena
 from services.gateway.auth import required_user
 from services.gateway.bootstrap import GatewayService, gateway
-from services.gateway.routes.models import unavailable
+from services.gateway.routes.models import forward
 from services.kit.store import Query
 
 router = APIRouter()
@@ -31,17 +31,11 @@ async def tasks(gw: GatewayService = Depends(gateway)) -> dict[str, Any]:
 
 
 @router.get("/v1/tasks/{task}/leaderboard")
-async def leaderboard(task: str = TaskName, gw: GatewayService = Depends(gateway)) -> Response:
+async def leaderboard(request: Request, task: str = TaskName, gw: GatewayService = Depends(gateway)) -> Response:
     """The task's public models ranked by arena votes (Bradley-Terry ratings with 95% intervals,
     FastChat's scale) and by the accuracy of their label output against labelled feedback."""
     models = [m["_id"] for m in await arena.task_models(gw, task)]
-    try:
-        answer = await gw.http.get(f"{gw.ctx.settings.telemetry_url}/v1/tasks/{task}/leaderboard",
-                                   params={"models": models}, timeout=30)
-    except Exception as exc:  # httpx errors: telemetry away
-        raise unavailable("telemetry", exc) from None
-    return Response(answer.content, status_code=answer.status_code,
-                    media_type=answer.headers.get("content-type", "application/json"))
+    return await forward(gw, request, f"/v1/tasks/{task}/leaderboard", params={"models": models})
 
 
 @router.post("/v1/tasks/{task}/battles", status_code=201)

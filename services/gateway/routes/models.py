@@ -181,11 +181,12 @@ async def openapi(owner: str, name: str, request: Request, user: str | None = De
     return model_openapi(view, server=str(request.base_url).rstrip("/"))
 
 
-async def _forward(gw: GatewayService, request: Request, path: str) -> Response:
-    """Telemetry's answer to the same call (method, query and body), as it came."""
+async def forward(gw: GatewayService, request: Request, path: str, params: Any = None) -> Response:
+    """Telemetry's answer to the same call (method, query or ``params``, and body), as it came."""
     try:
         answer = await gw.http.request(request.method, f"{gw.ctx.settings.telemetry_url}{path}",
-                                       params=request.query_params, content=await request.body(),
+                                       params=request.query_params if params is None else params,
+                                       content=await request.body(),
                                        headers={"content-type": request.headers.get("content-type", "")}, timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("telemetry", exc) from None
@@ -202,7 +203,7 @@ async def metrics(owner: str, name: str, request: Request, _: Window = Depends(w
     model = await model_or_404(gw.ctx, owner, name, user)
     if not model.get("public_metrics"):
         _owner_only(owner, name, user)
-    return await _forward(gw, request, f"/v1/models/{owner}/{name}/metrics")
+    return await forward(gw, request, f"/v1/models/{owner}/{name}/metrics")
 
 
 def _owner_only(owner: str, name: str, user: str | None) -> None:
@@ -217,7 +218,7 @@ async def feedback(owner: str, name: str, request: Request, _: Window = Depends(
     label output against the labels they gave, in total, per version and as a series."""
     await model_or_404(gw.ctx, owner, name, user)
     _owner_only(owner, name, user)
-    return await _forward(gw, request, f"/v1/models/{owner}/{name}/feedback")
+    return await forward(gw, request, f"/v1/models/{owner}/{name}/feedback")
 
 
 @router.get("/v1/models/{owner}/{name}/drift")
@@ -227,7 +228,7 @@ async def drift(owner: str, name: str, request: Request, _: Window = Depends(win
     field (Evidently's default tests), with both distributions; the owner's alone."""
     await model_or_404(gw.ctx, owner, name, user)
     _owner_only(owner, name, user)
-    return await _forward(gw, request, f"/v1/models/{owner}/{name}/drift")
+    return await forward(gw, request, f"/v1/models/{owner}/{name}/drift")
 
 
 @router.put("/v1/models/{owner}/{name}/drift/reference")
@@ -236,7 +237,7 @@ async def pin_drift_reference(owner: str, name: str, request: Request, pin: Refe
     """Compare the version's runs with those of this window, instead of its first 1,000."""
     await model_or_404(gw.ctx, owner, name, user)
     _owner_only(owner, name, user)
-    return await _forward(gw, request, f"/v1/models/{owner}/{name}/drift/reference")
+    return await forward(gw, request, f"/v1/models/{owner}/{name}/drift/reference")
 
 
 @router.get("/v1/models/{owner}/{name}/alerts")
@@ -245,7 +246,7 @@ async def alerts(owner: str, name: str, request: Request, user: str = Depends(re
     """The owner's alert rules, each one's state, recent firings, and the webhook's signing secret."""
     await model_or_404(gw.ctx, owner, name, user)
     _owner_only(owner, name, user)
-    return await _forward(gw, request, f"/v1/models/{owner}/{name}/alerts")
+    return await forward(gw, request, f"/v1/models/{owner}/{name}/alerts")
 
 
 @router.put("/v1/models/{owner}/{name}/alerts")
@@ -258,7 +259,7 @@ async def set_alerts(owner: str, name: str, request: Request, config: AlertRules
     allowed = ("https",) if not gw.ctx.settings.webhooks_to_private_addresses else ("https", "http")
     if config.webhook is not None and config.webhook.scheme not in allowed:
         raise RequestError(422, [{"loc": ["body", "webhook"], "msg": "an https URL", "type": "value_error"}])
-    return await _forward(gw, request, f"/v1/models/{owner}/{name}/alerts")
+    return await forward(gw, request, f"/v1/models/{owner}/{name}/alerts")
 
 
 @router.get("/v1/models/{owner}/{name}/runs")
@@ -267,7 +268,7 @@ async def recent_runs(owner: str, name: str, request: Request, user: str | None 
     ctx = gw.ctx
     await model_or_404(ctx, owner, name, user)
     _owner_only(owner, name, user)
-    answer = await _forward(gw, request, f"/v1/models/{owner}/{name}/runs")
+    answer = await forward(gw, request, f"/v1/models/{owner}/{name}/runs")
     if answer.status_code != 200:
         return answer
     page = json.loads(answer.body)
