@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 SCHEME = "feather:files/"
 DATA_URL_LIMIT = 256 * 1024
@@ -60,14 +61,16 @@ def content_type_of(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def data_url_size(url: str) -> int:
-    """Decoded size of a ``data:`` URL; ValueError when it is not one we can read."""
+def data_url_bytes(url: str) -> tuple[bytes, str]:
+    """The bytes and the media type of a ``data:`` URL; ValueError when it is not one we can read."""
     header, sep, payload = url.partition(",")
     if not sep or not header.startswith("data:"):
         raise ValueError("not a data: URL")
+    media_type = header[5:].split(";")[0]
     if header.endswith(";base64"):
         try:
-            return len(base64.b64decode(payload, validate=True))
+            return base64.b64decode(payload, validate=True), media_type
         except binascii.Error:
             raise ValueError("the data: URL is not valid base64") from None
-    return len(payload.encode())
+    return unquote_to_bytes(payload), media_type
+

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from services.contracts.files import (DATA_URL_LIMIT, SCHEME, blob_key, content_type_of,
-                                      data_url_size, file_id, new_file_id)
+                                      data_url_bytes, file_id, new_file_id)
 from services.gateway.access import upload_usable
 from services.kit.addresses import NotPublic, public_address_of
 from services.gateway.bootstrap import GatewayService
@@ -77,22 +77,35 @@ async def _resolve_one(gw: GatewayService, value: dict[str, Any], url: str, path
     ctx = gw.ctx
     if url.startswith("data:"):
         try:
-            size = data_url_size(url)
+            data, media_type = data_url_bytes(url)
         except ValueError as exc:
             raise _problem(path, str(exc)) from None
-        if size > DATA_URL_LIMIT:
+        if len(data) > DATA_URL_LIMIT:
             raise _problem(path, f"inline files are limited to {DATA_URL_LIMIT // 1024} KiB; "
                                  "upload it with POST /v1/files and send the url it returns")
+        described = {"size": len(data), "content_type": media_type or "text/plain"}
     elif url.startswith(SCHEME):
         fid = file_id(url)
-        usable = fid is not None and (fid in readable or upload_usable(await ctx.store.get("files", fid), user))
+        record = await ctx.store.get("files", fid) if fid is not None else None
+        usable = fid is not None and (fid in readable or upload_usable(record, user))
         if not usable or not await ctx.blobs.exists(blob_key(fid)):
             raise _problem(path, f"no uploaded file {url}")
+        described = _described(record)
     elif url.startswith(("http://", "https://")):
         value["url"] = await _fetch(gw, url, value.get("name"), path, user)
         value.setdefault("name", value["url"].rsplit("/", 1)[-1])
+        described = _described(await ctx.store.get("files", file_id(value["url"])))
     else:
         raise _problem(path, "a file url must be data:, feather:files/ or http(s)://")
+    # what the platform knows of the file, never what the caller says of it: telemetry profiles it
+    value.pop("size", None)
+    value.pop("content_type", None)
+    value.update(described)
+
+
+def _described(record: dict[str, Any] | None) -> dict[str, Any]:
+    # a file a run produced has no record of its own, so nothing is known of it here
+    return {"size": record["size"], "content_type": record["content_type"]} if record else {}
 
 
 async def _public_address(url: str, path: list[str]) -> str:

@@ -11,7 +11,7 @@ from services.contracts.versions import version_key
 from services.contracts.windows import ReferencePin, Window, as_utc, window_query
 from services.kit.runtime import ServiceContext, context
 from services.kit.store import Order, Query
-from services.telemetry import alerts, arena, feedback, queries, rollups
+from services.telemetry import alerts, arena, feedback, profiles, queries, rollups
 
 router = APIRouter()
 
@@ -23,6 +23,23 @@ async def metrics(owner: str, name: str, window: Window = Depends(window_query),
     found = await queries.buckets(ctx.store, model_id, window.start, window.end, window.step, window.version)
     return {"model": model_id, "from": window.start.isoformat(), "to": window.end.isoformat(), "step": window.step,
             **rollups.summary(rollups.by_status(found)), "series": rollups.series(found)}
+
+
+@router.get("/v1/models/{owner}/{name}/profiles")
+async def profiles_of(owner: str, name: str, window: Window = Depends(window_query),
+                      ctx: ServiceContext = Depends(context)) -> dict:
+    """Each input's and output's profile over the window, from the profile buckets: in total and
+    per bucket."""
+    model_id = f"{owner}/{name}"
+    found = await queries.buckets(ctx.store, model_id, window.start, window.end, window.step, window.version,
+                                  collection="profiles")
+    starts: dict[str, list[dict]] = {}
+    for bucket in found:
+        starts.setdefault(bucket["start"], []).append(bucket)
+    return {"model": model_id, "from": window.start.isoformat(), "to": window.end.isoformat(), "step": window.step,
+            "fields": profiles.profile(profiles.merged(found)),
+            "series": [{"start": start, "fields": profiles.profile(profiles.merged(group))}
+                       for start, group in sorted(starts.items())]}
 
 
 @router.get("/v1/models/{owner}/{name}/feedback")

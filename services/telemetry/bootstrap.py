@@ -28,8 +28,8 @@ class TelemetryService(Service):
 
     def subscribe(self) -> None:
         store, bus = self.ctx.store, self.ctx.bus
-        bus.subscribe(topics.RUNS, partial(handlers.on_run, store))
-        bus.subscribe(topics.RUN_STATUS, partial(handlers.on_run, store))
+        bus.subscribe(topics.RUNS, partial(handlers.on_run, store, blobs=self.ctx.blobs))
+        bus.subscribe(topics.RUN_STATUS, partial(handlers.on_run, store, blobs=self.ctx.blobs))
         bus.subscribe(topics.FEEDBACK, partial(handlers.on_feedback, store))
         bus.subscribe(topics.FEEDBACK, partial(handlers.on_vote, store))
         bus.subscribe(topics.MODELS, partial(handlers.on_model, store))

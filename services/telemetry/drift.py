@@ -1,4 +1,4 @@
-"""Input and output drift, with no I/O: features of each run's fields, and a current window
+"""Input and output drift, with no I/O: a current window of runs' features (see features.py)
 compared with a reference by Evidently's default tests.
 
 - A reference of at most 1,000 rows: two-sample Kolmogorov-Smirnov for numbers with more than 5
@@ -24,41 +24,6 @@ DRIFT_SHARE = 0.5
 FEW_VALUES = 5
 HISTOGRAM_BINS = 20
 TOP_CATEGORIES = 20
-
-NUMBER_KINDS = {"number", "slider"}
-CATEGORY_KINDS = {"choice", "label", "checkbox"}
-TEXT_KINDS = {"text", "markdown", "editable_text"}
-FILE_KINDS = {"image", "audio", "file"}
-
-
-def features(kinds: Mapping[str, str], values: Mapping[str, Any] | None, prefix: str) -> dict[str, Any]:
-    """The comparable features of one run's inputs or outputs: ``{field: number | category | None}``.
-    A field's kind decides: numbers as they are, choices and labels as categories, text by its
-    length, files by their size and type, tables by their rows. None is a missing value."""
-    found: dict[str, Any] = {}
-    values = values or {}
-    for name, kind in kinds.items():
-        value = values.get(name)
-        key = f"{prefix}.{name}"
-        if kind in NUMBER_KINDS:
-            found[key] = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-        elif kind == "checkbox":
-            found[key] = None if value is None else str(bool(value)).lower()
-        elif kind == "choice":
-            found[key] = None if value is None else str(value)
-        elif kind == "label":
-            found[key] = value.get("label") if isinstance(value, dict) else (value if isinstance(value, str) else None)
-        elif kind in TEXT_KINDS:
-            found[f"{key}.length"] = float(len(value)) if isinstance(value, str) else None
-        elif kind in FILE_KINDS:
-            found[f"{key}.size"] = float(value["size"]) if isinstance(value, dict) and \
-                isinstance(value.get("size"), (int, float)) else None
-            found[f"{key}.type"] = value.get("content_type") if isinstance(value, dict) else None
-        elif kind == "table":
-            rows = value.get("rows") if isinstance(value, dict) else None
-            found[f"{key}.rows"] = float(len(rows)) if isinstance(rows, list) else None
-    return found
-
 
 def _numeric(values: list[Any]) -> bool:
     return all(isinstance(v, float) for v in values)

@@ -1,5 +1,6 @@
 """Telemetry records every run (inputs, outputs, timings, errors) and rolls the runs up into
-per-minute and per-hour buckets (see rollups.py)."""
+per-minute and per-hour buckets: their counts and times (see rollups.py) and the profiles of
+their inputs and outputs (see profiles.py)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,12 +10,15 @@ from services.contracts.envelope import Envelope
 from services.contracts.events import (FeedbackGiven, ModelPublished, RunCompleted, RunRequested, RunStarted,
                                        VoteCast)
 from services.contracts.versions import version_key
+from services.kit.blobs import BlobStore
 from services.kit.store import Order, Query, Store, retry_on_conflict
 from services.kit.tracing import trace_id_of
-from services.telemetry import rollups
+from services.telemetry import features, profiles, rollups
+
+ENDED = ("succeeded", "failed", "timed_out", "canceled")
 
 
-async def on_run(store: Store, envelope: Envelope) -> None:
+async def on_run(store: Store, envelope: Envelope, blobs: BlobStore | None = None) -> None:
     event = envelope.event
     if isinstance(event, RunRequested):
         # the status events travel on another topic and may be recorded first
@@ -40,6 +44,31 @@ async def on_run(store: Store, envelope: Envelope) -> None:
             {"total_ms": total_ms, "queue_ms": event.queue_ms, "predict_ms": event.predict_ms})
         await roll_up(store, envelope.id, event.model_id, event.version, event.step, event.status,
                       event.completed_at, increments)
+    if isinstance(event, (RunRequested, RunCompleted)):
+        await profile_run(store, blobs, event.run_id)
+
+
+async def profile_run(store: Store, blobs: BlobStore | None, run_id: str) -> None:
+    """Add an ended run's features to its minute's and hour's profile, once both its request and
+    its end are recorded (they travel on different topics, so either may come last), and keep
+    them on the run for drift. A run of a version telemetry has not seen is not profiled."""
+    run = await store.get("runs", run_id)
+    if run is None or run.get("status") not in ENDED or "inputs" not in run or "features" in run:
+        return
+    version = await store.get("versions", version_key(run["model_id"], run["version"]))
+    kinds = ((version or {}).get("kinds") or {}).get(run["step"])
+    if kinds is None:
+        return
+    row = features.of_run(kinds, run, await features.image_facts(blobs, kinds, run) if blobs else None)
+    at = datetime.fromisoformat(run["completed_at"])
+    for resolution in rollups.RESOLUTIONS:
+        start = rollups.bucket_start(at, resolution)
+        key = rollups.bucket_key(run["model_id"], run["version"], run["step"], None, resolution, start)
+        await store.apply("profiles", key, {}, event_id=f"profile:{run_id}",
+                          increments=profiles.increments(row, await store.get("profiles", key)),
+                          on_create=rollups.bucket_fields(run["model_id"], run["version"], run["step"], None,
+                                                          resolution, start))
+    await store.apply("runs", run_id, {"features": row}, event_id=f"features:{run_id}")
 
 
 async def roll_up(store: Store, event_id: str, model_id: str, version: int, step: str, status: str,
@@ -53,16 +82,17 @@ async def roll_up(store: Store, event_id: str, model_id: str, version: int, step
 
 
 async def sweep_rollups(store: Store, now: datetime, *, minute_days: float, hour_days: float) -> int:
-    """Delete the buckets past their resolution's retention, oldest first; how many went."""
+    """Delete the buckets (of times and of profiles) past their resolution's retention, oldest
+    first; how many went."""
     gone = 0
-    for resolution in rollups.RESOLUTIONS:
+    for collection, resolution in ((c, r) for c in ("rollups", "profiles") for r in rollups.RESOLUTIONS):
         cutoff = rollups.expired_before(now, resolution, minute_days, hour_days).isoformat()
         while True:
-            page = await store.find("rollups", Query(where={"resolution": resolution}, order=Order("start"),
-                                                     limit=500))
+            page = await store.find(collection, Query(where={"resolution": resolution}, order=Order("start"),
+                                                      limit=500))
             old = [b for b in page.items if b["start"] < cutoff]
             for bucket in old:
-                gone += await store.delete("rollups", bucket["_id"])
+                gone += await store.delete(collection, bucket["_id"])
             if len(old) < len(page.items) or not page.next_cursor:
                 break
     return gone

@@ -6,7 +6,8 @@ from typing import Any
 
 from services.contracts.versions import version_key
 from services.kit.store import Order, Query, Store
-from services.telemetry import drift, rollups
+from services.telemetry import drift, features, rollups
+from services.telemetry.handlers import ENDED
 
 
 async def all_of(store: Store, collection: str, where: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,12 +36,13 @@ async def _newest_within(store: Store, collection: str, where: dict[str, Any], f
 
 
 async def buckets(store: Store, model_id: str, start: datetime, end: datetime, step: str,
-                  version: int | None = None) -> list[dict[str, Any]]:
-    """The model's buckets of ``step`` that overlap [start, end)."""
+                  version: int | None = None, *, collection: str = "rollups") -> list[dict[str, Any]]:
+    """The model's buckets of ``step`` that overlap [start, end): of run times (``rollups``) or
+    of profiles (``profiles``)."""
     where: dict[str, Any] = {"model_id": model_id, "resolution": step}
     if version is not None:
         where["version"] = version
-    return await _newest_within(store, "rollups", where, "start", rollups.bucket_start(start, step).isoformat(),
+    return await _newest_within(store, collection, where, "start", rollups.bucket_start(start, step).isoformat(),
                                 end.isoformat())
 
 
@@ -55,7 +57,6 @@ async def feedback_in(store: Store, model_id: str, start: datetime, end: datetim
 
 REFERENCE_ROWS = 1000
 CURRENT_ROWS = 5000
-ENDED = ("succeeded", "failed", "timed_out", "canceled")
 
 
 async def newest_version(store: Store, model_id: str) -> int | None:
@@ -85,14 +86,9 @@ async def ended_runs(store: Store, model_id: str, version: int, *, start: str | 
 
 
 def feature_rows(runs: list[dict], kinds: dict) -> list[dict]:
-    rows = []
-    for run in runs:
-        step = kinds.get(run.get("step"), {})
-        rows.append({**drift.features(step.get("inputs", {}), run.get("inputs"), "inputs"),
-                     **drift.features(step.get("outputs", {}), run.get("outputs"), "outputs")})
-    return rows
-
-
+    """Each run's features: as kept when it was profiled (its images measured), else from its
+    values."""
+    return [run.get("features") or features.of_run(kinds.get(run.get("step"), {}), run) for run in runs]
 
 
 async def drift_of(store: Store, model_id: str, version: int | None, start: datetime,

@@ -44,14 +44,18 @@ def bucket_start(at: datetime, resolution: str) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc)
 
 
-def bucket_key(model_id: str, version: int, step: str, status: str, resolution: str, start: datetime) -> str:
-    return f"{model_id}|{version}|{step}|{status}|{resolution}|{start.strftime('%Y-%m-%dT%H:%M')}"
+def bucket_key(model_id: str, version: int, step: str, status: str | None, resolution: str, start: datetime) -> str:
+    """A bucket's key; profile buckets (see profiles.py) hold every status and have none."""
+    at = start.strftime('%Y-%m-%dT%H:%M')
+    return f"{model_id}|{version}|{step}|{resolution}|{at}" if status is None else \
+        f"{model_id}|{version}|{step}|{status}|{resolution}|{at}"
 
 
-def bucket_fields(model_id: str, version: int, step: str, status: str, resolution: str,
+def bucket_fields(model_id: str, version: int, step: str, status: str | None, resolution: str,
                   start: datetime) -> dict[str, Any]:
-    return {"model_id": model_id, "version": version, "step": step, "status": status,
-            "resolution": resolution, "start": start.isoformat()}
+    fields = {"model_id": model_id, "version": version, "step": step, "resolution": resolution,
+              "start": start.isoformat()}
+    return fields if status is None else {**fields, "status": status}
 
 
 def completion_increments(times: Mapping[str, float | None]) -> dict[str, int | float]:

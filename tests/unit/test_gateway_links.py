@@ -107,3 +107,17 @@ async def test_an_anonymous_callers_fetched_file_expires_and_a_users_does_not(mo
     assert kept["owner"] is None and kept["expires_at"] > kept["created_at"]
     kept = await gw.ctx.store.get("files", mine.removeprefix("feather:files/"))
     assert kept["owner"] == "ana" and kept["expires_at"] is None
+
+
+async def test_a_file_input_carries_the_size_and_type_the_platform_knows_not_the_callers(monkeypatch, tmp_path):
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", _answers("93.184.216.34", "93.184.216.34"))
+    answer = httpx.Response(200, content=b"abc", headers={"content-type": "text/csv"})
+    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda r: answer)) as http:
+        gw = await _context(tmp_path, http)
+        uploaded = await _fetch(gw, "https://example.org/first.txt", None, ["a"], "ana")
+        inputs = await resolve_files(gw, {
+            "linked": {"url": "https://example.org/t.csv", "size": 10**9, "content_type": "image/png"},
+            "uploaded": {"url": uploaded, "size": 1},
+            "inline": {"url": "data:image/png;base64,AAAA", "content_type": "text/plain"}}, user="ana")
+    assert {k: (v["size"], v["content_type"]) for k, v in inputs.items()} == {
+        "linked": (3, "text/csv"), "uploaded": (3, "text/csv"), "inline": (3, "image/png")}

@@ -18,13 +18,13 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.contracts.files import SCHEME, blob_key, content_type_of, file_id, file_values, new_file_id
+from services.contracts.files import (SCHEME, blob_key, content_type_of, data_url_bytes, file_id, file_values,
+                                      new_file_id)
 from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.kit.blobs import BlobNotFound, BlobStore
 
@@ -183,12 +183,12 @@ class LambdaBackend(Backend):
     async def _store_files(self, outputs: dict[str, Any]) -> dict[str, Any]:
         """Files the step returned inline, stored as blobs: outputs name them as a local run's do."""
         for value in file_values(outputs):
-            head, sep, data = str(value["url"]).partition(",")
-            if not head.startswith("data:") or not sep:
+            try:
+                raw, kind = data_url_bytes(str(value["url"]))
+            except ValueError:
                 continue
-            raw = base64.b64decode(data) if head.endswith(";base64") else unquote_to_bytes(data)
             name = str(value.get("name") or "file")
-            kind = head[5:].split(";")[0] or value.get("content_type") or content_type_of(name)
+            kind = kind or value.get("content_type") or content_type_of(name)
             fid = new_file_id(name)
             await self.blobs.put(blob_key(fid), raw, kind)
             value.update(url=SCHEME + fid, name=name, content_type=kind, size=len(raw))

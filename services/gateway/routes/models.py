@@ -231,6 +231,17 @@ async def drift(owner: str, name: str, request: Request, _: Window = Depends(win
     return await forward(gw, request, f"/v1/models/{owner}/{name}/drift")
 
 
+@router.get("/v1/models/{owner}/{name}/profiles")
+async def profiles(owner: str, name: str, request: Request, _: Window = Depends(window_query),
+                   user: str | None = Depends(optional_user), gw: GatewayService = Depends(gateway)) -> Response:
+    """Each input's and output's profile over a window, in total and per bucket: numbers (count,
+    missing, mean, quantiles), categories (most frequent values), text lengths, image sizes and
+    brightness, table rows, file sizes and types; the owner's alone, as they describe callers' data."""
+    await model_or_404(gw.ctx, owner, name, user)
+    _owner_only(owner, name, user)
+    return await forward(gw, request, f"/v1/models/{owner}/{name}/profiles")
+
+
 @router.put("/v1/models/{owner}/{name}/drift/reference")
 async def pin_drift_reference(owner: str, name: str, request: Request, pin: ReferencePin,
                               user: str = Depends(required_user), gw: GatewayService = Depends(gateway)) -> Response:

@@ -12,7 +12,7 @@ from harness import settings_for
 from services.contracts.blobs import BlobRef
 from services.contracts.envelope import Envelope
 from services.contracts.events import ModelPublished, RunCompleted, RunRequested
-from services.telemetry import drift, handlers
+from services.telemetry import drift, features, handlers
 from services.telemetry.app import create_app
 
 KINDS = {"age": "number", "color": "choice", "ok": "checkbox", "note": "text"}
@@ -21,7 +21,7 @@ KINDS = {"age": "number", "color": "choice", "ok": "checkbox", "note": "text"}
 def rows(n: int, seed: int, shift: float = 0.0, red: float = 0.3) -> list[dict]:
     rng = np.random.default_rng(seed)
     colors = rng.choice(["red", "green", "blue"], n, p=[red, (1 - red) / 2, (1 - red) / 2])
-    return [drift.features(KINDS, {"age": float(a), "color": str(c), "ok": bool(o), "note": "x" * int(k)}, "inputs")
+    return [features.features(KINDS, {"age": float(a), "color": str(c), "ok": bool(o), "note": "x" * int(k)}, "inputs")
             for a, c, o, k in zip(rng.normal(40 + shift, 10, n), colors, rng.random(n) < 0.5 + shift / 100,
                                   rng.integers(1, 50, n))]
 
