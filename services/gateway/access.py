@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -77,16 +78,17 @@ def file_href(fid: str, run_id: str | None = None, token: str | None = None) -> 
     return href
 
 
-def with_hrefs(value: Any, run_id: str, token: str | None) -> Any:
-    """A copy of ``value`` whose stored file values also say where to download them."""
+def with_hrefs(value: Any, href: Callable[[str], str]) -> Any:
+    """A copy of ``value`` whose stored file values also say where to download them: ``href``
+    of their file id."""
     if isinstance(value, list):
-        return [with_hrefs(v, run_id, token) for v in value]
+        return [with_hrefs(v, href) for v in value]
     if not isinstance(value, dict):
         return value
-    copied = {k: with_hrefs(v, run_id, token) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    copied = {k: with_hrefs(v, href) if isinstance(v, (dict, list)) else v for k, v in value.items()}
     url = value.get("url")
     if isinstance(url, str) and url.startswith(SCHEME) and (fid := file_id(url)) is not None:
-        copied["href"] = file_href(fid, run_id, token)
+        copied["href"] = href(fid)
     return copied
 
 

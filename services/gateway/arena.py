@@ -9,13 +9,16 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Literal
+from urllib.parse import quote
 
 from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
 from services.contracts.envelope import stable_id
 from services.contracts.events import TERMINAL_STATUSES, VoteCast
+from services.gateway.access import run_file_ids, with_hrefs
 from services.gateway.bootstrap import GatewayService
 from services.gateway.ratelimit import Policy
 from services.gateway.services import RunBody, accept_run, prepare_run
@@ -102,10 +105,25 @@ def battle_view(battle_id: str, doc: dict[str, Any], runs: dict[str, dict[str, A
     for side, run in runs.items():
         if run is not None:
             shown = run_view(run)
-            sides[side] = {k: shown[k] for k in ("status", "outputs", "error", "metrics")}
+            sides[side] = {k: shown[k] for k in ("status", "error", "metrics")}
+            # the files are downloaded through the battle: a link through the run would name it
+            sides[side]["outputs"] = with_hrefs(run.get("outputs"), partial(battle_file_href, battle_id, side))
     voted = doc.get("winner") is not None
     return {"id": battle_id, "task": doc["task"], "form": doc.get("form"), "runs": sides, "winner": doc.get("winner"),
             "models": {"a": doc["a"], "b": doc["b"]} if voted else None}
+
+
+def battle_file_href(battle_id: str, side: str, fid: str) -> str:
+    return f"/v1/battles/{quote(battle_id, safe='')}/files/{side}/{quote(fid, safe='/')}"
+
+
+async def battle_file(gw: GatewayService, battle_id: str, side: str, fid: str, user: str) -> str:
+    """``fid`` when it is among the outputs of the caller's battle's run on ``side``."""
+    doc = await _mine(gw, battle_id, user)
+    run = await gw.ctx.store.get("runs", doc["runs"].get(side, "")) if side in SIDES else None
+    if run is None or fid not in run_file_ids({"outputs": run.get("outputs")}):
+        raise HTTPException(404, detail="no such file")
+    return fid
 
 
 async def vote(gw: GatewayService, battle_id: str, user: str, body: Vote) -> dict[str, Any]:

@@ -1,13 +1,14 @@
 """Shapes of what the API answers, built from the gateway's read models."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import HTTPException
 from feather.rules import newest_ready
 
-from services.gateway.access import with_hrefs
+from services.gateway.access import file_href, with_hrefs
 
 from services.kit.runtime import ServiceContext
 from services.kit.store import Order, Query
@@ -62,10 +63,11 @@ def run_view(doc: dict[str, Any], *, viewer: str | None = None, token: str | Non
     private = viewer is not None and viewer == owner  # logs and tracebacks are the owner's
     run_id = doc["_id"]
     query = f"?token={quote(token, safe='')}" if token else ""
+    href = partial(file_href, run_id=run_id, token=token)
     return {"id": run_id, "model": doc["model_id"], "version": doc["version"], "step": doc["step"],
-            "status": doc["status"], "inputs": with_hrefs(doc.get("inputs"), run_id, token),
-            "outputs": with_hrefs(doc.get("outputs"), run_id, token),
-            "steps": with_hrefs(doc.get("steps"), run_id, token), "error": doc.get("error"),
+            "status": doc["status"], "inputs": with_hrefs(doc.get("inputs"), href),
+            "outputs": with_hrefs(doc.get("outputs"), href),
+            "steps": with_hrefs(doc.get("steps"), href), "error": doc.get("error"),
             "logs": doc.get("logs", "") if private else None,
             "traceback": doc.get("traceback") if private else None,
             "progress": doc.get("progress"),

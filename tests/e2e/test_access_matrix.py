@@ -266,7 +266,7 @@ def filled(path: str, w: World, visibility: str | None, **given: str) -> str:
         model = w.models[visibility or "public"]
         known = {"owner": model.split("/")[0], "name": model.split("/")[1], "version": str(w.versions[model]),
                  "run_id": w.runs[visibility or "public"]["owner"]["id"],
-                 "fid": fid_of(w.uploads["owner"]), "task": "no-model-names-this", "battle_id": "no-such-battle",
+                 "fid": fid_of(w.uploads["owner"]), "task": "no-model-names-this", "battle_id": "no-such-battle", "side": "a",
                  **given}
         if name not in known:
             raise LookupError(f"no value for the path parameter {{{name}}}: teach the matrix test one")

@@ -107,3 +107,39 @@ async def test_battles_are_their_callers_alone_and_votes_a_day_are_limited(arena
     assert answer.status_code == 200
     late = await http.post(f"/v1/battles/{first['id']}/vote", headers=OWNER, json={"winner": "b"})
     assert late.status_code == 429 and "2 votes a day" in late.json()["detail"]
+
+
+async def test_a_battles_files_are_downloaded_through_the_battle_without_naming_the_run(arena, tmp_path):
+    http, bus, task, store = arena
+    battle = (await http.post(f"/v1/tasks/{task}/battles", headers=OWNER)).json()
+    await http.post(f"/v1/battles/{battle['id']}/runs", headers=OWNER, json={"inputs": {"text": "a seven"}})
+    doc = await store.get("battles", battle["id"])
+    from services.kit.blobs import open_blobs
+    blobs = open_blobs(str(tmp_path / "blobs"))  # the gateway's, in the same data folder
+    for side, run_id in doc["runs"].items():
+        await blobs.put(f"files/{side}{'0' * 27}/drawn.png", f"drawn by {side}".encode(), "image/png")
+        run = await store.get("runs", run_id)
+        await bus.publish(RunCompleted(run_id=run_id, model_id=doc[side], version=1, step="read", status="succeeded",
+                                       outputs={"digit": {"label": side, "confidences": []},
+                                                "picture": {"url": f"feather:files/{side}{'0' * 27}/drawn.png"}},
+                                       requested_at=run["created_at"]))
+
+    async def answered():
+        now = (await http.get(f"/v1/battles/{battle['id']}", headers=OWNER)).json()
+        return now if len(now["runs"]) == 2 and all(r["status"] == "succeeded" for r in now["runs"].values()) else None
+    shown = await eventually(answered)
+    assert shown is not None
+    for side in ("a", "b"):
+        href = shown["runs"][side]["outputs"]["picture"]["href"]
+        assert href.startswith(f"/v1/battles/{battle['id']}/files/{side}/")
+        assert not any(run_id in href for run_id in doc["runs"].values()) and "token" not in href
+        got = await http.get(href, headers=OWNER)
+        assert got.status_code == 200 and got.content == f"drawn by {side}".encode()
+        assert (await http.get(href)).status_code == 401
+    other = shown["runs"]["b"]["outputs"]["picture"]["href"].replace("/files/b/", "/files/a/")
+    assert (await http.get(other, headers=OWNER)).status_code == 404  # only the side that answered it
+    # someone else, signed in by the session cookie (sent over https only)
+    async with httpx.AsyncClient(transport=http._transport, base_url="https://gw") as browser:
+        signed = await browser.post("/v1/auth/signup", json={"username": "someone", "password": "long enough"})
+        assert signed.status_code == 201
+        assert (await browser.get(shown["runs"]["a"]["outputs"]["picture"]["href"])).status_code == 404

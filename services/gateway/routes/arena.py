@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from services.gateway import arena
 from services.gateway.auth import required_user
 from services.gateway.bootstrap import GatewayService, gateway
+from services.gateway.routes.files import file_response
 from services.gateway.routes.models import forward
 from services.kit.store import Query
 
@@ -63,3 +64,10 @@ async def vote(battle_id: str, body: arena.Vote, user: str = Depends(required_us
                gw: GatewayService = Depends(gateway)) -> dict[str, Any]:
     """Which answered better: a, b, tie or both_bad. The models' names come back with the answer."""
     return await arena.vote(gw, battle_id, user, body)
+
+
+@router.get("/v1/battles/{battle_id}/files/{side}/{fid:path}")
+async def battle_file(battle_id: str, side: str, fid: str, user: str = Depends(required_user),
+                      gw: GatewayService = Depends(gateway)) -> Response:
+    """A file one side of the caller's battle answered, without saying which model made it."""
+    return await file_response(gw.ctx, await arena.battle_file(gw, battle_id, side, fid, user))

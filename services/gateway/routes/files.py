@@ -54,6 +54,11 @@ async def download(fid: str, run: str | None = Q(None, max_length=64, descriptio
         allowed = upload_usable(await ctx.store.get("files", fid), user)
     if not allowed:
         raise HTTPException(404, detail="no such file")
+    return await file_response(ctx, fid)
+
+
+async def file_response(ctx: ServiceContext, fid: str) -> Response:
+    """The stored file ``fid`` as a download, to a caller already allowed it."""
     try:
         data = await ctx.blobs.get(blob_key(fid))
     except BlobNotFound:

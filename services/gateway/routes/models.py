@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import uuid
+from functools import partial
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from services.contracts.alerts import AlertRules
 from services.contracts.models import ModelChanges
 from services.contracts.versions import version_key
 from services.contracts.windows import ReferencePin, Window, window_query
-from services.gateway.access import with_hrefs
+from services.gateway.access import file_href, with_hrefs
 from services.gateway.auth import optional_user, required_user
 from services.gateway.bootstrap import GatewayService, gateway
 from services.gateway.domain import RequestError
@@ -285,5 +286,5 @@ async def recent_runs(owner: str, name: str, request: Request, user: str | None 
     page = json.loads(answer.body)
     for item in page.get("items", []):  # the owner reads each run's files through the run
         for part in ("inputs", "outputs", "steps"):
-            item[part] = with_hrefs(item.get(part), item["id"], None)
+            item[part] = with_hrefs(item.get(part), partial(file_href, run_id=item["id"]))
     return JSONResponse(page)
