@@ -18,7 +18,7 @@ from ._client_files import is_file_value
 from ._client_run import Run
 from ._errors import FeatherError, InvalidInput
 from ._files import safe_name
-from ._wire_client import FILE_KINDS, input_specs, step_entry
+from ._wire_client import FILE_KINDS, FILE_URLS, input_specs, step_entry
 
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
 
@@ -69,6 +69,11 @@ def convert(key: str, raw: str, spec: dict[str, Any] | None) -> Any:
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"input {key!r}: cannot read {path}: "
                                f"{getattr(exc, 'strerror', None) or exc}", field=key) from None
+    if spec and spec.get("kind") in FILE_KINDS:
+        if raw.startswith(FILE_URLS):
+            return raw  # a file given by its URL, as the API takes it
+        raise InvalidInput(f"input {key!r} is a file: give @path or its data:, http(s):// or feather:files/ URL",
+                           field=key)
     kinds = (spec or {}).get("schema", {}).get("type")
     if spec and spec.get("kind") in ("number", "slider") and not kinds:
         kinds = "number"

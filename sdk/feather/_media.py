@@ -48,6 +48,8 @@ class FileComponent(Component):
         return files.file_schema(output=True)
 
     def _check(self, value: Any) -> dict[str, Any]:
+        if isinstance(value, str) and re.match(files.URL_PATTERN, value):
+            value = {"url": value}  # a file given as its URL alone, as the API accepts it
         return files.check_value(value, self.name, max_size=self.max_size, accept=self.accept)
 
     def validate(self, value: Any) -> None:
@@ -56,7 +58,7 @@ class FileComponent(Component):
                           inline_limit=files.DATA_URL_LIMIT)
 
     def decode(self, value: Any) -> Any:
-        self._check(value)
+        value = self._check(value)
         if self.format == "path":
             return pathlib.Path(files.local_path(value, self.name, self.max_size))
         data = files.read_bytes(value, self.name, self.max_size)

@@ -16,7 +16,7 @@ from ._wire_schema import problem
 
 FILE_KINDS = frozenset({"image", "audio", "file"})
 PENDING = "feather:files/pending-"  # placeholder urls; never sent
-_URL_PREFIXES = ("data:", "http://", "https://", "feather:")
+FILE_URLS = ("data:", "http://", "https://", "feather:")  # how a file may be given by its URL
 
 
 class PendingFiles:
@@ -107,7 +107,7 @@ def _convert(value: Any, kind: str | None, pending: PendingFiles) -> Any:
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
-        if kind not in FILE_KINDS or value.startswith(_URL_PREFIXES):
+        if kind not in FILE_KINDS or value.startswith(FILE_URLS):
             return {"url": value} if kind in FILE_KINDS else value
         return pending(*fv.read_path(value))
     if isinstance(value, dict):

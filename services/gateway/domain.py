@@ -12,8 +12,8 @@ from jsonschema import Draft202012Validator
 from services.contracts.requests import RequestError, check_inputs, pick_step
 from services.kit.body_limit import human_size
 
-__all__ = ["RequestError", "check_choices", "check_inputs", "check_size", "drop_paths", "new_run_id",
-           "parse_prefer_wait", "pick_step", "pick_version"]
+__all__ = ["RequestError", "as_file_values", "check_choices", "check_inputs", "check_size", "new_run_id",
+           "parse_prefer_wait", "pick_step", "pick_version", "with_uri_strings"]
 
 
 def new_run_id() -> str:
@@ -30,29 +30,63 @@ def check_size(field: str, value: Any, limit: int) -> None:
                                          f"{human_size(limit)}; send large values as files (POST /v1/files)"}])
 
 
-def drop_paths(value: Any, schema: Any) -> Any:
-    """Remove ``path`` from every file value the caller sent, at any depth (in place).
+FILE_URL_PREFIXES = ("data:", "https://", "http://", "feather:files/")
 
-    Only the executor says where a worker reads a file from; a caller's ``path`` would make a
-    step open any file its worker can see (a model's private weights, say). File values are
-    found by the schema (an object with a ``url`` property), so a JSON input may still hold
-    a key named "path".
+
+def is_file_schema(schema: Any) -> bool:
+    """A file value's schema: an object with a ``url`` property."""
+    return isinstance(schema, dict) and "url" in (schema.get("properties") or {})
+
+
+def _alternatives(schema: dict[str, Any]) -> tuple[Any, ...]:
+    return (*schema.get("anyOf", ()), *schema.get("oneOf", ()), *schema.get("allOf", ()))
+
+
+def as_file_values(value: Any, schema: Any) -> Any:
+    """``value`` with every file value in the form the platform keeps, found by the schema:
+
+    - a file given as its URL alone (``"data:..."``, ``"https://..."``, ``"feather:files/<id>"``,
+      Replicate's convention) becomes ``{"url": ...}``;
+    - a caller's ``path`` is removed, at any depth. Only the executor says where a worker reads
+      a file from; a caller's ``path`` would make a step open any file its worker can see (a
+      model's private weights, say). A JSON input may still hold a key named "path".
+
+    Objects and lists are changed in place; the value is returned, as a string is replaced.
     """
     if not isinstance(schema, dict):
         return value
-    for alternative in (*schema.get("anyOf", ()), *schema.get("oneOf", ()), *schema.get("allOf", ())):
-        drop_paths(value, alternative)
+    alternatives = _alternatives(schema)
+    if isinstance(value, str):
+        wanted = is_file_schema(schema) or any(is_file_schema(a) for a in alternatives)
+        return {"url": value} if wanted and value.startswith(FILE_URL_PREFIXES) else value
+    for alternative in alternatives:
+        as_file_values(value, alternative)
     if isinstance(value, dict):
         properties = schema.get("properties") or {}
         if "url" in properties:
             value.pop("path", None)
         for key, sub in properties.items():
             if key in value:
-                drop_paths(value[key], sub)
+                value[key] = as_file_values(value[key], sub)
     elif isinstance(value, list):
-        for item in value:
-            drop_paths(item, schema.get("items"))
+        for i, item in enumerate(value):
+            value[i] = as_file_values(item, schema.get("items"))
     return value
+
+
+def with_uri_strings(schema: Any) -> Any:
+    """A copy of ``schema`` where each file value may also be given as its URL alone, as
+    :func:`as_file_values` accepts: what a model's OpenAPI document tells its callers."""
+    if isinstance(schema, list):
+        return [with_uri_strings(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copied = {k: with_uri_strings(v) for k, v in schema.items()}
+    if is_file_schema(schema):
+        uri = {"type": "string", "format": "uri", "pattern": "^(data:|https?://|feather:files/)",
+               "description": "the file as a data: URL, an http(s) link or feather:files/<id>"}
+        return {"anyOf": [uri, copied]}
+    return copied
 
 
 def check_choices(step: dict[str, Any], choices: Any, carried: set[str] = frozenset()) -> dict[str, Any]:
@@ -74,7 +108,7 @@ def check_choices(step: dict[str, Any], choices: Any, carried: set[str] = frozen
             problems.append({"loc": [*loc, name], "msg": f"not an input of step {step['name']!r}",
                              "type": "additionalProperties"})
             continue
-        drop_paths(value, properties[name])
+        value = choices[name] = as_file_values(value, properties[name])
         sub = properties[name]
         if name in carried and kinds.get(name) in MERGED_KINDS and isinstance(value, dict) and isinstance(sub, dict) \
                 and sub.get("type") == "object":

@@ -65,7 +65,7 @@ def _collect(value: Any, path: list[str], found: list[tuple[dict[str, Any], str,
     if not isinstance(value, dict):
         return
     url = value.get("url")
-    if isinstance(url, str):  # (a caller's "path" was dropped before: see domain.drop_paths)
+    if isinstance(url, str):  # (a caller's "path" was dropped before: see domain.as_file_values)
         found.append((value, url, path))
     for key, item in value.items():
         if key != "url" and isinstance(item, (dict, list)):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.gateway.domain import with_uri_strings
+
 _RUN_STATUS = ["queued", "running", "succeeded", "failed", "canceled", "timed_out"]
 
 
@@ -34,7 +36,7 @@ def _run_schema(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def _request_schema(step: dict[str, Any], first: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {
-        "inputs": step["input_schema"],
+        "inputs": with_uri_strings(step["input_schema"]),
         "step": {"type": "string", "const": step["name"]},
         "version": {"type": "integer", "minimum": 1},
     }

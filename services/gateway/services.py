@@ -80,7 +80,7 @@ async def prepare_run(gw: GatewayService, model: dict[str, Any], body: RunBody, 
         carried_files = run_file_ids(previous)
     else:
         step = domain.pick_step(manifest, body.step)
-    given = domain.drop_paths(copy.deepcopy(given), step["input_schema"])  # before any file is looked at
+    given = domain.as_file_values(copy.deepcopy(given), step["input_schema"])  # before any file is looked at
     domain.check_size("inputs", {"inputs": given, "choices": body.choices}, ctx.settings.max_inputs_kb * 1024)
     inputs = domain.check_inputs(step, given)
     chain = None

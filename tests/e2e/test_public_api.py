@@ -2,6 +2,7 @@
 each refused, while the platform keeps answering everyone else."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -176,6 +177,24 @@ def test_an_anonymous_upload_expires_and_an_anonymous_runs_files_need_its_token(
     assert "token=" in run["outputs"]["copy"]["href"]
     assert anonymous.get(run["outputs"]["copy"]["href"]).content == b"anonymous"
     assert anonymous.get(run["outputs"]["copy"]["href"].split("&token=")[0]).status_code == 404
+
+
+def test_a_file_input_may_be_given_as_its_url_alone(files_model, stranger, client):
+    uploaded = stranger.post("/v1/files", files={"file": ("plain.txt", b"by its url", "text/plain")}).json()
+    inline = "data:text/plain;base64," + base64.b64encode(b"inline text").decode()
+    for url, content in ((uploaded["url"], b"by its url"), (inline, b"inline text")):
+        run = stranger.post(f"/v1/models/{files_model}/runs", json={"inputs": {"doc": url}},
+                            headers={"Prefer": "wait"}).json()
+        assert run["status"] == "succeeded", run
+        assert run["inputs"]["doc"]["url"] == url and run["inputs"]["doc"]["size"] == len(content)
+        assert stranger.get(run["outputs"]["copy"]["href"]).content == content
+    assert client.run(files_model, doc=inline).value("copy") == b"inline text"
+    refused = stranger.post(f"/v1/models/{files_model}/runs", json={"inputs": {"doc": "/etc/passwd"}})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "inputs", "doc"]
+    schema = stranger.get(f"/v1/models/{files_model}/openapi.json").json()
+    body = schema["paths"][f"/v1/models/{files_model}/runs"]["post"]["requestBody"]["content"]["application/json"]
+    doc = body["schema"]["oneOf"][0]["properties"]["inputs"]["properties"]["doc"]
+    assert {"type": "string", "format": "uri"}.items() <= doc["anyOf"][0].items()
 
 
 # --- operators ------------------------------------------------------------------------------

@@ -109,9 +109,31 @@ def test_paths_are_dropped_from_every_file_value_and_kept_in_json() -> None:
     value = {"doc": {"url": "data:,x", "path": "/etc/passwd"}, "digits": {"image": {"path": "/w.npz"}},
              "docs": [{"path": "/a"}, {"url": "data:,y", "path": "/b"}], "either": {"path": "/c", "url": "data:,z"},
              "cfg": {"path": "just data"}}
-    _domain.drop_paths(value, FILE_STEP["input_schema"])
+    _domain.as_file_values(value, FILE_STEP["input_schema"])
     assert value == {"doc": {"url": "data:,x"}, "digits": {"image": {}}, "docs": [{}, {"url": "data:,y"}],
                      "either": {"url": "data:,z"}, "cfg": {"path": "just data"}}
+
+
+def test_a_file_given_as_its_url_alone_becomes_a_file_value() -> None:
+    given = {"doc": "https://example.org/a.png", "docs": ["data:,y", "feather:files/abc/b.txt"],
+             "digits": {"image": "data:image/png;base64,AAAA"}, "cfg": {"url": "https://kept.as/is"}}
+    value = _domain.as_file_values(given, FILE_STEP["input_schema"])
+    assert value == {"doc": {"url": "https://example.org/a.png"},
+                     "docs": [{"url": "data:,y"}, {"url": "feather:files/abc/b.txt"}],
+                     "digits": {"image": {"url": "data:image/png;base64,AAAA"}}, "cfg": {"url": "https://kept.as/is"}}
+    assert _domain.as_file_values({"doc": "/etc/passwd"}, FILE_STEP["input_schema"]) == {"doc": "/etc/passwd"}
+    with pytest.raises(_domain.RequestError) as caught:  # a string that is no URL is still refused
+        _domain.check_inputs(FILE_STEP, {"doc": "/etc/passwd"})
+    assert caught.value.detail[0]["loc"] == ["body", "inputs", "doc"]
+
+
+def test_the_openapi_schema_of_a_file_input_accepts_a_uri_string_too() -> None:
+    from jsonschema import Draft202012Validator
+    schema = _domain.with_uri_strings(FILE_STEP["input_schema"])
+    validator = Draft202012Validator(schema)
+    assert validator.is_valid({"doc": "https://example.org/a.png", "docs": ["data:,x", {"url": "data:,y"}]})
+    assert not validator.is_valid({"doc": "ftp://example.org/a.png"})
+    assert FILE_STEP["input_schema"]["properties"]["doc"] == FILE  # the manifest's own is left alone
 
 
 def test_inputs_with_a_bare_path_are_refused_for_want_of_a_url() -> None:

@@ -151,6 +151,8 @@ def test_publish_prints_the_build_log_as_it_grows(wired: Platform) -> None:
     ('{"selected": [0]}', {"kind": "pick_list", "schema": {"type": "object"}}, {"selected": [0]}),
     ("@@handle", {"kind": "text", "schema": {"type": "string"}}, "@handle"),
     ("12", None, "12"),
+    ("https://example.org/a.png", {"kind": "image", "schema": {"type": "object"}}, "https://example.org/a.png"),
+    ("data:,hi", {"kind": "file", "schema": {"type": "object"}}, "data:,hi"),
 ])
 def test_input_values_follow_the_manifest(raw: str, spec: dict[str, Any] | None,
                                           expected: Any) -> None:
@@ -163,7 +165,8 @@ def test_at_path_reads_text_inputs_and_passes_file_inputs(tmp_path: Path) -> Non
     assert convert("t", f"@{note}", {"kind": "text", "schema": {"type": "string"}}) == "from a file"
     assert convert("f", f"@{note}", {"kind": "file"}) == note
     for raw, spec in (("maybe", {"schema": {"type": "boolean"}}),
-                      ("{", {"schema": {"type": "object"}})):
+                      ("{", {"schema": {"type": "object"}}),
+                      ("note.txt", {"kind": "file", "schema": {"type": "object"}})):  # a path needs its @
         with pytest.raises(Exception) as e:
             convert("k", raw, spec)
         assert getattr(e.value, "field", None) == "k"

@@ -67,8 +67,10 @@ def test_file_values_that_cannot_be_read_in_the_runtime() -> None:
         img.decode({"url": "data:image/png;base64," + base64.b64encode(b"nope").decode()})
     with pytest.raises(InvalidInput, match="bad data URL: its base64 data is invalid"):
         img.decode({"url": "data:image/png;base64,@@@"})
+    with pytest.raises(InvalidInput, match="is not an image Pillow can read$"):
+        img.decode("data:image/png;base64,AAAA")  # a file given by its URL alone is read like the object
     with pytest.raises(InvalidInput, match="must be a file value"):
-        img.decode("data:image/png;base64,AAAA")
+        img.decode("photo.png")
     with pytest.raises(InvalidInput, match="url that is not data:, feather: or http"):
         img.validate({"url": "file:///etc/passwd"})
 
