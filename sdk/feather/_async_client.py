@@ -58,9 +58,10 @@ class AsyncClient:
 
     async def run_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
                        step: str | None = None, previous_run: str | Run | None = None,
-                       wait: float | None = 60) -> AsyncRun:
+                       wait: float | None = 60, idempotency_key: str | None = None) -> AsyncRun:
         found = await self._drive(flows.run(self._core, ref, inputs, wait=wait, version=version,
-                                            step=step, previous_run=previous_run))
+                                            step=step, previous_run=previous_run,
+                                            idempotency_key=idempotency_key))
         return check(found) if found.done else found
 
     async def run_chain(self, ref: str, inputs: dict[str, Any],

@@ -61,10 +61,12 @@ class Client:
 
     def run_with(self, ref: str, inputs: dict[str, Any], *, version: int | None = None,
                  step: str | None = None, previous_run: str | Run | None = None,
-                 wait: float | None = 60) -> Run:
-        """Like `run`, with inputs as a dict (for names such as `version` or `wait`)."""
+                 wait: float | None = 60, idempotency_key: str | None = None) -> Run:
+        """Like `run`, with inputs as a dict (for names such as `version` or `wait`). With
+        `idempotency_key`, a retry of the same request (within 24 h) answers the same run."""
         found = self._drive(flows.run(self._core, ref, inputs, wait=wait, version=version,
-                                      step=step, previous_run=previous_run))
+                                      step=step, previous_run=previous_run,
+                                      idempotency_key=idempotency_key))
         return check(found) if found.done else found
 
     def run_chain(self, ref: str, inputs: dict[str, Any],

@@ -55,8 +55,10 @@ def shown_version(info: dict[str, Any] | None) -> int | None:
 
 def start(core: Core, ref: str, inputs: dict[str, Any], *, version: int | None = None,
           step: str | None = None, previous_run: str | Run | None = None, chain: bool = False,
-          choices: dict[str, dict[str, Any]] | None = None, wait: float | None = None) -> Flow[Run]:
-    """POST a run; with `wait`, the server holds the answer up to that many seconds."""
+          choices: dict[str, dict[str, Any]] | None = None, wait: float | None = None,
+          idempotency_key: str | None = None) -> Flow[Run]:
+    """POST a run; with `wait`, the server holds the answer up to that many seconds. With
+    `idempotency_key`, sending it again (within 24 h) answers the same run."""
     path = f"{model_path(ref)}/runs"
     sent = yield from prepare_inputs(core, ref, inputs, version=version, step=step,
                                      partial=previous_run is not None,
@@ -73,6 +75,8 @@ def start(core: Core, ref: str, inputs: dict[str, Any], *, version: int | None =
     if chain:
         body.update(chain=True, choices=choices or {})
     headers = {"Prefer": f"wait={math.ceil(wait)}"} if wait else {}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
     resp = yield Call("POST", path, json=body, headers=headers,
                       timeout=max(core.timeout, (wait or 0) + 10))
     return core.run(resp.json())

@@ -9,13 +9,14 @@ from functools import partial
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Depends, HTTPException, Query as Q, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.contracts.alerts import AlertRules
 from services.contracts.models import ModelChanges
 from services.contracts.versions import version_key
 from services.contracts.windows import ReferencePin, Window, window_query
+from services.gateway import idempotency
 from services.gateway.access import file_href, with_hrefs
 from services.gateway.auth import optional_user, required_user
 from services.gateway.bootstrap import GatewayService, gateway
@@ -51,18 +52,36 @@ def _json_of(answer: httpx.Response, service: str) -> dict[str, Any]:
 
 @router.post("/v1/models", status_code=201)
 async def publish(bundle: UploadFile, response: Response, user: str = Depends(required_user),
+                  idempotency_key: str | None = Header(None, alias=idempotency.HEADER, description=(
+                      "the same key and bundle within 24 h answer the version the first request made")),
                   gw: GatewayService = Depends(gateway)) -> Any:
     ctx = gw.ctx
     data = await bundle.read()
+    scope = f"publish|user:{user}"
+    if idempotency_key is not None:
+        first = await idempotency.claim(ctx.store, scope, idempotency_key, idempotency.fingerprint(data))
+        if first is not None:
+            response.status_code = first["status"]
+            response.headers["Idempotent-Replayed"] = "true"
+            return first["body"]
     try:
         answer = await gw.http.post(f"{ctx.settings.registry_url}/internal/models",
                                     files={"bundle": ("bundle.tar.gz", data, "application/gzip")},
                                     headers={"X-Feather-User": user}, timeout=120)
-    except httpx.HTTPError as exc:
-        raise unavailable("the registry", exc) from None
-    body = _json_of(answer, "the registry")
+        body = _json_of(answer, "the registry")
+    except BaseException as exc:
+        if idempotency_key is not None:  # the registry may not have it: a retry tries again
+            await idempotency.release(ctx.store, scope, idempotency_key)
+        if isinstance(exc, httpx.HTTPError):
+            raise unavailable("the registry", exc) from None
+        raise
     if answer.status_code >= 400:
+        if idempotency_key is not None:
+            await idempotency.release(ctx.store, scope, idempotency_key)
         return JSONResponse(body, status_code=answer.status_code)
+    if idempotency_key is not None:
+        await idempotency.complete(ctx.store, scope, idempotency_key,
+                                   {"status": 201 if body.get("created") else 200, "body": body})
     # answer once this gateway can serve the new version, so the caller's next GET finds it
     key = version_key(f"{body['owner']}/{body['name']}", body["version"])
     if not await ctx.store.get("versions", key):

@@ -5,10 +5,10 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Query as Q, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Request, Response
 
 from services.contracts.events import TERMINAL_STATUSES
-from services.gateway import domain, services
+from services.gateway import domain, idempotency, services
 from services.gateway.access import run_token
 from services.gateway.auth import optional_user, required_user
 from services.gateway.bootstrap import GatewayService, gateway
@@ -22,22 +22,44 @@ from services.kit.store import Order, Query
 router = APIRouter()
 
 
+IdempotencyKey = Header(None, alias=idempotency.HEADER, description="the same key and body within 24 h answer the "
+                        "run the first request made (Idempotent-Replayed: true) instead of making another")
+
+
 @router.post("/v1/models/{owner}/{name}/runs", status_code=201)
 async def create_run(owner: str, name: str, body: RunBody, response: Response, request: Request,
-                     prefer: str | None = Header(None), user: str | None = Depends(optional_user),
-                     gw: GatewayService = Depends(gateway)) -> dict:
+                     prefer: str | None = Header(None), idempotency_key: str | None = IdempotencyKey,
+                     user: str | None = Depends(optional_user), gw: GatewayService = Depends(gateway)) -> dict:
     ctx = gw.ctx
     began = time.perf_counter()
-    model = await model_or_404(ctx, owner, name, user)
-    event = await services.prepare_run(gw, model, body, user)
+    holder = f"user:{user}" if user else f"addr:{client_address(request.scope, ctx.settings.forwarded_hops)}"
+    scope = f"runs:{owner}/{name}|{holder}"
+    if idempotency_key is not None:
+        first = await idempotency.claim(ctx.store, scope, idempotency_key,
+                                        idempotency.fingerprint(body.model_dump(mode="json")))
+        if first is not None:
+            return await _replayed(gw, first["run_id"], user, response)
+    try:
+        model = await model_or_404(ctx, owner, name, user)
+        event = await services.prepare_run(gw, model, body, user)
+    except BaseException:
+        if idempotency_key is not None:  # nothing was made: a retry tries afresh
+            await idempotency.release(ctx.store, scope, idempotency_key)
+        raise
     prepared = time.perf_counter()
     wait_s = domain.parse_prefer_wait(prefer)
     run_id = event.run_id
     replies = gw.replies
-    holder = f"user:{user}" if user else f"addr:{client_address(request.scope, ctx.settings.forwarded_hops)}"
     waiter = replies.expect(run_id) if wait_s else None  # before the write: the answer may come at once
     try:
-        doc = await services.accept_run(ctx, event, user, holder)
+        try:
+            doc = await services.accept_run(ctx, event, user, holder)
+        except BaseException:
+            if idempotency_key is not None:
+                await idempotency.release(ctx.store, scope, idempotency_key)
+            raise
+        if idempotency_key is not None:
+            await idempotency.complete(ctx.store, scope, idempotency_key, {"run_id": run_id})
         saved = time.perf_counter()
         if waiter is not None:
             try:
@@ -53,17 +75,31 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response, r
         stored = {**doc, **completed_fields(completed)}
     else:
         stored = await ctx.store.get("runs", run_id) or doc
-    # a run made without an account can only be read again with its token
-    token = run_token(gw.secret, run_id) if user is None else None
-    run = run_view(stored, viewer=user, token=token)
-    response.status_code = 201 if run["status"] in TERMINAL_STATUSES else 202
-    response.headers["Location"] = run["urls"]["get"]
+    run = _answer(gw, stored, user, response)
     # where the time went, for the curious and for benchmarks (W3C Server-Timing)
     response.headers["Server-Timing"] = ", ".join(
         f"{name};dur={ms * 1000:.2f}" for name, ms in (
             ("prepare", prepared - began), ("accept", saved - prepared), ("wait", waited - saved),
             ("answer", time.perf_counter() - waited)))
     return run
+
+
+def _answer(gw: GatewayService, stored: dict, user: str | None, response: Response) -> dict:
+    # a run made without an account can only be read again with its token
+    token = run_token(gw.secret, stored["_id"]) if user is None else None
+    run = run_view(stored, viewer=user, token=token)
+    response.status_code = 201 if run["status"] in TERMINAL_STATUSES else 202
+    response.headers["Location"] = run["urls"]["get"]
+    return run
+
+
+async def _replayed(gw: GatewayService, run_id: str, user: str | None, response: Response) -> dict:
+    """The run an earlier request with the same key made, as it stands now."""
+    stored = await gw.ctx.store.get("runs", run_id)
+    if stored is None:  # deleted with its model
+        raise HTTPException(404, detail=f"the run this {idempotency.HEADER} made, {run_id}, is gone")
+    response.headers["Idempotent-Replayed"] = "true"
+    return _answer(gw, stored, user, response)
 
 
 TokenQuery = Q(None, max_length=100, description="the run's read token (runs made without an account)")
