@@ -112,6 +112,9 @@ class AsyncClient:
     async def delete(self, ref: str) -> None:
         await self._drive(flows.delete(self._core, ref))
 
+    async def deploy(self, ref: str, version: int | None = None, *, follow: str | None = None) -> dict[str, Any]:
+        return await self._drive(flows.deploy(self._core, ref, version, follow))
+
     async def openapi(self, ref: str) -> dict[str, Any]:
         return await self._drive(flows.get_json(f"{model_path(ref)}/openapi.json"))
 

@@ -126,12 +126,12 @@ def dev(ctx: typer.Context) -> None:
     _platform_module("dev", "services.local.dev", ctx.args)
 
 
-from ._cli_manage import cancel, delete, init, logs, runs  # noqa: E402
+from ._cli_manage import cancel, delete, deploy, init, logs, runs  # noqa: E402
 from ._cli_run import run  # noqa: E402
 from ._cli_admin import admin  # noqa: E402
 
 # Registered here, in the order `feather --help` lists them.
-for _command in (login, init, publish, run, runs, logs, cancel, models, delete):
+for _command in (login, init, publish, run, runs, logs, cancel, models, deploy, delete):
     app.command()(_command)
 for _command in (up, dev):
     app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(_command)

@@ -131,3 +131,22 @@ def delete(ref: RefArg,
         print_json({"deleted": ref})
     else:
         print(f"deleted {ref}")
+
+
+def deploy(ref: Annotated[str, typer.Argument(metavar="OWNER/NAME[:VERSION]", help="The model, and the version to serve.")],
+           version: Annotated[int | None, typer.Option("--version", min=1, help="The version to serve (roll back by "
+                                                        "naming an older one).")] = None,
+           follow: Annotated[str | None, typer.Option("--follow", help="latest: a version published later serves "
+                                                        "once ready; pinned: this one stays.")] = None,
+           url: UrlOpt = None, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    """Choose which version of a model you own serves it when a run names none."""
+    if follow not in (None, "latest", "pinned"):
+        raise InvalidInput(f"--follow must be latest or pinned, got {follow!r}", field="follow")
+    with connect(url, token, need_token=True) as client:
+        deployment = client.deploy(ref, version, follow=follow)
+    if as_json:
+        print_json(deployment)
+        return
+    name = ref.split(":")[0]
+    previous = f" (was v{deployment['previous']})" if deployment.get("previous") else ""
+    print(f"{name} serves v{deployment['version']}{previous}; follows {deployment['follow']}")

@@ -126,6 +126,11 @@ class Client:
         """Delete a model you own, with every version."""
         self._drive(flows.delete(self._core, ref))
 
+    def deploy(self, ref: str, version: int | None = None, *, follow: str | None = None) -> dict[str, Any]:
+        """Serve `version` of a model you own when a run names none (``owner/name:3`` works too);
+        `follow`: "latest" lets a version published later take over once ready, "pinned" not."""
+        return self._drive(flows.deploy(self._core, ref, version, follow))
+
     def openapi(self, ref: str) -> dict[str, Any]:
         return self._drive(flows.get_json(f"{model_path(ref)}/openapi.json"))
 

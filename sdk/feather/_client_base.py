@@ -91,6 +91,19 @@ def deadline_after(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
 
 
+def split_ref(ref: str, version: int | None = None) -> tuple[str, int | None]:
+    """``owner/name:3`` as ``("owner/name", 3)``; a ``version`` given apart must agree."""
+    base, colon, number = ref.rpartition(":") if ":" in ref else (ref, "", "")
+    if not colon:
+        return ref, version
+    if not number.isdigit() or int(number) < 1:
+        raise InvalidInput(f"model reference must look like owner/name or owner/name:VERSION, got {ref!r}",
+                           field="ref")
+    if version is not None and version != int(number):
+        raise InvalidInput(f"{ref} names version {number}, and version={version} another", field="version")
+    return base, int(number)
+
+
 def model_path(ref: str) -> str:
     owner, _, name = ref.partition("/")
     if not owner or not name or "/" in name:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._bundle import pack
-from ._client_base import Call, Core, Emit, Flow, Sleep, fetch_model, model_path, run_path
+from ._client_base import Call, Core, Emit, Flow, Sleep, fetch_model, model_path, run_path, split_ref
 from ._client_files import send_inputs
 from ._errors import BuildFailed, FeatherError, InvalidInput, NotFound, RunTimedOut
 from ._wire_client import PendingFiles, input_specs, prepare, step_entry
@@ -47,7 +47,11 @@ def prepare_inputs(core: Core, ref: str, inputs: dict[str, Any], *, version: int
 
 
 def shown_version(info: dict[str, Any] | None) -> int | None:
-    """The version whose manifest GET /v1/models/{ref} shows: the newest ready one."""
+    """The version whose manifest GET /v1/models/{ref} shows: the deployed one, which is the
+    newest ready one unless its owner deployed another."""
+    deployed = ((info or {}).get("deployment") or {}).get("version")
+    if isinstance(deployed, int):
+        return deployed
     newest = newest_ready((info or {}).get("versions") or [])
     latest = (info or {}).get("latest_version")
     return newest["version"] if newest else latest if isinstance(latest, int) else None
@@ -58,7 +62,9 @@ def start(core: Core, ref: str, inputs: dict[str, Any], *, version: int | None =
           choices: dict[str, dict[str, Any]] | None = None, wait: float | None = None,
           idempotency_key: str | None = None) -> Flow[Run]:
     """POST a run; with `wait`, the server holds the answer up to that many seconds. With
-    `idempotency_key`, sending it again (within 24 h) answers the same run."""
+    `idempotency_key`, sending it again (within 24 h) answers the same run. ``owner/name:3``
+    runs version 3; ``owner/name`` the version its owner deployed."""
+    ref, version = split_ref(ref, version)
     path = f"{model_path(ref)}/runs"
     sent = yield from prepare_inputs(core, ref, inputs, version=version, step=step,
                                      partial=previous_run is not None,
@@ -182,6 +188,16 @@ def models(core: Core) -> Flow[list[dict[str, Any]]]:
 def delete(core: Core, ref: str) -> Flow[None]:
     yield Call("DELETE", model_path(ref))
     core.models.pop(ref, None)
+
+
+def deploy(core: Core, ref: str, version: int | None, follow: str | None) -> Flow[dict[str, Any]]:
+    ref, version = split_ref(ref, version)
+    body = {k: v for k, v in (("version", version), ("follow", follow)) if v is not None}
+    if not body:
+        raise InvalidInput("deploy needs a version, or follow='latest' or 'pinned'", field="version")
+    answer: dict[str, Any] = (yield Call("PUT", f"{model_path(ref)}/deployment", json=body)).json()
+    core.models.pop(ref, None)  # the manifest that input checks compare against may have changed
+    return answer
 
 
 def get_json(path: str) -> Flow[Any]:

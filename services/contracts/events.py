@@ -61,6 +61,9 @@ class ModelUpdated(ModelEvent):
     description: str | None = None
     visibility: Literal["public", "unlisted", "private"] | None = None
     public_metrics: bool | None = None
+    # {"version", "follow", "latest_at_deploy", "previous", "at"}: which version serves
+    # owner/name (see contracts.models.serving_version)
+    deployment: dict[str, Any] | None = None
 
 
 class ModelDeleted(ModelEvent):

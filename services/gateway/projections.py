@@ -40,7 +40,8 @@ class Projections:
             self.seen(key).set()
         elif isinstance(event, ModelUpdated):
             changes = {k: v for k, v in (("description", event.description), ("visibility", event.visibility),
-                                         ("public_metrics", event.public_metrics)) if v is not None}
+                                         ("public_metrics", event.public_metrics),
+                                         ("deployment", event.deployment)) if v is not None}
             await self.store.apply("models", event.model_id, changes, event_id=envelope.id)
         elif isinstance(event, ModelDeleted):
             await self.store.apply("models", event.model_id, {"deleted": True}, event_id=envelope.id)

@@ -9,12 +9,13 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException
-from feather.rules import fill_inputs, next_step
+from feather.rules import fill_inputs, newest_ready, next_step
 from pydantic import BaseModel, Field
 
 from services.contracts.envelope import stable_id
 from services.contracts.events import (DEFAULT_DEADLINE_S, TERMINAL_STATUSES, FeedbackGiven, RunCancelRequested,
                                        RunRequested)
+from services.contracts.models import serving_version
 from services.contracts.steps import chain_link
 from services.contracts.versions import version_key
 from services.gateway import domain
@@ -41,10 +42,21 @@ class RunBody(BaseModel):
 
 
 async def pick_version(ctx: ServiceContext, model: dict[str, Any], wanted: int | None) -> dict[str, Any]:
-    """The version a run uses: ``wanted``, or else the newest ready one.
+    """The version a run uses: ``wanted``, else the deployed one (see
+    ``contracts.models.serving_version``), else the newest ready one.
 
     Usually one lookup: when the latest published version is ready it is the newest ready one.
     """
+    deployment = model.get("deployment") or {}
+    if wanted is None and deployment.get("version") is not None:
+        later = deployment.get("follow") == "latest" and \
+            (model.get("latest_version") or 0) > deployment.get("latest_at_deploy", 0)
+        # without a later version, the deployed one is all there is to read
+        versions = await versions_of(ctx, model["_id"]) if later else \
+            [await ctx.store.get("versions", version_key(model["_id"], deployment["version"]))]
+        versions = [v for v in versions if v is not None]
+        newest = newest_ready(versions)
+        return domain.pick_version(model, versions, serving_version(model, newest["version"] if newest else None))
     number = wanted if wanted is not None else model.get("latest_version")
     if number is not None:
         doc = await ctx.store.get("versions", version_key(model["_id"], number))

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import HTTPException
 from feather.rules import newest_ready
 
+from services.contracts.models import serving_version
 from services.gateway.access import file_href, with_hrefs
 
 from services.kit.runtime import ServiceContext
@@ -41,7 +42,9 @@ async def model_visible(ctx: ServiceContext, model_id: str, user: str | None) ->
 async def model_view(ctx: ServiceContext, model: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     versions = await versions_of(ctx, model["_id"])
     latest = next((v for v in versions if v["version"] == model.get("latest_version")), None)
-    shown = newest_ready(versions) or latest
+    newest = newest_ready(versions)
+    serving = serving_version(model, newest["version"] if newest else None)
+    shown = next((v for v in versions if v["version"] == serving), None) or newest or latest
     view = {"id": model["_id"], "owner": model["owner"], "name": model["name"],
             "description": model.get("description", ""), "visibility": model.get("visibility", "public"),
             "latest_version": model.get("latest_version"), "runs": model.get("runs", 0), "task": model.get("task"),
@@ -49,6 +52,10 @@ async def model_view(ctx: ServiceContext, model: dict[str, Any], *, full: bool =
             "status": latest.get("status") if latest else "unknown",
             "created_at": model.get("created_at"), "updated_at": model.get("updated_at")}
     if full:
+        deployment = model.get("deployment") or {}
+        view["deployment"] = {"version": serving, "follow": deployment.get("follow", "latest"),
+                              "deployed": deployment.get("version"), "previous": deployment.get("previous"),
+                              "at": deployment.get("at")}
         view["manifest"] = shown.get("manifest") if shown else None
         view["versions"] = [{"version": v["version"], "status": v.get("status"), "error": v.get("error"),
                              "created_at": v.get("created_at"), "build_ms": v.get("build_ms")}

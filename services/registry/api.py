@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response, UploadFile
 
-from services.contracts.models import ModelChanges
+from services.contracts.models import DeploymentChange, ModelChanges
 from services.kit.runtime import ServiceContext, context
 from services.registry import domain, services
 from services.registry.services import Refused
@@ -75,5 +75,14 @@ async def update_model(owner: str, name: str, changes: ModelChanges, x_feather_u
                        ctx: ServiceContext = Depends(context)) -> dict:
     try:
         return await services.update(ctx, x_feather_user, owner, name, changes.model_dump(exclude_none=True))
+    except Refused as exc:
+        raise _refused(exc) from None
+
+
+@router.put("/internal/models/{owner}/{name}/deployment")
+async def deploy(owner: str, name: str, change: DeploymentChange, x_feather_user: str = Header(...),
+                 ctx: ServiceContext = Depends(context)) -> dict:
+    try:
+        return await services.deploy(ctx, x_feather_user, owner, name, change.version, change.follow)
     except Refused as exc:
         raise _refused(exc) from None

@@ -1,4 +1,5 @@
-"""The registry's use cases: publish a version, change a model, delete it.
+"""The registry's use cases: publish a version, change a model, deploy one of its versions,
+delete it.
 
 Plain functions of the service's adapters; the HTTP layer (``api.py``) turns their errors into
 answers. Each one is a read and a conditional write, tried again when another write to the same
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from services.contracts.events import ModelDeleted, ModelPublished, ModelUpdated
+from services.contracts.models import serving_version
 from services.contracts.versions import version_key
 from services.kit.runtime import ServiceContext
 from services.kit.store import Conflict, Query, retry_on_conflict
@@ -99,6 +101,51 @@ async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
         return await retry_on_conflict(attempt)
     except Conflict:
         raise Refused(409, "the model is changing concurrently; try again") from None
+
+
+async def deploy(ctx: ServiceContext, user: str, owner: str, name: str, version: int | None,
+                 follow: str | None) -> dict[str, Any]:
+    """Serve ``version`` of the model when a run names none, and/or change whether a version
+    published later takes over once ready (``follow``: latest or pinned)."""
+    model_id = f"{owner}/{name}"
+    if user != owner:
+        raise Refused(403, f"only {owner} can deploy {model_id}")
+
+    async def attempt() -> dict[str, Any]:
+        model = await _live_model(ctx, model_id)
+        current = model.get("deployment") or {}
+        versions = await _versions_of(ctx, model_id)
+        ready = [v["version"] for v in versions if v.get("status") == "ready"]
+        serving = serving_version(model, max(ready) if ready else None)
+        if version is not None:
+            found = next((v for v in versions if v["version"] == version), None)
+            if found is None:
+                raise Refused(404, f"{model_id} has no version {version}")
+            if found.get("status") != "ready":
+                raise Refused(409, f"version {version} of {model_id} is {found.get('status', 'not ready')}; "
+                                   "deploy a version that is ready")
+        deployment = {
+            "version": version if version is not None else current.get("version", serving),
+            "follow": follow or current.get("follow", "latest"),
+            # what "published later" means for follow=latest
+            "latest_at_deploy": model["latest_version"] if version is not None else
+            current.get("latest_at_deploy", model["latest_version"]),
+            "previous": serving if version is not None and version != serving else current.get("previous"),
+            "at": datetime.now(timezone.utc).isoformat()}
+        event_id = str(uuid.uuid4())
+        await ctx.save("models", model_id, {**model, "deployment": deployment}, expected_version=model["_v"],
+                       events=[ctx.outbox(ModelUpdated(model_id=model_id, deployment=deployment), event_id=event_id)])
+        return {"id": model_id, "event_id": event_id, "deployment": deployment}
+    return await _retrying(attempt)
+
+
+async def _versions_of(ctx: ServiceContext, model_id: str) -> list[dict[str, Any]]:
+    found, cursor = [], None
+    while True:
+        page = await ctx.store.find("versions", Query(where={"model_id": model_id}, limit=500, cursor=cursor))
+        found += page.items
+        if not (cursor := page.next_cursor):
+            return found
 
 
 async def _live_model(ctx: ServiceContext, model_id: str) -> dict[str, Any]:

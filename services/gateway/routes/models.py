@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Reque
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.contracts.alerts import AlertRules
-from services.contracts.models import ModelChanges
+from services.contracts.models import DeploymentChange, ModelChanges
 from services.contracts.versions import version_key
 from services.contracts.windows import ReferencePin, Window, window_query
 from services.gateway import idempotency
@@ -134,19 +134,44 @@ async def update_model(owner: str, name: str, changes: ModelChanges, user: str =
     if user != owner:
         raise HTTPException(403, detail=f"only {owner} can change {owner}/{name}")
     body = changes.model_dump(exclude_none=True)
+    said = await _changed_in_registry(gw, "PATCH", f"/internal/models/{owner}/{name}", body, user)
+    await _apply_now(ctx, f"{owner}/{name}", body, said)
+    return await model_view(ctx, await model_or_404(ctx, owner, name, user), full=True)
+
+
+@router.put("/v1/models/{owner}/{name}/deployment")
+async def deploy(owner: str, name: str, change: DeploymentChange, user: str = Depends(required_user),
+                 gw: GatewayService = Depends(gateway)) -> dict:
+    """Which version serves `owner/name` when a run names none: `{"version": 3}` deploys (or
+    rolls back to) version 3; `{"follow": "pinned"}` keeps it there when another is published,
+    `{"follow": "latest"}` lets a later version take over once it is ready."""
+    ctx = gw.ctx
+    await model_or_404(ctx, owner, name, user)
+    if user != owner:
+        raise HTTPException(403, detail=f"only {owner} can deploy {owner}/{name}")
+    said = await _changed_in_registry(gw, "PUT", f"/internal/models/{owner}/{name}/deployment",
+                                      change.model_dump(exclude_none=True), user)
+    await _apply_now(ctx, f"{owner}/{name}", {"deployment": said["deployment"]}, said)
+    return (await model_view(ctx, await model_or_404(ctx, owner, name, user), full=True))["deployment"]
+
+
+async def _changed_in_registry(gw: GatewayService, method: str, path: str, body: dict, user: str) -> dict:
     try:
-        answer = await gw.http.patch(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
-                                     json=body, headers={"X-Feather-User": user}, timeout=30)
+        answer = await gw.http.request(method, f"{gw.ctx.settings.registry_url}{path}", json=body,
+                                       headers={"X-Feather-User": user}, timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
     said = _json_of(answer, "the registry")
     if answer.status_code >= 400:
         raise HTTPException(answer.status_code, detail=said.get("detail"))
+    return said
+
+
+async def _apply_now(ctx: ServiceContext, model_id: str, changes: dict, said: dict) -> None:
     # the ModelUpdated event says the same; apply it now, under its id, so the caller sees the
     # change at once and the event changes nothing when it comes
     event_id = said.get("event_id") or f"api-update:{uuid.uuid4()}"
-    await ctx.store.apply("models", f"{owner}/{name}", body, event_id=event_id)
-    return await model_view(ctx, await model_or_404(ctx, owner, name, user), full=True)
+    await ctx.store.apply("models", model_id, changes, event_id=event_id)
 
 
 @router.get("/v1/models/{owner}/{name}")
