@@ -153,6 +153,19 @@ export function parseDetail(status: number, body: unknown): ApiError {
   return new ApiError(status, statusText(status), {}, detail);
 }
 
+/** A 422's messages keyed by their place in the body (`webhook`, `rules.0.threshold`): for forms
+ * with repeated fields, which `fields` (keyed by the last name alone) cannot tell apart. */
+export function bodyFields(error: ApiError): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const item of Array.isArray(error.detail) ? (error.detail as ValidationItem[]) : []) {
+    const loc = Array.isArray(item?.loc) ? item.loc.map(String) : [];
+    const key = (loc[0] === "body" ? loc.slice(1) : loc).join(".");
+    const msg = String(item?.msg ?? "is invalid");
+    fields[key] = fields[key] ? `${fields[key]}; ${msg}` : msg;
+  }
+  return fields;
+}
+
 function statusText(status: number): string {
   if (status === 401) return "You need to log in.";
   if (status === 403) return "You are not allowed to do that.";
@@ -340,11 +353,18 @@ export interface Drift {
   current_rows: number;
 }
 
-export interface AlertRule {
+export type AlertMetric = "error_rate" | "p95_ms" | "drift_share" | "accuracy";
+
+/** A rule as the owner sets it (services/contracts/alerts.py). */
+export interface AlertRuleConfig {
   name: string;
-  metric: string;
+  metric: AlertMetric;
   threshold: number;
   window_min: number;
+  min_runs: number;
+}
+
+export interface AlertRule extends AlertRuleConfig {
   state: "ok" | "firing";
   since: string | null;
   value: number | null;
@@ -352,8 +372,17 @@ export interface AlertRule {
 
 export interface Alerts {
   webhook: string | null;
+  /** Keys the HMAC-SHA256 in each webhook delivery's `feather-signature`; null until rules are first saved. */
+  secret?: string | null;
   rules: AlertRule[];
   events: Array<{ rule: string; state: string; value: number | null; threshold: number; at: string }>;
+}
+
+/** The window of a version's runs its drift is measured against (ISO 8601 times). */
+export interface ReferencePin {
+  version: number;
+  from: string;
+  to: string;
 }
 
 export interface FeedbackFigures {
@@ -446,7 +475,11 @@ export const api = {
     json<Metrics>(`${modelPath(owner, name)}/metrics`, { query: { ...query }, signal }),
   drift: (owner: string, name: string, query: WindowQuery, signal?: AbortSignal) =>
     json<Drift>(`${modelPath(owner, name)}/drift`, { query: { ...query }, signal }),
+  pinReference: (owner: string, name: string, pin: ReferencePin) =>
+    json<ReferencePin>(`${modelPath(owner, name)}/drift/reference`, { method: "PUT", json: pin, needsLogin: true }),
   alerts: (owner: string, name: string, signal?: AbortSignal) => json<Alerts>(`${modelPath(owner, name)}/alerts`, { signal, needsLogin: true }),
+  setAlerts: (owner: string, name: string, config: { rules: AlertRuleConfig[]; webhook: string | null }) =>
+    json<Alerts>(`${modelPath(owner, name)}/alerts`, { method: "PUT", json: config, needsLogin: true }),
   feedbackSummary: (owner: string, name: string, query: WindowQuery, signal?: AbortSignal) =>
     json<FeedbackSummary>(`${modelPath(owner, name)}/feedback`, { query: { ...query }, signal }),
   modelRuns: (owner: string, name: string, limit = 200, signal?: AbortSignal) =>

@@ -1,10 +1,12 @@
 """The ops side in headless Chromium against the running platform: a model in two versions with
-runs of both and labelled feedback, then its dashboard, feedback after a run, the arena and the
-task's leaderboard, each checked against what the API answers. Screenshots in test-artifacts/portal/."""
+runs of both and labelled feedback, then its dashboard, the owner's alert rules and drift reference
+there, feedback after a run, the arena and the task's leaderboard, each checked against what the
+API answers. Screenshots in test-artifacts/portal/."""
 from __future__ import annotations
 
 import secrets
 import textwrap
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -86,6 +88,43 @@ def test_the_dashboard_shows_what_the_api_answers(page, platform: LocalPlatform,
     page.get_by_role("region", name="Drift").get_by_text("Version 2", exact=False).wait_for()
     page.locator("canvas").first.wait_for()  # the charts are drawn
     shot(page, "dashboard")
+
+
+def test_the_owner_sets_alert_rules_and_pins_the_drift_reference(page, platform: LocalPlatform, ops):
+    http, ref = ops["http"], ops["first"]
+    signed_in(page, platform, ops)
+    page.goto(f"{platform.gateway_url}/m/{ref}/dashboard")
+    alerts = page.get_by_role("region", name="Alerts")
+    alerts.get_by_role("button", name="Edit rules").click()
+    alerts.get_by_role("button", name="Add a rule").click()
+    rule = alerts.get_by_role("group", name="Rule 1")
+    rule.get_by_label("Name", exact=True).fill("slow answers")
+    rule.get_by_label("Metric", exact=True).select_option("p95_ms")
+    rule.get_by_label("Threshold", exact=True).fill("60000")
+    rule.get_by_label("Window (min)", exact=True).fill("30")
+    rule.get_by_label("Minimum runs", exact=True).fill("5")
+    alerts.get_by_label("Webhook URL").fill("https://hooks.example.com/feather")
+    shot(page, "dashboard-alert-editor")
+    alerts.get_by_role("button", name="Save").click()
+    alerts.get_by_role("status").get_by_text("Saved 1 rule", exact=False).wait_for()
+    stored = http.get(f"/v1/models/{ref}/alerts").json()
+    assert [{k: r[k] for k in ("name", "metric", "threshold", "window_min", "min_runs")} for r in stored["rules"]] == [
+        {"name": "slow answers", "metric": "p95_ms", "threshold": 60000, "window_min": 30, "min_runs": 5}]
+    assert stored["webhook"] == "https://hooks.example.com/feather"
+    alerts.get_by_role("rowheader", name="slow answers").wait_for()
+    assert page.get_by_test_id("webhook-secret").inner_text() == stored["secret"]
+    shot(page, "dashboard-alert-rules")
+
+    drift = page.get_by_role("region", name="Drift")
+    assert "first 1,000 runs" in page.get_by_test_id("drift-reference").inner_text()
+    drift.get_by_role("button", name="Pin reference").click()
+    drift.get_by_role("status").get_by_text("is now compared", exact=False).wait_for()
+    page.get_by_test_id("drift-reference").get_by_text("the pinned window", exact=False).wait_for()
+    report = http.get(f"/v1/models/{ref}/drift").json()
+    assert report["reference"]["pinned"] is True
+    span = datetime.fromisoformat(report["reference"]["to"]) - datetime.fromisoformat(report["reference"]["from"])
+    assert abs(span - timedelta(hours=24)) <= timedelta(seconds=1)  # the dashboard's window, to the second
+    shot(page, "dashboard-pinned-reference")
 
 
 def test_feedback_after_a_run_reaches_the_dashboard(page, platform: LocalPlatform, ops):

@@ -1,12 +1,16 @@
 /**
  * /m/:owner/:name/dashboard — the owner's view of a model's use: runs by status, latency,
  * queue against model time, versions side by side, drift field by field, feedback and accuracy,
- * and the runs themselves to filter and export. Refreshes every few seconds.
+ * and the runs themselves to filter and export. Refreshes every few seconds. The owner also edits
+ * the alert rules and pins the window drift is measured against.
  */
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useState, type FormEvent, type ReactNode } from "react";
 import {
   api,
   ApiError,
+  bodyFields,
+  type AlertMetric,
+  type AlertRule,
   type Drift,
   type Alerts,
   type DriftField,
@@ -17,8 +21,9 @@ import {
   type WindowQuery,
 } from "../api";
 import { Chart, type Series } from "../components/Chart";
-import { ErrorBox, Spinner, StatusBadge } from "../components/ui";
+import { CopyButton, describedBy, ErrorBox, Field, plural, Spinner, StatusBadge, when } from "../components/ui";
 import { Link } from "../router";
+import { useSession } from "../session";
 import { RequireLogin } from "./RequireLogin";
 
 export const REFRESH_MS = 5000;
@@ -39,6 +44,9 @@ export function windowOf(range: RangeKey, now = Date.now()): WindowQuery {
 }
 
 interface Data {
+  range: RangeKey;
+  period: WindowQuery;
+  versionNumbers: number[];
   metrics: Metrics;
   versions: Array<{ version: number; metrics: Metrics }>;
   drift: Drift | null;
@@ -55,18 +63,31 @@ export default function DashboardPage({ owner, name }: { owner: string; name: st
   );
 }
 
+/** What the owner's editors need to change the model's settings and show the result. */
+interface Control {
+  owner: string;
+  name: string;
+  owned: boolean;
+  reload: () => void;
+}
+
 function Dashboard({ owner, name }: { owner: string; name: string }) {
+  const { user } = useSession();
   const [range, setRange] = useState<RangeKey>("24h");
   const [model, setModel] = useState<ModelDetail | null>(null);
   const [data, setData] = useState<Data | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // a change the owner saved is shown at once, not at the next tick
+  const [changes, reload] = useReducer((n: number) => n + 1, 0);
+  const control = useMemo<Control>(() => ({ owner, name, owned: user?.username === owner, reload }), [owner, name, user]);
 
   const load = useCallback(
     async (signal: AbortSignal) => {
       const window = windowOf(range);
       const detail = model ?? (await api.model(owner, name, signal));
       if (!model) setModel(detail);
-      const recent = (detail.versions ?? []).map((v) => v.version).sort((a, b) => b - a).slice(0, 5);
+      const versionNumbers = (detail.versions ?? []).map((v) => v.version).sort((a, b) => b - a);
+      const recent = versionNumbers.slice(0, 5);
       const [metrics, feedback, runs, alerts, drift, ...perVersion] = await Promise.all([
         api.metrics(owner, name, window, signal),
         api.feedbackSummary(owner, name, window, signal),
@@ -75,7 +96,17 @@ function Dashboard({ owner, name }: { owner: string; name: string }) {
         api.drift(owner, name, window, signal).catch((e) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e))),
         ...recent.map((version) => api.metrics(owner, name, { ...window, version }, signal)),
       ]);
-      setData({ metrics, feedback, alerts, runs: runs.items ?? [], drift, versions: recent.map((version, i) => ({ version, metrics: perVersion[i] })) });
+      setData({
+        range,
+        period: window,
+        versionNumbers,
+        metrics,
+        feedback,
+        alerts,
+        runs: runs.items ?? [],
+        drift,
+        versions: recent.map((version, i) => ({ version, metrics: perVersion[i] })),
+      });
       setError(null);
     },
     [owner, name, range, model],
@@ -99,7 +130,7 @@ function Dashboard({ owner, name }: { owner: string; name: string }) {
       window.clearInterval(timer);
       controller.abort();
     };
-  }, [load, owner, name]);
+  }, [load, owner, name, changes]);
 
   return (
     <div className="page dashboard">
@@ -120,7 +151,7 @@ function Dashboard({ owner, name }: { owner: string; name: string }) {
       </div>
       <ErrorBox>{error}</ErrorBox>
       {!data && !error ? <Spinner label="Loading the dashboard" /> : null}
-      {data ? <Panels data={data} /> : null}
+      {data ? <Panels data={data} control={control} /> : null}
     </div>
   );
 }
@@ -133,7 +164,7 @@ function pct(value: number | null | undefined): string {
   return typeof value === "number" ? `${(value * 100).toFixed(1)}%` : "–";
 }
 
-function Panels({ data }: { data: Data }) {
+function Panels({ data, control }: { data: Data; control: Control }) {
   const { metrics, feedback } = data;
   const times = useMemo(() => metrics.series.map((b) => Date.parse(b.start) / 1000), [metrics]);
   const byStatus: Series[] = useMemo(
@@ -176,9 +207,13 @@ function Panels({ data }: { data: Data }) {
         <h2 className="panel-title">Queue time and model time</h2>
         <Chart title="Queue and model time" xRange={span} x={times} series={split} unit=" ms" xLabels={metrics.series.map((b) => b.start)} />
       </section>
-      <AlertList alerts={data.alerts} />
+      <AlertPanel alerts={data.alerts} control={control} />
       <VersionTable versions={data.versions} />
-      <DriftTable drift={data.drift} />
+      <DriftTable drift={data.drift}>
+        {control.owned && data.drift ? (
+          <PinReference key={data.range} control={control} period={data.period} versions={data.versionNumbers} version={data.drift.version} />
+        ) : null}
+      </DriftTable>
       <section className="panel" aria-labelledby="feedback-title">
         <h2 className="panel-title" id="feedback-title">
           Feedback
@@ -204,41 +239,214 @@ function Tile({ label, value }: { label: string; value: string }) {
   );
 }
 
-function AlertList({ alerts }: { alerts: Alerts }) {
+const METRICS: AlertMetric[] = ["error_rate", "p95_ms", "drift_share", "accuracy"];
+const RULE_FIELDS = ["name", "metric", "threshold", "window_min", "min_runs"] as const;
+type RuleDraft = Record<(typeof RULE_FIELDS)[number], string>;
+const NEW_RULE: RuleDraft = { name: "", metric: "error_rate", threshold: "0.05", window_min: "10", min_runs: "10" };
+const RULE_LABELS: RuleDraft = { name: "Name", metric: "Metric", threshold: "Threshold", window_min: "Window (min)", min_runs: "Minimum runs" };
+// the errors the editor shows by their field; any other goes above the buttons
+const PLACED = new RegExp(`^(webhook|rules\\.\\d+\\.(${RULE_FIELDS.join("|")}))$`);
+const WEBHOOK_HINT = "An https URL each alert that fires or resolves is POSTed to; empty for none.";
+
+function watches(rule: AlertRule): string {
+  return `${rule.metric.replace("_", " ")} ${rule.metric === "accuracy" ? "below" : "above"} ${rule.threshold} over ${rule.window_min} min`;
+}
+
+// an empty or unreadable number goes out as NaN, which JSON sends as null: the server then names the field
+const number = (text: string) => (text.trim() ? Number(text) : NaN);
+
+function AlertPanel({ alerts, control }: { alerts: Alerts; control: Control }) {
+  const [draft, setDraft] = useState<{ rules: RuleDraft[]; webhook: string } | null>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [problem, setProblem] = useState<string | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const edit = () => {
+    setSaved(null);
+    setDraft({
+      webhook: alerts.webhook ?? "",
+      rules: alerts.rules.map((r) => ({ name: r.name, metric: r.metric, threshold: String(r.threshold), window_min: String(r.window_min), min_runs: String(r.min_runs) })),
+    });
+  };
+  const change = (index: number, field: keyof RuleDraft, value: string) =>
+    setDraft((d) => d && { ...d, rules: d.rules.map((r, i) => (i === index ? { ...r, [field]: value } : r)) });
+  const remove = (index: number) => {
+    setErrors({}); // they name rules by position
+    setDraft((d) => d && { ...d, rules: d.rules.filter((_, i) => i !== index) });
+  };
+
+  const cancel = () => {
+    setDraft(null);
+    setErrors({});
+    setProblem(null);
+  };
+
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!draft) return;
+    setBusy(true);
+    setErrors({});
+    setProblem(null);
+    try {
+      const rules = draft.rules.map((r) => ({ name: r.name.trim(), metric: r.metric as AlertMetric, threshold: number(r.threshold), window_min: number(r.window_min), min_runs: number(r.min_runs) }));
+      const answer = await api.setAlerts(control.owner, control.name, { rules, webhook: draft.webhook.trim() || null });
+      setDraft(null);
+      setSaved(`Saved ${plural(answer.rules.length, "rule")}${answer.webhook ? `; alerts are posted to ${answer.webhook}` : ""}.`);
+      control.reload();
+    } catch (e) {
+      if (!(e instanceof ApiError)) return setProblem(String(e));
+      const fields = e.status === 422 ? bodyFields(e) : {};
+      const elsewhere = Object.entries(fields).filter(([key]) => !PLACED.test(key)).map(([, msg]) => msg);
+      setErrors(fields);
+      setProblem(elsewhere.length ? elsewhere.join("; ") : Object.keys(fields).length ? "The server refused some fields; see the highlighted ones." : e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const rules = draft ? (
+    <form className="alert-rules" onSubmit={save} noValidate aria-label="Alert rules">
+      <p className="hint">
+        A rule fires when the error rate (0 to 1), p95 latency (ms) or drift share (0 to 1) rises above its threshold, or when accuracy (0 to 1) falls below it, over
+        the last window of minutes; fewer runs (labelled runs, for accuracy) than its minimum decide nothing.
+      </p>
+      {draft.rules.map((rule, i) => (
+        <RuleEditor key={i} index={i} rule={rule} errors={errors} onChange={(field, value) => change(i, field, value)} onRemove={() => remove(i)} />
+      ))}
+      {draft.rules.length ? null : <p className="muted">No rules.</p>}
+      <div className="toolbar">
+        <button type="button" className="button small" onClick={() => setDraft({ ...draft, rules: [...draft.rules, { ...NEW_RULE }] })}>
+          Add a rule
+        </button>
+      </div>
+      <Field id="alert-webhook" label="Webhook URL" description={WEBHOOK_HINT} error={errors.webhook}>
+        <input
+          id="alert-webhook"
+          inputMode="url"
+          autoComplete="off"
+          placeholder="https://…"
+          value={draft.webhook}
+          aria-invalid={errors.webhook ? true : undefined}
+          aria-describedby={describedBy("alert-webhook", WEBHOOK_HINT, errors.webhook)}
+          onChange={(e) => setDraft({ ...draft, webhook: e.target.value })}
+        />
+      </Field>
+      <ErrorBox>{problem}</ErrorBox>
+      <div className="actions">
+        <button type="submit" className="button primary" disabled={busy}>
+          {busy ? "Saving…" : "Save"}
+        </button>
+        <button type="button" className="button" onClick={cancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  ) : !alerts.rules.length ? (
+    <p className="muted">No alert rules.</p>
+  ) : (
+    <table className="data">
+      <thead>
+        <tr>
+          <th scope="col">rule</th>
+          <th scope="col">watches</th>
+          <th scope="col">state</th>
+          <th scope="col">last value</th>
+        </tr>
+      </thead>
+      <tbody>
+        {alerts.rules.map((rule) => (
+          <tr key={rule.name}>
+            <th scope="row">{rule.name}</th>
+            <td>{watches(rule)}</td>
+            <td>{rule.state === "firing" ? <StatusBadge status="failed" /> : "ok"}</td>
+            <td>{rule.value === null ? "–" : rule.value.toPrecision(3)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+
   return (
     <section className="panel" aria-labelledby="alerts-title">
       <h2 className="panel-title" id="alerts-title">
         Alerts
       </h2>
-      {!alerts.rules.length ? (
-        <p className="muted">
-          No alert rules. Set them with <code>PUT /v1/models/…/alerts</code>.
+      {rules}
+      {saved ? (
+        <p className="notice" role="status">
+          {saved}
         </p>
-      ) : (
-        <table className="data">
-          <thead>
-            <tr>
-              <th scope="col">rule</th>
-              <th scope="col">watches</th>
-              <th scope="col">state</th>
-              <th scope="col">last value</th>
-            </tr>
-          </thead>
-          <tbody>
-            {alerts.rules.map((rule) => (
-              <tr key={rule.name}>
-                <th scope="row">{rule.name}</th>
-                <td>
-                  {rule.metric.replace("_", " ")} {rule.metric === "accuracy" ? "below" : "above"} {rule.threshold} over {rule.window_min} min
-                </td>
-                <td>{rule.state === "firing" ? <StatusBadge status="failed" /> : "ok"}</td>
-                <td>{rule.value === null ? "–" : rule.value.toPrecision(3)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      ) : null}
+      {control.owned && !draft ? (
+        <div className="toolbar">
+          <button type="button" className="button small" onClick={edit}>
+            Edit rules
+          </button>
+        </div>
+      ) : null}
+      {control.owned && alerts.secret ? (
+        <div className="webhook-secret">
+          <p className="label-like">Webhook signing secret</p>
+          <div className="token-value">
+            <code data-testid="webhook-secret">{alerts.secret}</code>
+            <CopyButton text={alerts.secret} label="Copy secret" />
+          </div>
+          <p className="hint">
+            Each delivery carries <code>feather-signature: sha256=&lt;hex&gt;</code>, the HMAC-SHA256 of the request body keyed with this secret: compute it over the body
+            you received and compare, to know the delivery came from feather.
+          </p>
+        </div>
+      ) : null}
     </section>
+  );
+}
+
+function RuleEditor({
+  index,
+  rule,
+  errors,
+  onChange,
+  onRemove,
+}: {
+  index: number;
+  rule: RuleDraft;
+  errors: Record<string, string>;
+  onChange: (field: keyof RuleDraft, value: string) => void;
+  onRemove: () => void;
+}) {
+  const id = (field: string) => `rule-${index}-${field}`;
+  const error = (field: string) => errors[`rules.${index}.${field}`];
+  const hint = (field: string) => (field === "threshold" ? `Fires when ${rule.metric === "accuracy" ? "below" : "above"} this.` : undefined);
+  const props = (field: keyof RuleDraft) => ({
+    id: id(field),
+    value: rule[field],
+    "aria-invalid": error(field) ? true : undefined,
+    "aria-describedby": describedBy(id(field), hint(field), error(field)),
+    onChange: (e: { target: { value: string } }) => onChange(field, e.target.value),
+  });
+  return (
+    <fieldset className="inline-form rule-editor">
+      <legend>Rule {index + 1}</legend>
+      {RULE_FIELDS.map((field) => (
+        <Field key={field} id={id(field)} label={RULE_LABELS[field]} description={hint(field)} error={error(field)}>
+          {field === "metric" ? (
+            <select {...props(field)}>
+              {METRICS.map((m) => (
+                <option key={m} value={m}>
+                  {m.replace("_", " ")} ({m === "accuracy" ? "below" : "above"})
+                </option>
+              ))}
+            </select>
+          ) : (
+            <input {...props(field)} autoComplete="off" inputMode={field === "name" ? undefined : field === "threshold" ? "decimal" : "numeric"} maxLength={field === "name" ? 100 : undefined} />
+          )}
+        </Field>
+      ))}
+      <button type="button" className="button small danger-outline" onClick={onRemove} aria-label={`Remove rule ${index + 1}`}>
+        Remove
+      </button>
+    </fieldset>
   );
 }
 
@@ -275,7 +483,7 @@ function VersionTable({ versions }: { versions: Data["versions"] }) {
   );
 }
 
-function DriftTable({ drift }: { drift: Drift | null }) {
+function DriftTable({ drift, children }: { drift: Drift | null; children?: ReactNode }) {
   const [open, setOpen] = useState<string | null>(null);
   return (
     <section className="panel" aria-labelledby="drift-title">
@@ -287,8 +495,14 @@ function DriftTable({ drift }: { drift: Drift | null }) {
         <>
           <p>
             Version {drift.version}: <strong>{drift.drifted ? "drifting" : "no drift"}</strong> — {drift.drifted_fields} of {drift.fields.length} fields drifted (
-            {pct(drift.share)}), {drift.current_rows} runs against{" "}
-            {drift.reference.pinned ? `the pinned window (${drift.reference_rows} runs)` : `the version's first ${drift.reference_rows} runs`}.
+            {pct(drift.share)}), {drift.current_rows} runs against its reference.
+          </p>
+          <p data-testid="drift-reference">
+            Reference:{" "}
+            {drift.reference.pinned
+              ? `the pinned window from ${when(drift.reference.from)} to ${when(drift.reference.to)} (${plural(drift.reference_rows, "run")})`
+              : `the version's first ${(drift.reference.first_runs ?? 1000).toLocaleString()} runs (${drift.reference_rows} so far)`}
+            .
           </p>
           <table className="data">
             <thead>
@@ -319,7 +533,85 @@ function DriftTable({ drift }: { drift: Drift | null }) {
           {open ? <Distribution field={drift.fields.find((f) => f.field === open)!} /> : null}
         </>
       ) : null}
+      {children}
     </section>
+  );
+}
+
+/** A datetime-local control's value (local time, to the second) for an ISO time, and back. */
+function localInput(iso: string): string {
+  const at = new Date(iso);
+  return new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+}
+
+function isoOf(local: string): string {
+  const at = new Date(local);
+  return Number.isNaN(at.getTime()) ? "" : at.toISOString();
+}
+
+function PinReference({ control, period, versions, version }: { control: Control; period: WindowQuery; versions: number[]; version: number }) {
+  const [from, setFrom] = useState(() => localInput(period.from!));
+  const [to, setTo] = useState(() => localInput(period.to!));
+  const [chosen, setChosen] = useState(String(version));
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [problem, setProblem] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const pin = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setErrors({});
+    setProblem(null);
+    setDone(null);
+    try {
+      const pinned = await api.pinReference(control.owner, control.name, { version: Number(chosen), from: isoOf(from), to: isoOf(to) });
+      setDone(`Version ${pinned.version} is now compared with its runs from ${when(pinned.from)} to ${when(pinned.to)}.`);
+      control.reload();
+    } catch (e) {
+      if (e instanceof ApiError && Object.keys(e.fields).length) setErrors(e.fields);
+      else setProblem(e instanceof ApiError ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const aria = (id: string, field: string) => ({
+    id,
+    "aria-invalid": errors[field] ? true : undefined,
+    "aria-describedby": describedBy(id, null, errors[field]),
+  });
+  return (
+    <form className="pin-reference" onSubmit={pin} noValidate aria-label="Pin the reference">
+      <h3 className="small-title">Pin the reference</h3>
+      <p className="hint">Compare a version with its runs in a window you trust, instead of its first 1,000.</p>
+      <div className="inline-form">
+        <Field id="pin-from" label="From" error={errors.from}>
+          <input {...aria("pin-from", "from")} type="datetime-local" step={1} value={from} onChange={(e) => setFrom(e.target.value)} />
+        </Field>
+        <Field id="pin-to" label="To" error={errors.to}>
+          <input {...aria("pin-to", "to")} type="datetime-local" step={1} value={to} onChange={(e) => setTo(e.target.value)} />
+        </Field>
+        <Field id="pin-version" label="Version" error={errors.version}>
+          <select {...aria("pin-version", "version")} value={chosen} onChange={(e) => setChosen(e.target.value)}>
+            {versions.map((v) => (
+              <option key={v} value={v}>
+                {v}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <button type="submit" className="button" disabled={busy}>
+          {busy ? "Pinning…" : "Pin reference"}
+        </button>
+      </div>
+      <ErrorBox>{problem}</ErrorBox>
+      {done ? (
+        <p className="notice" role="status">
+          {done}
+        </p>
+      ) : null}
+    </form>
   );
 }
 
