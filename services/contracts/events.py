@@ -220,9 +220,24 @@ class AlertChanged(Event):
     at: datetime = Field(default_factory=utcnow)
 
 
+class WebhookAttempted(Event):
+    """One attempt to deliver one of a run's webhook events to the URL its creator gave."""
+    name: ClassVar[str] = "run.webhook_attempted"
+    topic: ClassVar[str] = topics.WEBHOOKS
+    key_field: ClassVar[str] = "run_id"
+    run_id: str
+    webhook_id: str  # the message's webhook-id: the same on every attempt of one message
+    event: Literal["start", "output", "logs", "completed"]
+    attempt: int
+    status_code: int | None = None  # None when no answer came (refused, timed out)
+    error: str | None = None
+    duration_ms: float
+    at: datetime = Field(default_factory=utcnow)
+
+
 CATALOGUE: tuple[type[Event], ...] = (
     ModelPublished, ModelUpdated, ModelDeleted,
     BuildStarted, ImageBuilt, BuildFailed,
     RunRequested, RunStarted, RunProgress, RunCompleted, RunCancelRequested,
-    FeedbackGiven, VoteCast, AlertChanged,
+    FeedbackGiven, VoteCast, AlertChanged, WebhookAttempted,
 )

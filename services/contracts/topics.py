@@ -13,8 +13,9 @@ RUNS = "feather.runs"
 RUN_STATUS = "feather.run-status"
 FEEDBACK = "feather.feedback"
 ALERTS = "feather.alerts"  # telemetry's alerts firing and resolving, keyed by model id
+WEBHOOKS = "feather.webhooks"  # each attempt to deliver a run's webhook, keyed by run id
 
-ALL = (MODELS, BUILDS, RUNS, RUN_STATUS, FEEDBACK, ALERTS)
+ALL = (MODELS, BUILDS, RUNS, RUN_STATUS, FEEDBACK, ALERTS, WEBHOOKS)
 
 
 def dead_letter(topic: str) -> str:

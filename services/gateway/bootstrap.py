@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from services.gateway.projections import Projections
 from services.gateway.ratelimit import Limiter, policies
 from services.gateway.replies import Replies
 from services.gateway.sweeper import sweep_forever
+from services.gateway.webhooks import Deliverer, on_run_status
 from services.kit.runtime import Service, ServiceContext
 
 
@@ -30,13 +32,16 @@ class GatewayService(Service):
         self.password_slots = asyncio.Semaphore(settings.password_hashes_at_once)
         self.http = http
         self.secret = secret
+        self.webhooks = Deliverer(ctx, http)
         self._sweeper: asyncio.Task[None] | None = None
+        self._deliverer: asyncio.Task[None] | None = None
 
     def subscribe(self) -> None:
         bus, projections, replies = self.ctx.bus, self.projections, self.replies
         bus.subscribe(topics.MODELS, projections.on_model)
         bus.subscribe(topics.BUILDS, projections.on_build)
         bus.subscribe(topics.RUN_STATUS, replies.on_projected_run)
+        bus.subscribe(topics.RUN_STATUS, partial(on_run_status, self.ctx, self.webhooks.wake))
         # status events written before they had a topic of their own (older executors, outboxes
         # not yet drained) are still on the runs topic; the projection ignores the requests there
         bus.subscribe(topics.RUNS, replies.on_projected_run)
@@ -45,15 +50,17 @@ class GatewayService(Service):
 
     async def start(self) -> None:
         self._sweeper = asyncio.create_task(sweep_forever(self.ctx), name="run-sweeper")
+        self._deliverer = asyncio.create_task(self.webhooks.run_forever(), name="webhook-deliverer")
         settings = self.ctx.settings
         if settings.admin_token:
             await ensure_user(self.ctx, settings.admin_user, settings.admin_token, token_name="feather up")
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._deliverer, *self.webhooks.sending.values()):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.http.aclose()
 
 

@@ -10,7 +10,7 @@ import httpx
 from services.contracts.files import (DATA_URL_LIMIT, SCHEME, blob_key, content_type_of,
                                       data_url_bytes, file_id, new_file_id)
 from services.gateway.access import upload_usable
-from services.kit.addresses import NotPublic, public_address_of
+from services.kit.addresses import NotPublic, pinned
 from services.gateway.bootstrap import GatewayService
 from services.gateway.domain import RequestError
 from services.kit.body_limit import human_size
@@ -108,30 +108,20 @@ def _described(record: dict[str, Any] | None) -> dict[str, Any]:
     return {"size": record["size"], "content_type": record["content_type"]} if record else {}
 
 
-async def _public_address(url: str, path: list[str]) -> str:
-    """The address to fetch ``url`` from, refusing links into this machine or its network (the
-    gateway would fetch them for the caller)."""
+async def _fetch(gw: GatewayService, url: str, name: str | None, path: list[str], user: str | None) -> str:
+    ctx, http = gw.ctx, gw.http
+    # links into this machine or its network are refused, so that the gateway cannot be made to
+    # fetch for a caller what only it can reach
     try:
-        return await public_address_of(url)
+        target, host, extensions = await pinned(url)
     except NotPublic as exc:
         raise _problem(path, f"{exc}; upload the file instead") from None
     except ValueError as exc:
         raise _problem(path, str(exc)) from None
-
-
-async def _fetch(gw: GatewayService, url: str, name: str | None, path: list[str], user: str | None) -> str:
-    ctx, http = gw.ctx, gw.http
-    address = await _public_address(url, path)
     limit = ctx.settings.max_file_mb * 2**20
-    # connect to the address just checked, not to whatever the name resolves to a moment later
-    # (a name can be made to answer a public address first and a private one next); the name
-    # still goes in the Host header and in TLS, where the certificate is checked against it
-    target = httpx.URL(url)
-    pinned = target.copy_with(host=address)
     try:
         # redirects are not followed: each hop would need the same address check
-        async with http.stream("GET", pinned, headers={"Host": target.netloc.decode("ascii")},
-                               extensions={"sni_hostname": target.host}, timeout=30,
+        async with http.stream("GET", target, headers=host, extensions=extensions, timeout=30,
                                follow_redirects=False) as answer:
             if answer.is_redirect:
                 raise _problem(path, f"{url} redirects; send the final address")

@@ -23,12 +23,13 @@ from services.gateway.access import may_read_run, run_file_ids
 from services.gateway.bootstrap import GatewayService
 from services.gateway.inputs import resolve_files
 from services.gateway.views import model_or_404, versions_of
+from services.gateway.webhooks import WebhookRequest
 from services.kit.runtime import ServiceContext
 from services.kit.tracing import current_traceparent, trace_id_of
 from services.kit.store import Conflict, Query, retry_on_conflict
 
 
-class RunBody(BaseModel):
+class RunBody(WebhookRequest):
     inputs: dict[str, Any] = Field(default_factory=dict)
     version: int | None = Field(None, ge=1)
     step: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from typing import Any
 from urllib.parse import urlsplit
 
 # IPv6 ranges that carry an IPv4 address the platform would end up talking to (NAT64, 6to4,
@@ -43,3 +44,28 @@ async def public_address_of(url: str) -> str:
     if not infos:
         raise ValueError(f"cannot resolve {host}")
     return str(infos[0][4][0])
+
+
+def is_loopback_host(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def pinned(url: str, *, private_too: bool = False) -> tuple[Any, dict[str, str], dict[str, Any]]:
+    """Where to send a request for ``url`` the platform makes for a caller: the URL with its
+    host replaced by the public address just checked (connecting to the name could reach
+    whatever it resolves to a moment later), the Host header, and the TLS name. ``private_too``
+    connects to the name as it is. ValueError (NotPublic) says why not."""
+    import httpx
+
+    target = httpx.URL(url)
+    if private_too:
+        return target, {}, {}
+    address = await public_address_of(url)
+    return (target.copy_with(host=address), {"host": target.netloc.decode("ascii")},
+            {"sni_hostname": target.host})

@@ -139,6 +139,17 @@ class Settings(BaseSettings):
     # let webhooks reach private and loopback addresses (a platform on one machine, tests); never
     # in a shared deployment, where it lets a caller make the platform call into its network
     webhooks_to_private_addresses: bool = False
+    # run webhooks: plain http and loopback addresses are let through for loopback receivers only
+    # when this is set (feather up sets it: a receiver on the same machine); https to a public
+    # address otherwise
+    webhooks_to_loopback: bool = False
+    # seconds between the attempts to deliver a run's `completed` webhook until one answers 2xx
+    # (410 stops them); the other events are tried once
+    webhook_retry_s: list[float] = Field(default_factory=lambda: [5, 30, 120, 600, 1800, 3600, 7200])
+    webhook_throttle_s: float = Field(0.5, ge=0)  # `output` and `logs` deliveries of a run at most this often
+    webhook_timeout_s: float = Field(10.0, gt=0)
+    # after a caller rotates their webhook secret, deliveries carry signatures by both for this long
+    webhook_secret_overlap_h: float = Field(24.0, ge=0)
 
     @model_validator(mode="after")
     def _lambda_covers_every_deadline(self) -> "Settings":

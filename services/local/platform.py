@@ -101,6 +101,8 @@ class LocalPlatform:
                 "FEATHER_EXECUTOR_URL": f"http://127.0.0.1:{self.ports['executor']}",
                 "FEATHER_ADMIN_TOKEN": self.admin_token,
                 "FEATHER_ADMIN_PORT": str(self.ports["admin"]),
+                # a webhook receiver on this machine is what a platform on one machine talks to
+                "FEATHER_WEBHOOKS_TO_LOOPBACK": "true",
                 **self.extra_env}
 
     def start_service(self, name: str) -> None:

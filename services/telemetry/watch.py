@@ -11,7 +11,7 @@ import httpx
 
 from services.contracts.envelope import stable_id
 from services.contracts.events import AlertChanged
-from services.kit.addresses import public_address_of
+from services.kit.addresses import pinned
 from services.kit.runtime import ServiceContext
 from services.kit.store import Query
 from services.telemetry import alerts, feedback, queries, rollups
@@ -76,17 +76,10 @@ async def deliver(ctx: ServiceContext, http: httpx.AsyncClient, doc: dict[str, A
     body = event.model_dump_json().encode()
     headers = {"content-type": "application/json", "feather-signature": alerts.signature(doc["secret"], body),
                "feather-event": event.ce_type()}
-    target, extensions = httpx.URL(url), {}
     try:
-        if not ctx.settings.webhooks_to_private_addresses:
-            # connect to the address just checked, not to whatever the name resolves to next; the
-            # name still goes in the Host header and in TLS, where the certificate is checked
-            address = await public_address_of(url)
-            headers["host"] = target.netloc.decode("ascii")
-            extensions = {"sni_hostname": target.host}
-            target = target.copy_with(host=address)
-        answer = await http.post(target, content=body, timeout=10, headers=headers, extensions=extensions,
-                                 follow_redirects=False)
+        target, host, extensions = await pinned(url, private_too=ctx.settings.webhooks_to_private_addresses)
+        answer = await http.post(target, content=body, timeout=10, headers={**headers, **host},
+                                 extensions=extensions, follow_redirects=False)
         log.info("alert %s of %s delivered to the webhook: %s", event.rule, event.model_id, answer.status_code)
     except (httpx.HTTPError, ValueError) as exc:
         log.warning("alert %s of %s not delivered: %s", event.rule, event.model_id, exc)

@@ -33,7 +33,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform
     local = LocalPlatform.on_free_ports(data_dir, "ft_" + secrets.token_urlsafe(24),
                                         extra_env={"FEATHER_SANDBOX": "required", "FEATHER_WORKER_MEMORY_MB": "512",
                                                    "FEATHER_WORKER_RUN_CPU_S": "5",
-                                                   "FEATHER_BUILD_FIND_LINKS": str(wheels), **GENEROUS_LIMITS})
+                                                   "FEATHER_BUILD_FIND_LINKS": str(wheels),
+                                                   # webhook retries the tests can wait for
+                                                   "FEATHER_WEBHOOK_RETRY_S": "[0.3, 0.6, 1]",
+                                                   **GENEROUS_LIMITS})
     try:
         local.start()
     except Exception:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Request, Response
 
 from services.contracts.events import TERMINAL_STATUSES
-from services.gateway import domain, idempotency, services
+from services.gateway import domain, idempotency, services, webhooks
 from services.gateway.access import run_token
 from services.gateway.auth import optional_user, required_user
 from services.gateway.bootstrap import GatewayService, gateway
@@ -41,6 +41,7 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response, r
             return await _replayed(gw, first["run_id"], user, response)
     try:
         model = await model_or_404(ctx, owner, name, user)
+        webhook = webhooks.check_webhook(ctx, body, user)
         event = await services.prepare_run(gw, model, body, user)
     except BaseException:
         if idempotency_key is not None:  # nothing was made: a retry tries afresh
@@ -53,11 +54,17 @@ async def create_run(owner: str, name: str, body: RunBody, response: Response, r
     waiter = replies.expect(run_id) if wait_s else None  # before the write: the answer may come at once
     try:
         try:
+            if webhook is not None:  # before the run exists: its first events may follow at once
+                await webhooks.queue_start(ctx, run_id, webhook, event.requested_at)
             doc = await services.accept_run(ctx, event, user, holder)
         except BaseException:
+            if webhook is not None:
+                await ctx.store.delete("webhooks", run_id)
             if idempotency_key is not None:
                 await idempotency.release(ctx.store, scope, idempotency_key)
             raise
+        if webhook is not None:
+            gw.webhooks.wake.set()
         if idempotency_key is not None:
             await idempotency.complete(ctx.store, scope, idempotency_key, {"run_id": run_id})
         saved = time.perf_counter()

@@ -1,0 +1,301 @@
+"""Run webhooks, delivered by Standard Webhooks 1.0.
+
+A run request may name a ``webhook`` URL and the events it wants (``start``, ``output``, ``logs``,
+``completed``). Each run with a webhook has one document in ``webhooks``: the queue of its events
+still to deliver, in order, and every attempt so far. The queue is what makes the rules hold:
+
+- a run's events are delivered one after another, in the order they happened;
+- ``output`` and ``logs`` coalesce: one waiting delivery stands for any number of changes, and
+  its body is the run as it is when sent, at most every ``webhook_throttle_s``;
+- ``completed`` is tried again on the schedule ``webhook_retry_s`` until a 2xx; 410 stops all
+  deliveries of the run; the other events are tried once;
+- a run's slow or failing receiver delays only that run: deliveries of different runs go out
+  side by side.
+
+Every gateway replica queues events from the run-status topic (the shared projection's consumer
+group, so each event once) and delivers what is due: a delivery is claimed with a conditional
+write and a lease, so one replica sends it, and another takes over when the lease runs out.
+Each attempt is a ``WebhookAttempted`` event, written with the queue's new state.
+
+Messages are signed with the creator's ``whsec_`` secret (``GET /v1/webhooks/default/secret``);
+after a rotation, with the previous one as well for ``webhook_secret_overlap_h``.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal, get_args
+
+import httpx
+from pydantic import BaseModel, Field, HttpUrl
+from standardwebhooks.webhooks import Webhook
+
+from services.contracts.envelope import Envelope
+from services.contracts.events import RunCompleted, RunProgress, WebhookAttempted
+from services.gateway.domain import RequestError
+from services.gateway.views import run_view
+from services.kit.addresses import is_loopback_host, pinned
+from services.kit.runtime import ServiceContext
+from services.kit.store import Conflict, Order, Query, retry_on_conflict
+
+log = logging.getLogger("feather.gateway.webhooks")
+
+WebhookEvent = Literal["start", "output", "logs", "completed"]
+EVENTS: tuple[str, ...] = get_args(WebhookEvent)
+LEASE = timedelta(seconds=60)
+LOOK_AGAIN_S = 5.0  # for deliveries another replica queued, or left when it stopped
+AT_ONCE = 32  # deliveries in flight per replica
+KEPT_ATTEMPTS = 100
+
+
+class WebhookRequest(BaseModel):
+    webhook: HttpUrl | None = Field(None, description="an https URL that the run's events are POSTed to, "
+                                                      "signed by Standard Webhooks with your secret")
+    webhook_events_filter: list[WebhookEvent] = Field(
+        default_factory=lambda: list(EVENTS), min_length=1,
+        description="which events to send: start, output, logs, completed (default: all)")
+
+
+def check_webhook(ctx: ServiceContext, body: WebhookRequest, user: str | None) -> dict[str, Any] | None:
+    """What to keep on the run of its webhook, or 422 naming the field."""
+    if body.webhook is None:
+        return None
+    url = str(body.webhook)
+
+    def refused(msg: str) -> RequestError:
+        return RequestError(422, [{"loc": ["body", "webhook"], "msg": msg, "type": "value_error"}])
+    if user is None:
+        raise refused("webhooks are signed with your account's secret: sign in or send a token")
+    loopback = is_loopback_host(url)
+    if body.webhook.scheme != "https" and not (loopback and ctx.settings.webhooks_to_loopback):
+        raise refused("an https URL (plain http only to this machine, where the platform allows it)")
+    if loopback and not (ctx.settings.webhooks_to_loopback or ctx.settings.webhooks_to_private_addresses):
+        raise refused("this platform delivers webhooks to public addresses only")
+    return {"url": url, "events": list(dict.fromkeys(body.webhook_events_filter)), "by": user}
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(os.urandom(24)).decode()
+
+
+async def secret_of(ctx: ServiceContext, user: str) -> dict[str, Any]:
+    """The caller's secrets, made on first use: ``current``, and ``previous`` until it expires."""
+    found = await ctx.store.get("webhook_secrets", user)
+    if found is not None:
+        return found
+    doc = {"current": new_secret(), "previous": None, "previous_until": None,
+           "created_at": datetime.now(timezone.utc).isoformat()}
+    with contextlib.suppress(Conflict):  # made by a request alongside this one: that one stands
+        await ctx.store.save("webhook_secrets", user, doc, expected_version=None)
+    return await ctx.store.get("webhook_secrets", user) or doc
+
+
+async def rotate(ctx: ServiceContext, user: str) -> dict[str, Any]:
+    async def attempt() -> dict[str, Any]:
+        current = await secret_of(ctx, user)
+        until = datetime.now(timezone.utc) + timedelta(hours=ctx.settings.webhook_secret_overlap_h)
+        doc = {**current, "current": new_secret(), "previous": current["current"], "previous_until": until.isoformat()}
+        await ctx.store.save("webhook_secrets", user, doc, expected_version=current["_v"])
+        return doc
+    return await retry_on_conflict(attempt)
+
+
+def signing_keys(doc: dict[str, Any], now: datetime) -> list[str]:
+    keys = [doc["current"]]
+    if doc.get("previous") and doc.get("previous_until") and now < datetime.fromisoformat(doc["previous_until"]):
+        keys.append(doc["previous"])
+    return keys
+
+
+def signed_headers(message_id: str, now: datetime, body: str, keys: list[str]) -> dict[str, str]:
+    """Standard Webhooks' three headers; one signature per key, space-separated."""
+    signatures = " ".join(Webhook(key).sign(message_id, now, body) for key in keys)
+    return {"webhook-id": message_id, "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signatures, "content-type": "application/json"}
+
+
+# --- queueing --------------------------------------------------------------------------------
+
+async def queue_start(ctx: ServiceContext, run_id: str, webhook: dict[str, Any], now: datetime) -> None:
+    """A run with a webhook has its queue from the start, with ``start`` when it was asked for."""
+    wanted = ["start"] if "start" in webhook["events"] else []
+    doc = {"run_id": run_id, **webhook, "pending": wanted, "sent": {}, "last_sent_at": {}, "attempt": 0,
+           "state": "pending" if wanted else "idle", "next_at": now.isoformat(), "lease_until": None,
+           "attempts": []}
+    await ctx.store.save("webhooks", run_id, doc, expected_version=None)
+
+
+def _append(doc: dict[str, Any], kinds: list[str], now: datetime, throttle_s: float) -> dict[str, Any] | None:
+    """``doc`` with ``kinds`` queued (those it wants, not already waiting or done), or None
+    when nothing changes."""
+    pending = list(doc["pending"])
+    for kind in kinds:
+        if kind not in doc["events"] or kind in pending:
+            continue  # a waiting output or logs delivery sends the run as it is by then
+        if kind in ("start", "completed") and doc["sent"].get(kind):
+            continue
+        if "completed" in pending or doc["sent"].get("completed"):
+            continue  # nothing follows the end
+        pending.append(kind)
+    if pending == doc["pending"]:
+        return None
+    changed = {**doc, "pending": pending, "state": "pending"}
+    if not doc["pending"]:  # the head is new: when it is due
+        changed["next_at"] = _due(changed, now, throttle_s).isoformat()
+    return changed
+
+
+def _due(doc: dict[str, Any], now: datetime, throttle_s: float) -> datetime:
+    head = doc["pending"][0]
+    last = doc["last_sent_at"].get(head)
+    if head in ("output", "logs") and last:
+        return max(now, datetime.fromisoformat(last) + timedelta(seconds=throttle_s))
+    return now
+
+
+async def on_run_status(ctx: ServiceContext, wake: asyncio.Event, envelope: Envelope) -> None:
+    """Queue what a run's progress and end mean for its webhook."""
+    event = envelope.event
+    if isinstance(event, RunProgress):
+        kinds = ["logs"]
+    elif isinstance(event, RunCompleted):
+        kinds = (["output"] if event.status == "succeeded" else []) + ["completed"]
+    else:
+        return
+    now = datetime.now(timezone.utc)
+
+    async def attempt() -> None:
+        doc = await ctx.store.get("webhooks", event.run_id)
+        changed = _append(doc, kinds, now, ctx.settings.webhook_throttle_s) if doc else None
+        if changed is not None:
+            await ctx.store.save("webhooks", event.run_id, changed, expected_version=doc["_v"])
+            wake.set()
+    await retry_on_conflict(attempt)
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+class Deliverer:
+    """Sends what is due, as soon as it is queued here, or when it comes due, or (for work
+    queued by another replica) within ``LOOK_AGAIN_S``."""
+
+    def __init__(self, ctx: ServiceContext, http: httpx.AsyncClient) -> None:
+        self.ctx, self.http = ctx, http
+        self.wake = asyncio.Event()
+        self.sending: dict[str, asyncio.Task[None]] = {}
+        self.slots = asyncio.Semaphore(AT_ONCE)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                wait_s = await self.deliver_due()
+            except Exception:  # tried again on the next round
+                log.exception("delivering webhooks failed")
+                wait_s = LOOK_AGAIN_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), wait_s)
+            self.wake.clear()
+
+    async def deliver_due(self, now: datetime | None = None) -> float:
+        """Start a delivery for each run whose next event is due; how long until the next one is."""
+        now = now or datetime.now(timezone.utc)
+        page = await self.ctx.store.find("webhooks", Query(where={"state": "pending"}, order=Order("next_at"),
+                                                           limit=200))
+        wait_s = LOOK_AGAIN_S
+        for doc in page.items:
+            due = datetime.fromisoformat(doc["next_at"])
+            if due > now:
+                wait_s = min(wait_s, (due - now).total_seconds())
+                break
+            if doc["run_id"] in self.sending or (doc["lease_until"] and datetime.fromisoformat(doc["lease_until"]) > now):
+                continue
+            try:
+                claimed = await self.ctx.store.save("webhooks", doc["run_id"],
+                                                    {**doc, "lease_until": (now + LEASE).isoformat()},
+                                                    expected_version=doc["_v"])
+            except Conflict:
+                continue  # another replica took it, or an event was queued: the next round sees it
+            task = asyncio.create_task(self._deliver({**doc, "_v": claimed}), name=f"webhook-{doc['run_id']}")
+            self.sending[doc["run_id"]] = task
+            task.add_done_callback(lambda _, run_id=doc["run_id"]: (self.sending.pop(run_id, None), self.wake.set()))
+        return max(0.0, wait_s)
+
+    async def _deliver(self, doc: dict[str, Any]) -> None:
+        async with self.slots:
+            settings = self.ctx.settings
+            kind, attempt = doc["pending"][0], doc["attempt"] + 1
+            message_id = "msg_" + hashlib.sha256(
+                f"{doc['run_id']}|{kind}|{doc['sent'].get(kind, 0)}".encode()).hexdigest()[:32]
+            now = datetime.now(timezone.utc)
+            began = time.perf_counter()
+            status, error = None, None
+            try:
+                body = await self._body(doc, kind, now)
+                keys = signing_keys(await secret_of(self.ctx, doc["by"]), now)
+                loopback = settings.webhooks_to_loopback and is_loopback_host(doc["url"])
+                target, host, extensions = await pinned(
+                    doc["url"], private_too=loopback or settings.webhooks_to_private_addresses)
+                answer = await self.http.post(target, content=body.encode(), timeout=settings.webhook_timeout_s,
+                                              headers={**signed_headers(message_id, now, body, keys), **host},
+                                              extensions=extensions, follow_redirects=False)
+                status = answer.status_code
+            except (httpx.HTTPError, ValueError) as exc:
+                error = str(exc) or type(exc).__name__
+            record = WebhookAttempted(run_id=doc["run_id"], webhook_id=message_id, event=kind, attempt=attempt,
+                                      status_code=status, error=error, duration_ms=(time.perf_counter() - began) * 1000,
+                                      at=now)
+            await self._record(doc, record, settings.webhook_retry_s)
+
+    async def _body(self, doc: dict[str, Any], kind: str, now: datetime) -> str:
+        run = await self.ctx.store.get("runs", doc["run_id"])
+        if run is None:
+            raise ValueError("the run is gone")
+        data = run_view(run, viewer=doc["by"])
+        return json.dumps({"type": f"run.{kind}", "timestamp": now.isoformat(), "data": data})
+
+    async def _record(self, claimed: dict[str, Any], record: WebhookAttempted, schedule: list[float]) -> None:
+        """The queue after this attempt, and the attempt's event, in one write."""
+        first = [claimed]
+
+        async def attempt() -> None:
+            doc = first.pop() if first else await self.ctx.store.get("webhooks", claimed["run_id"])
+            after = _after(doc, record, schedule, self.ctx.settings.webhook_throttle_s)
+            await self.ctx.save("webhooks", doc["run_id"], after, expected_version=doc["_v"],
+                                events=[self.ctx.outbox(record, event_id=f"{record.webhook_id}|{record.attempt}")])
+        await retry_on_conflict(attempt)
+
+
+def _after(doc: dict[str, Any], record: WebhookAttempted, schedule: list[float], throttle_s: float) -> dict[str, Any]:
+    """What one attempt at the queue's head leaves: the next event due, the same one later, or none."""
+    now = record.at
+    pending, sent, last = list(doc["pending"]), dict(doc["sent"]), dict(doc["last_sent_at"])
+    attempts = [*doc["attempts"], record.model_dump(mode="json")][-KEPT_ATTEMPTS:]
+    after = {**doc, "attempts": attempts, "lease_until": None}
+    ok = record.status_code is not None and 200 <= record.status_code < 300
+    if record.status_code == 410:  # the receiver wants no more of this run
+        return {**after, "pending": [], "state": "gone", "attempt": 0}
+    if ok or record.event != "completed" or record.attempt > len(schedule):
+        pending.pop(0)
+        if ok:
+            sent[record.event] = sent.get(record.event, 0) + 1
+            last[record.event] = now.isoformat()
+        after.update(pending=pending, sent=sent, last_sent_at=last, attempt=0)
+        if not pending:
+            return {**after, "state": "idle"}
+        return {**after, "state": "pending", "next_at": _due(after, now, throttle_s).isoformat()}
+    retry_at = now + timedelta(seconds=schedule[record.attempt - 1])
+    return {**after, "attempt": record.attempt, "next_at": retry_at.isoformat()}
+
+
+async def attempts_of(ctx: ServiceContext, run_id: str) -> list[dict[str, Any]]:
+    doc = await ctx.store.get("webhooks", run_id)
+    return list(doc["attempts"]) if doc else []
