@@ -40,7 +40,7 @@ __all__ = [
     # interactive: a step's output the user acts on before the next step
     "PickList", "ImageRegions", "EditableText",
     # the clients, and what their methods return
-    "Client", "Run", "Job", "LogStream", "AsyncClient", "AsyncRun", "AsyncJob", "AsyncLogStream",
+    "Client", "Run", "Job", "LogStream", "AsyncClient", "AsyncRun", "AsyncJob", "AsyncLogStream", "StreamEvent",
     "FeatherError", "DefinitionError", "NotFound", "InvalidInput", "Unauthorized",
     "RunFailed", "RunTimedOut", "BuildFailed", "__version__",
 ]
@@ -49,7 +49,7 @@ __all__ = [
 # they need httpx, which model environments lack: loaded on first use, from the module each lives in
 _LAZY = {"Client": "_client", "Run": "_client_run", "Job": "_client", "LogStream": "_client",
          "AsyncClient": "_async_client", "AsyncRun": "_client_run", "AsyncJob": "_async_client",
-         "AsyncLogStream": "_async_client"}
+         "AsyncLogStream": "_async_client", "StreamEvent": "_client_stream"}
 
 
 def __getattr__(name: str) -> Any:

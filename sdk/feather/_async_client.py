@@ -28,6 +28,8 @@ from ._client_base import (
     transport_error,
 )
 from ._client_run import AsyncRun, Run
+from ._client_stream import StreamEvent
+from ._client_stream import aevents as stream_events
 from ._errors import FeatherError
 
 __all__ = ["AsyncClient", "AsyncJob", "AsyncLogStream", "AsyncRun"]
@@ -63,6 +65,13 @@ class AsyncClient:
                                             step=step, previous_run=previous_run,
                                             idempotency_key=idempotency_key))
         return check(found) if found.done else found
+
+    async def stream(self, ref: str, /, *, version: int | None = None, step: str | None = None,
+                     **inputs: Any) -> AsyncIterator[StreamEvent]:
+        """`Client.stream`: `async for event in client.stream(ref, **inputs)`."""
+        run = await self._drive(flows.start(self._core, ref, inputs, version=version, step=step))
+        async for event in stream_events(self._http, run.urls["stream"]):
+            yield event
 
     async def run_chain(self, ref: str, inputs: dict[str, Any],
                         choices: dict[str, dict[str, Any]] | None = None, *,

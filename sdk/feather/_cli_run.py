@@ -43,12 +43,16 @@ def run(ref: RefArg,
     inputs = _read_inputs_json(inputs_json) if inputs_json else {}
     pairs = [_split_pair(item) for item in pairs_ or []]
     with connect(url, token) as client:
+        info = client.model(ref.split(":")[0]) if pairs or not (as_json or previous_run) else None
         if pairs:  # the manifest says how to read each value ("3" is a number for a Number)
-            info = client.model(ref)
             specs = input_specs(info, None if previous_run and not step else step_entry(info, step))
             inputs.update({key: convert(key, value, specs.get(key)) for key, value in pairs})
-        result = client.run_with(ref, inputs, version=version, step=step,
-                                 previous_run=previous_run, wait=wait)
+        entry = step_entry(info, step) if info is not None and not (as_json or previous_run) else None
+        if entry is not None and entry.get("streams") and not {"version", "step"} & set(inputs):
+            result = _streamed(client, ref, inputs, version, step, entry)
+        else:
+            result = client.run_with(ref, inputs, version=version, step=step,
+                                     previous_run=previous_run, wait=wait)
         saved = _save_outputs(client, result, output_dir) if output_dir else {}
     if as_json:
         print_json({**run_dict(result), **({"saved": saved} if output_dir else {})})
@@ -176,13 +180,41 @@ def _shown(value: Any) -> str:
     return str(value) if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def _streamed(client: Client, ref: str, inputs: dict[str, Any], version: int | None, step: str | None,
+              entry: dict[str, Any]) -> Run:
+    """Run a step that yields, printing its text outputs as they grow; the run once it ends."""
+    texts = [o["name"] for o in entry.get("outputs") or [] if o.get("kind") in ("text", "markdown")]
+    shown = ""
+    done = None
+    for event in client.stream(ref, version=version, step=step, **inputs):
+        if event.event == "output" and texts:
+            text = ((event.data or {}).get("outputs") or {}).get(texts[0])
+            if isinstance(text, str) and text.startswith(shown):
+                sys.stdout.write(text[len(shown):])
+                sys.stdout.flush()
+                shown = text
+        elif event.event == "done":
+            done = event.data
+    if shown:
+        sys.stdout.write("\n")
+    if done is None:
+        raise FeatherError("the run's stream ended before the run did")
+    result = Run.from_dict(done)
+    if shown and result.outputs and result.outputs.get(texts[0]) == shown:
+        result.outputs = {k: v for k, v in result.outputs.items() if k != texts[0]}  # printed already
+    if result.status != "succeeded":
+        raise FeatherError(f"run {result.id} {result.status}: {result.error or 'no reason given'}")
+    return result
+
+
 def _print_run(result: Run, saved: dict[str, list[str]]) -> None:
     table = Table("output", "value", show_header=True)
     for name, value in (result.outputs or {}).items():
         shown = "saved: " + ", ".join(Path(p).name for p in saved[name]) if name in saved \
             else _shown(value)
         table.add_row(Text(name), Text(shown))
-    Console().print(table)
+    if table.row_count:
+        Console().print(table)
     for path in (p for paths in saved.values() for p in paths):
         print(path)  # whole paths on lines of their own, never wrapped, for scripts
     m = result.metrics or {}

@@ -29,6 +29,8 @@ from ._client_base import (
     transport_error,
 )
 from ._client_run import Run
+from ._client_stream import StreamEvent
+from ._client_stream import events as stream_events
 from ._errors import FeatherError
 from ._transport import adapt_transport
 
@@ -68,6 +70,14 @@ class Client:
                                       step=step, previous_run=previous_run,
                                       idempotency_key=idempotency_key))
         return check(found) if found.done else found
+
+    def stream(self, ref: str, /, *, version: int | None = None, step: str | None = None,
+               **inputs: Any) -> Iterator[StreamEvent]:
+        """Start a run and iterate its events as they happen: `output` (data["outputs"] so far,
+        for a step that yields), `progress`, and at the end `logs`, `error` and `done` (data: the
+        run). A dropped connection resumes where it left off."""
+        run = self._drive(flows.start(self._core, ref, inputs, version=version, step=step))
+        return stream_events(self._http, run.urls["stream"])
 
     def run_chain(self, ref: str, inputs: dict[str, Any],
                   choices: dict[str, dict[str, Any]] | None = None, *, version: int | None = None,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import itertools
 import json
 import os
@@ -129,6 +130,9 @@ def build_manifest(model: Model) -> dict[str, Any]:
             "outputs": [output_entry(c) for c in step.outputs],
             "input_schema": input_schema(step.inputs),
             "interactive": list(step.interactive),
+            # a generator step yields its outputs as it makes them: clients may show them live
+            **({"streams": True} if inspect.isgeneratorfunction(step.fn) or inspect.isasyncgenfunction(step.fn)
+               else {}),
         } for step in model.steps],
         **({"examples": [dict(e) for e in model.examples]} if model.examples else {}),
         **({"task": model.task} if model.task else {}),

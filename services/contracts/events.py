@@ -140,6 +140,15 @@ class RunProgress(RunEvent):
     name: ClassVar[str] = "run.progress"
     fraction: float | None = None
     message: str = ""
+    seq: int | None = None  # the run's progress and outputs so far are numbered in one sequence
+
+
+class RunOutput(RunEvent):
+    """A generator step's outputs so far (throttled; the run's completion holds the whole)."""
+    topic: ClassVar[str] = topics.RUN_STATUS
+    name: ClassVar[str] = "run.output"
+    outputs: dict[str, Any]
+    seq: int
 
 
 class RunCompleted(RunEvent):
@@ -238,6 +247,6 @@ class WebhookAttempted(Event):
 CATALOGUE: tuple[type[Event], ...] = (
     ModelPublished, ModelUpdated, ModelDeleted,
     BuildStarted, ImageBuilt, BuildFailed,
-    RunRequested, RunStarted, RunProgress, RunCompleted, RunCancelRequested,
+    RunRequested, RunStarted, RunProgress, RunOutput, RunCompleted, RunCancelRequested,
     FeedbackGiven, VoteCast, AlertChanged, WebhookAttempted,
 )

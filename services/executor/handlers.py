@@ -18,10 +18,10 @@ from typing import Any
 from feather.rules import fill_inputs
 
 from services.contracts.envelope import Envelope, stable_id
-from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunProgress,
+from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunOutput, RunProgress,
                                        RunRequested, RunStarted, deadline_at)
 from services.contracts.steps import keep_declared, link_step
-from services.executor.backends.port import Backend, ProgressCallback, StepCall, StepOutcome
+from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.executor.jobs import Jobs
 from services.executor.metrics import ExecutorMetrics
 from services.executor.runtimes import Runtimes
@@ -120,6 +120,7 @@ async def run_steps(ex: Executor, request: RunRequested) -> tuple[StepOutcome, l
     if runtime is None:
         return StepOutcome("failed", error=f"version {request.version} of {request.model_id} has no runtime"), None
     announce = asyncio.get_running_loop().call_later(STARTED_AFTER_S, _announce, ex, request)
+    reporter = _Reporter(ex, request)
     try:
         chain = request.chain or [{"step": request.step, "inputs": list(request.inputs)}]
         carried: dict[str, Any] = {}
@@ -136,7 +137,7 @@ async def run_steps(ex: Executor, request: RunRequested) -> tuple[StepOutcome, l
                                       error=f"the run exceeded its deadline of {request.deadline_s:g}s")
                 break
             call = StepCall(request.run_id, request.model_id, request.version, link["step"], inputs, runtime,
-                            left, on_progress=_reporter(ex, request))
+                            left, on_progress=reporter.progress, on_output=reporter.output)
             with ex.ctx.tracer.start_as_current_span(f"step {link['step']}", attributes={
                     "feather.backend": str(runtime.get("backend", "local"))}) as span:
                 outcome = await ex.backend.run(call)
@@ -170,18 +171,34 @@ def _announce(ex: Executor, request: RunRequested) -> None:
     _fire(ex, RunStarted(run_id=request.run_id, model_id=request.model_id, version=request.version))
 
 
-def _reporter(ex: Executor, request: RunRequested) -> ProgressCallback:
-    last = [0.0]
+class _Reporter:
+    """A run's progress and a generator step's outputs so far, as RunProgress and RunOutput
+    events: at most one of each per PROGRESS_EVERY_S, numbered in one sequence so that a
+    stream's reader can resume after the last it saw."""
 
-    def report(fraction: float | None, message: str) -> None:
+    def __init__(self, ex: Executor, request: RunRequested) -> None:
+        self.ex, self.run_id = ex, request.run_id
+        self.seq = 0
+        self.last = {"progress": 0.0, "output": 0.0}
+
+    def _due(self, kind: str, force: bool = False) -> bool:
         now = time.monotonic()
-        if now - last[0] >= PROGRESS_EVERY_S or fraction == 1.0:
-            last[0] = now
-            _fire(ex, RunProgress(run_id=request.run_id, fraction=fraction, message=message[:500]))
-    return report
+        if not force and now - self.last[kind] < PROGRESS_EVERY_S:
+            return False
+        self.last[kind] = now
+        self.seq += 1
+        return True
+
+    def progress(self, fraction: float | None, message: str) -> None:
+        if self._due("progress", force=fraction == 1.0):
+            _fire(self.ex, RunProgress(run_id=self.run_id, fraction=fraction, message=message[:500], seq=self.seq))
+
+    def output(self, outputs: dict[str, Any]) -> None:
+        if self._due("output"):
+            _fire(self.ex, RunOutput(run_id=self.run_id, outputs=outputs, seq=self.seq))
 
 
-def _fire(ex: Executor, event: RunStarted | RunProgress) -> None:
+def _fire(ex: Executor, event: RunStarted | RunProgress | RunOutput) -> None:
     """Progress is advisory: sent straight to the bus, and dropped if the broker is away."""
     async def send() -> None:
         with contextlib.suppress(Exception):

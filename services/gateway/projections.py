@@ -10,7 +10,7 @@ from typing import Any
 
 from services.contracts.envelope import Envelope
 from services.contracts.events import (BuildFailed, BuildStarted, ImageBuilt, ModelDeleted,
-                                       ModelPublished, ModelUpdated, RunCompleted, RunProgress,
+                                       ModelPublished, ModelUpdated, RunCompleted, RunOutput, RunProgress,
                                        RunStarted)
 from services.contracts.versions import status_after, version_key
 from services.kit.store import Conflict, Store
@@ -65,7 +65,7 @@ class Projections:
 
     async def on_run(self, envelope: Envelope) -> None:
         event = envelope.event
-        if isinstance(event, (RunStarted, RunProgress)):
+        if isinstance(event, (RunStarted, RunProgress, RunOutput)):
             # these travel outside the outbox and may overtake the completion: never undo it.
             # The write is conditional on the version read, so a completion written in between wins.
             current = await self.store.get("runs", event.run_id)
@@ -74,8 +74,14 @@ class Projections:
             changes: dict[str, Any] = {"status": "running"}
             if isinstance(event, RunStarted):
                 changes["started_at"] = event.started_at.isoformat()
+            elif isinstance(event, RunOutput):
+                if event.seq <= current.get("output_seq", 0):
+                    return  # an older view of the outputs than the one kept
+                changes.update(outputs=event.outputs, output_seq=event.seq)
             else:
                 changes["progress"] = {"fraction": event.fraction, "message": event.message}
+                if event.seq is not None:
+                    changes["progress_seq"] = event.seq
             with contextlib.suppress(Conflict):
                 await self.store.save("runs", event.run_id, {**current, **changes}, expected_version=current["_v"])
         elif isinstance(event, RunCompleted):

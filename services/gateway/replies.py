@@ -10,6 +10,7 @@ import asyncio
 from services.contracts.envelope import Envelope
 from services.contracts.events import RunCompleted
 from services.gateway.projections import Projections
+from services.gateway.streams import Streams
 
 
 class Replies:
@@ -17,6 +18,7 @@ class Replies:
         self.projections = projections
         self.waiting: dict[str, asyncio.Future[RunCompleted]] = {}
         self.reported: set[str] = set()  # waiting runs that sent RunStarted or RunProgress
+        self.streams = Streams()  # the readers of runs' event streams held here
 
     def expect(self, run_id: str) -> asyncio.Future[RunCompleted]:
         future: asyncio.Future[RunCompleted] = asyncio.get_running_loop().create_future()
@@ -53,6 +55,10 @@ class Replies:
 
     async def on_run(self, envelope: Envelope) -> None:
         event = envelope.event
+        if isinstance(event, RunCompleted) and event.run_id in self.streams.readers:
+            # recorded before the stream says it is done, so that a GET after it agrees
+            await self.projections.record_completion(envelope)
+        self.streams.publish(event)
         future = self.waiting.get(event.run_id)
         if future is None:
             return

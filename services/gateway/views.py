@@ -81,4 +81,5 @@ def run_view(doc: dict[str, Any], *, viewer: str | None = None, token: str | Non
             "metrics": doc.get("metrics") or {"queue_ms": None, "predict_ms": None, "total_ms": None},
             "created_at": doc.get("created_at"), "completed_at": doc.get("completed_at"),
             "trace_id": doc.get("trace_id"),
-            "urls": {"get": f"/v1/runs/{run_id}{query}", "cancel": f"/v1/runs/{run_id}/cancel{query}"}}
+            "urls": {"get": f"/v1/runs/{run_id}{query}", "cancel": f"/v1/runs/{run_id}/cancel{query}",
+                     "stream": f"/v1/runs/{run_id}/stream{query}"}}

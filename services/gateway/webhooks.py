@@ -38,7 +38,7 @@ from pydantic import BaseModel, Field, HttpUrl
 from standardwebhooks.webhooks import Webhook
 
 from services.contracts.envelope import Envelope
-from services.contracts.events import RunCompleted, RunProgress, WebhookAttempted
+from services.contracts.events import RunCompleted, RunOutput, RunProgress, WebhookAttempted
 from services.gateway.domain import RequestError
 from services.gateway.views import run_view
 from services.kit.addresses import is_loopback_host, pinned
@@ -167,6 +167,8 @@ async def on_run_status(ctx: ServiceContext, wake: asyncio.Event, envelope: Enve
     event = envelope.event
     if isinstance(event, RunProgress):
         kinds = ["logs"]
+    elif isinstance(event, RunOutput):
+        kinds = ["output"]
     elif isinstance(event, RunCompleted):
         kinds = (["output"] if event.status == "succeeded" else []) + ["completed"]
     else:

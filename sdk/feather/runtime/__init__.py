@@ -9,7 +9,7 @@ import inspect
 import os
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .. import _files
@@ -20,6 +20,9 @@ from .._model import CONTEXT, Model, Step, fill_inputs
 from .._progress import Reporter, reporting
 
 __all__ = ["LoadedModel", "StepError", "load"]
+
+# called after each yield of a generator step with a function that encodes its outputs so far
+PartialOutputs = Callable[[Callable[[], dict[str, Any]]], None]
 
 
 class StepError(FeatherError):
@@ -37,11 +40,17 @@ class LoadedModel:
         self._loop: asyncio.AbstractEventLoop | None = None  # created only for async steps
 
     def run(self, step_name: str, inputs: dict[str, Any], *, output_dir: str | None = None,
-            on_progress: Reporter | None = None) -> dict[str, Any]:
+            on_progress: Reporter | None = None, on_output: PartialOutputs | None = None) -> dict[str, Any]:
         """Decode `inputs`, call the step and return its outputs encoded by name.
 
         Files the step returns are written into `output_dir` when given, else inlined as
         data URLs. `on_progress(fraction, message)` receives the step's `feather.progress` calls.
+
+        A step may be a generator: each value it yields is its outputs so far, except that
+        text and markdown outputs add up what is yielded (tokens). `on_output(encode)` is called
+        after each yield; `encode()` gives those outputs encoded (files inline), for a caller
+        that sends only some of them to pay for encoding only those. The outputs returned are
+        the last ones.
         """
         step = self._step(step_name)
         try:
@@ -49,7 +58,7 @@ class LoadedModel:
             if step.wants_context:
                 kwargs[CONTEXT] = self.context
             with reporting(on_progress):
-                result = self._call(step, kwargs)
+                result = self._call(step, kwargs, on_output)
             try:
                 return _encode_outputs(step, result, output_dir)
             except (TypeError, ValueError) as exc:
@@ -58,8 +67,8 @@ class LoadedModel:
             _files.clear_scratch()  # inline inputs materialized as paths live for one call
 
     def run_chain(self, inputs: Mapping[str, Any], choices: Mapping[str, Any] | None = None, *,
-                  output_dir: str | None = None,
-                  on_progress: Reporter | None = None) -> dict[str, Any]:
+                  output_dir: str | None = None, on_progress: Reporter | None = None,
+                  on_output: PartialOutputs | None = None) -> dict[str, Any]:
         """Run every step in order, filling each one's inputs with `fill_inputs`.
 
         `choices` maps a step name to what the user chose for that step's inputs (for example
@@ -82,7 +91,7 @@ class LoadedModel:
             filled = fill_inputs(_manifest_inputs(step), carried, given)
             try:
                 outputs = self.run(step.name, filled, output_dir=output_dir,
-                                   on_progress=on_progress)
+                                   on_progress=on_progress, on_output=on_output)
             except InvalidInput as exc:
                 raise InvalidInput(f"step {step.name!r}: {exc.message}", field=exc.field) from exc
             # Later steps see this step's inputs as it ran them, defaults included (the gateway
@@ -100,11 +109,15 @@ class LoadedModel:
             raise InvalidInput(f"unknown step {name!r} (this model has: {known})", field="step")
         return step
 
-    def _call(self, step: Step, kwargs: dict[str, Any]) -> Any:
+    def _call(self, step: Step, kwargs: dict[str, Any], on_output: PartialOutputs | None = None) -> Any:
         try:
             result = step.fn(**kwargs)
             if inspect.isawaitable(result):
                 result = self._event_loop().run_until_complete(result)
+            if inspect.isasyncgen(result):
+                result = _sync_generator(result, self._event_loop())
+            if inspect.isgenerator(result):
+                result = _drain(step, result, on_output)
             return result
         except Exception as exc:
             tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # drop this frame
@@ -116,6 +129,45 @@ class LoadedModel:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
         return self._loop
+
+
+_NOTHING = object()
+_ADDED_UP = {"text", "markdown"}  # kinds whose yields are pieces of the output, not the whole
+
+
+def _sync_generator(agen: Any, loop: asyncio.AbstractEventLoop) -> Iterator[Any]:
+    while True:
+        try:
+            yield loop.run_until_complete(agen.__anext__())
+        except StopAsyncIteration:
+            return
+
+
+def _drain(step: Step, generator: Iterator[Any], on_output: PartialOutputs | None) -> Any:
+    """A generator step's outputs: each yield is the outputs so far, text ones added up."""
+    so_far: Any = _NOTHING
+    for value in generator:
+        so_far = value if so_far is _NOTHING else _added(step, so_far, value)
+        if on_output is not None:
+            on_output(lambda current=so_far: _encode_outputs(step, current, None))
+    if so_far is _NOTHING:
+        raise TypeError(f"step {step.name!r} yielded nothing")
+    return so_far
+
+
+def _added(step: Step, before: Any, value: Any) -> Any:
+    outs = step.outputs
+    if len(outs) == 1:
+        return before + value if outs[0].kind in _ADDED_UP and isinstance(before, str) \
+            and isinstance(value, str) else value
+    if isinstance(before, dict) and isinstance(value, dict):
+        kinds = {c.name: c.kind for c in outs}
+        return {**before, **{k: before[k] + v if kinds.get(k) in _ADDED_UP and isinstance(before.get(k), str)
+                             and isinstance(v, str) else v for k, v in value.items()}}
+    if isinstance(before, (tuple, list)) and isinstance(value, (tuple, list)) and len(before) == len(value) == len(outs):
+        return tuple(b + v if c.kind in _ADDED_UP and isinstance(b, str) and isinstance(v, str) else v
+                     for c, b, v in zip(outs, before, value))
+    return value
 
 
 def load(app_path: str | os.PathLike[str]) -> LoadedModel:

@@ -2,8 +2,9 @@
 
 Protocol (docs/wire.md): one JSON object per line, UTF-8. The worker writes
 {"type": "ready"} (or {"type": "load_failed"} and exits 1), then answers each request line
-{"id", "step", "inputs", "output_dir"} with any number of {"type": "progress"} lines and
-exactly one {"type": "result"} line. A request {"id", "chain": true, "inputs", "choices",
+{"id", "step", "inputs", "output_dir"} with any number of {"type": "progress"} lines, of
+{"type": "output", "outputs"} lines (a generator step's outputs so far) and exactly one
+{"type": "result"} line. A request {"id", "chain": true, "inputs", "choices",
 "output_dir"} runs every step in order; its result also carries "steps". EOF on stdin ends it.
 Standard library only.
 """
@@ -25,6 +26,8 @@ from . import LoadedModel, StepError, load
 
 LOG_LIMIT = 64 * 1024  # bytes of captured output kept per call
 PROGRESS_INTERVAL = 0.05  # seconds; a tight loop calling progress must not flood the pipe
+OUTPUT_INTERVAL = 0.05  # seconds between a generator step's partial outputs
+MAX_PARTIAL_BYTES = 1 << 20  # a larger partial output is not sent: the result will carry it
 
 
 class _LogSink(io.TextIOBase):
@@ -139,13 +142,14 @@ def _handle(loaded: LoadedModel, line: bytes, sink: _LogSink,
         if output_dir is not None and not (isinstance(output_dir, str) and os.path.isdir(output_dir)):
             raise ValueError(f"output_dir {output_dir!r} is not an existing folder")
         progress = _ProgressSender(request_id, send)
+        partial = _OutputSender(request_id, send)
         if request.get("chain"):
             chained = loaded.run_chain(request.get("inputs") or {}, request.get("choices") or {},
-                                       output_dir=output_dir, on_progress=progress)
+                                       output_dir=output_dir, on_progress=progress, on_output=partial)
             answer: dict[str, Any] = {"ok": True, **chained}
         else:
             outputs = loaded.run(request.get("step", ""), request.get("inputs") or {},
-                                 output_dir=output_dir, on_progress=progress)
+                                 output_dir=output_dir, on_progress=progress, on_output=partial)
             answer = {"ok": True, "outputs": outputs}
         json.dumps(answer, allow_nan=False)  # fail here, inside the result, not in send()
     except StepError as exc:
@@ -191,6 +195,29 @@ class _ProgressSender:
     def close(self) -> None:
         with self._lock:
             self._open = False
+
+
+class _OutputSender:
+    """A generator step's outputs so far as protocol lines, at most one per OUTPUT_INTERVAL
+    (encoded only when sent). The result carries the whole output, so what a pause drops is
+    only a view that the next one, or the result, replaces."""
+
+    def __init__(self, request_id: Any, send: Callable[[dict[str, Any]], None]) -> None:
+        self._id, self._send = request_id, send
+        self._last_at = 0.0
+
+    def __call__(self, encode: Callable[[], dict[str, Any]]) -> None:
+        now = time.monotonic()
+        if now - self._last_at < OUTPUT_INTERVAL:
+            return
+        self._last_at = now
+        try:
+            message = {"type": "output", "id": self._id, "outputs": encode()}
+            size = len(json.dumps(message, allow_nan=False))
+        except (TypeError, ValueError):  # an output not yet whole: the next yield may be
+            return
+        if size <= MAX_PARTIAL_BYTES:
+            self._send(message)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ProgressCallback = Callable[[float | None, str], None]
+OutputCallback = Callable[[dict[str, Any]], None]  # a generator step's outputs so far
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class StepCall:
     runtime: dict[str, Any]
     deadline_s: float
     on_progress: ProgressCallback | None = None
+    on_output: OutputCallback | None = None
 
 
 @dataclass(frozen=True)

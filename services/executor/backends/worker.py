@@ -129,6 +129,11 @@ class Worker:
                         fraction is None or isinstance(fraction, (int, float)) and 0 <= fraction <= 1):
                     call.on_progress(fraction, str(message.get("message", "")))
                 continue
+            if message.get("type") == "output":
+                outputs = message.get("outputs")
+                if call.on_output is not None and message.get("id") == call.run_id and isinstance(outputs, dict):
+                    call.on_output(outputs)
+                continue
             if message.get("id") != call.run_id:  # never hand one run's answer to another
                 raise WorkerDied("it answered for another run")
             return message

@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query as Q, Request, Response
+from fastapi.responses import StreamingResponse
 
 from services.contracts.events import TERMINAL_STATUSES
-from services.gateway import domain, idempotency, services, webhooks
+from services.gateway import domain, idempotency, services, streams, webhooks
 from services.gateway.access import run_token
 from services.gateway.auth import optional_user, required_user
 from services.gateway.bootstrap import GatewayService, gateway
@@ -110,6 +111,18 @@ async def _replayed(gw: GatewayService, run_id: str, user: str | None, response:
 
 
 TokenQuery = Q(None, max_length=100, description="the run's read token (runs made without an account)")
+
+
+@router.get("/v1/runs/{run_id}/stream")
+async def stream(run_id: str, request: Request, token: str | None = TokenQuery,
+                 user: str | None = Depends(optional_user), gw: GatewayService = Depends(gateway)) -> StreamingResponse:
+    """The run as Server-Sent Events: `progress` and `output` (the outputs so far) while it runs,
+    then `logs` (the owner's), `error` and `done`; `Last-Event-ID` resumes after that event."""
+    await services.readable_run(gw, run_id, user, token)
+    after = streams.last_seen(request.headers.get("last-event-id"))
+    return StreamingResponse(streams.events(gw.replies.streams, gw.ctx.store, run_id, user, token, after),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @router.get("/v1/runs/{run_id}")

@@ -13,7 +13,7 @@ SDK = Path(feather.__file__).resolve().parent
 EXPECTED = {"Model", "Step", "Text", "Number", "JSON", "Label", "Client", "FeatherError",
             "DefinitionError", "NotFound", "InvalidInput", "Unauthorized", "RunFailed",
             "RunTimedOut", "BuildFailed", "__version__", "AsyncClient", "Job", "Run", "LogStream",
-            "AsyncRun", "AsyncJob", "AsyncLogStream",
+            "AsyncRun", "AsyncJob", "AsyncLogStream", "StreamEvent",
             "progress", "Slider", "Checkbox", "Choice", "MultiChoice", "Image", "Audio", "File",
             "Table", "Markdown", "Gallery", "Annotated", "Box", "PickList", "ImageRegions",
             "EditableText"}
@@ -82,7 +82,8 @@ def test_client_and_async_client_offer_the_same_methods_with_the_same_signatures
 
     sync, asynchronous = public(feather.Client), public(feather.AsyncClient)
     assert set(sync) - {"close"} == set(asynchronous) - {"aclose"}
-    twins = {"Run": "AsyncRun", "Job": "AsyncJob", "LogStream": "AsyncLogStream"}
+    twins = {"Run": "AsyncRun", "Job": "AsyncJob", "LogStream": "AsyncLogStream",
+             "Iterator[StreamEvent]": "AsyncIterator[StreamEvent]"}
     for name, signature in sync.items():
         if name == "close":
             continue
@@ -94,7 +95,8 @@ def test_client_and_async_client_offer_the_same_methods_with_the_same_signatures
         assert twins.get(str(signature.return_annotation), str(signature.return_annotation)) == \
             str(other.return_annotation).replace("list[AsyncRun]", "list[Run]"), name
         is_coroutine = inspect.iscoroutinefunction(getattr(feather.AsyncClient, name))
-        assert is_coroutine or name == "stream_build_log", name  # a stream is iterated, not awaited
+        iterated = inspect.isasyncgenfunction(getattr(feather.AsyncClient, name))
+        assert is_coroutine or iterated or name == "stream_build_log", name  # a stream is iterated, not awaited
 
 
 def test_the_client_modules_import_in_one_direction() -> None:

@@ -1,0 +1,123 @@
+"""A run as Server-Sent Events: ``GET /v1/runs/{id}/stream``.
+
+Events: ``progress`` (fraction, message), ``output`` (the outputs so far: the whole of them, so
+a reader that missed some loses nothing), then once the run ends ``logs`` (the model's owner
+only), ``error`` (a run that did not succeed) and ``done`` (the run as ``GET /v1/runs/{id}``
+answers it), and the stream closes. Each event has an ``id``: while the run goes, the executor's
+sequence number of that progress or output; ``Last-Event-ID`` resumes after it, starting with what
+the run holds now if it is newer. Comments keep the connection open while nothing happens.
+
+The events come from this replica's reply consumer, which sees every run status event; what the
+run held before the stream began comes from the store, read after listening starts, so nothing
+falls in between.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from services.contracts.events import TERMINAL_STATUSES, Event, RunCompleted, RunOutput, RunProgress
+from services.gateway.projections import completed_fields
+from services.gateway.views import run_view
+
+KEEPALIVE_S = 15.0
+END = 1 << 62  # ids of the closing events: after any sequence number a run can reach
+
+
+class Streams:
+    """The live readers of each run's events in this replica."""
+
+    def __init__(self) -> None:
+        self.readers: dict[str, set[asyncio.Queue[Event]]] = {}
+
+    def listen(self, run_id: str) -> asyncio.Queue[Event]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
+        self.readers.setdefault(run_id, set()).add(queue)
+        return queue
+
+    def leave(self, run_id: str, queue: asyncio.Queue[Event]) -> None:
+        readers = self.readers.get(run_id)
+        if readers is not None:
+            readers.discard(queue)
+            if not readers:
+                del self.readers[run_id]
+
+    def publish(self, event: Event) -> None:
+        for queue in self.readers.get(getattr(event, "run_id", ""), ()):
+            if queue.full():  # a reader this far behind gets the outputs whole at the end anyway
+                continue
+            queue.put_nowait(event)
+
+
+def _sse(kind: str, event_id: int, data: Any) -> str:
+    return f"event: {kind}\nid: {event_id}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def last_seen(header: str | None) -> int:
+    try:
+        return max(0, int(header or 0))
+    except ValueError:
+        return 0
+
+
+async def events(streams: Streams, store: Any, run_id: str, viewer: str | None, token: str | None,
+                 after: int) -> AsyncIterator[str]:
+    queue = streams.listen(run_id)
+    try:
+        run = await store.get("runs", run_id)
+        if run is None:
+            return
+        if run["status"] in TERMINAL_STATUSES:
+            for part in _closing(run, viewer, token, after):
+                yield part
+            return
+        progress_seq, output_seq = run.get("progress_seq", 0), run.get("output_seq", 0)
+        if run.get("progress") and progress_seq > after:
+            yield _sse("progress", progress_seq, run["progress"])
+        if run.get("outputs") and output_seq > after:
+            yield _sse("output", output_seq, {"outputs": view_of(run, viewer, token)["outputs"]})
+        seen = max(after, progress_seq, output_seq)
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                yield ": still running\n\n"
+                current = await store.get("runs", run_id)  # an end this replica's consumer missed
+                if current is not None and current["status"] in TERMINAL_STATUSES:
+                    for part in _closing(current, viewer, token, after):
+                        yield part
+                    return
+                continue
+            if isinstance(event, RunCompleted):
+                ended = {**run, **completed_fields(event)}
+                for part in _closing(ended, viewer, token, after):
+                    yield part
+                return
+            if isinstance(event, (RunProgress, RunOutput)) and event.seq is not None and event.seq > seen:
+                seen = event.seq
+                if isinstance(event, RunProgress):
+                    yield _sse("progress", event.seq, {"fraction": event.fraction, "message": event.message})
+                else:
+                    yield _sse("output", event.seq, {"outputs": view_of({**run, "outputs": event.outputs},
+                                                                       viewer, token)["outputs"]})
+    finally:
+        streams.leave(run_id, queue)
+
+
+def view_of(run: dict[str, Any], viewer: str | None, token: str | None) -> dict[str, Any]:
+    return run_view(run, viewer=viewer, token=token)
+
+
+def _closing(run: dict[str, Any], viewer: str | None, token: str | None, after: int) -> list[str]:
+    shown = view_of(run, viewer, token)
+    parts = []
+    if after < END:
+        parts.append(_sse("output", END, {"outputs": shown["outputs"]}))
+    if shown["logs"] is not None and after < END + 1:
+        parts.append(_sse("logs", END + 1, {"logs": shown["logs"]}))
+    if run["status"] != "succeeded" and after < END + 2:
+        parts.append(_sse("error", END + 2, {"status": run["status"], "error": shown["error"]}))
+    parts.append(_sse("done", END + 3, shown))
+    return parts
