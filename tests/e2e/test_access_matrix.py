@@ -329,6 +329,12 @@ def _read_run(w: World, subject: str, visibility: str | None, kind: str) -> Requ
     return Request("GET", f"/v1/runs/{run['id']}", _run_params(kind, run))
 
 
+@handles("GET", "/v1/runs/{run_id}/stream", *RUN_KINDS)
+def _run_stream(w: World, subject: str, visibility: str | None, kind: str) -> Request:
+    run = w.runs[visibility][RUN_KINDS[kind]]
+    return Request("GET", f"/v1/runs/{run['id']}/stream", _run_params(kind, run))
+
+
 @handles("GET", "/v1/runs/{run_id}/webhooks", *RUN_KINDS)
 def _run_webhooks(w: World, subject: str, visibility: str | None, kind: str) -> Request:
     run = w.runs[visibility][RUN_KINDS[kind]]
