@@ -38,6 +38,21 @@ export interface ModelSummary {
   created_at?: string | null;
   updated_at?: string | null;
   versions?: ModelVersion[];
+  /** In the full view (a model's page, and the owner's own list). */
+  deployment?: Deployment;
+}
+
+export type Follow = "latest" | "pinned";
+
+/** Which version serves the model when a run names none. */
+export interface Deployment {
+  /** the version that serves now; null while none is ready */
+  version: number | null;
+  follow: Follow;
+  /** the version the owner last deployed; null until they do */
+  deployed: number | null;
+  previous: number | null;
+  at: string | null;
 }
 
 export interface ModelDetail extends ModelSummary {
@@ -385,6 +400,30 @@ export interface ReferencePin {
   to: string;
 }
 
+/** One input's or output's profile (services/telemetry/profiles.py). */
+export interface FieldProfile {
+  field: string;
+  count: number;
+  missing: number;
+  missing_share: number;
+  type: "number" | "category" | "missing";
+  mean?: number | null;
+  min?: number | null;
+  max?: number | null;
+  quantiles?: Record<"p5" | "p25" | "p50" | "p75" | "p95", number | null>;
+  distinct?: number;
+  top?: Array<{ value: string; count: number }>;
+}
+
+export interface Profiles {
+  model: string;
+  from: string;
+  to: string;
+  step: string;
+  fields: FieldProfile[];
+  series: Array<{ start: string; fields: FieldProfile[] }>;
+}
+
 export interface FeedbackFigures {
   feedback: number;
   up: number;
@@ -461,6 +500,8 @@ export const api = {
   updateModel: (owner: string, name: string, changes: { visibility?: Visibility; description?: string; public_metrics?: boolean }) =>
     json<ModelDetail>(modelPath(owner, name), { method: "PATCH", json: changes, needsLogin: true }),
   deleteModel: (owner: string, name: string) => json<void>(modelPath(owner, name), { method: "DELETE", needsLogin: true }),
+  deploy: (owner: string, name: string, change: { version?: number; follow?: Follow }) =>
+    json<Deployment>(`${modelPath(owner, name)}/deployment`, { method: "PUT", json: change, needsLogin: true }),
   async buildLog(owner: string, name: string, version: number, offset: number): Promise<BuildLogChunk> {
     const response = await send(`${modelPath(owner, name)}/versions/${version}/build-log`, {
       query: { offset },
@@ -475,6 +516,8 @@ export const api = {
     json<Metrics>(`${modelPath(owner, name)}/metrics`, { query: { ...query }, signal }),
   drift: (owner: string, name: string, query: WindowQuery, signal?: AbortSignal) =>
     json<Drift>(`${modelPath(owner, name)}/drift`, { query: { ...query }, signal }),
+  profiles: (owner: string, name: string, query: WindowQuery, signal?: AbortSignal) =>
+    json<Profiles>(`${modelPath(owner, name)}/profiles`, { query: { ...query }, signal }),
   pinReference: (owner: string, name: string, pin: ReferencePin) =>
     json<ReferencePin>(`${modelPath(owner, name)}/drift/reference`, { method: "PUT", json: pin, needsLogin: true }),
   alerts: (owner: string, name: string, signal?: AbortSignal) => json<Alerts>(`${modelPath(owner, name)}/alerts`, { signal, needsLogin: true }),

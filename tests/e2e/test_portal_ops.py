@@ -1,7 +1,8 @@
 """The ops side in headless Chromium against the running platform: a model in two versions with
 runs of both and labelled feedback, then its dashboard, the owner's alert rules and drift reference
-there, feedback after a run, the arena and the task's leaderboard, each checked against what the
-API answers. Screenshots in test-artifacts/portal/."""
+there, feedback after a run, the arena and the task's leaderboard, then deploying the older
+version from My models and the dashboard's field profiles, each checked against what the API
+answers. Screenshots in test-artifacts/portal/."""
 from __future__ import annotations
 
 import secrets
@@ -163,3 +164,34 @@ def test_the_arena_hides_the_models_until_the_vote_and_ranks_the_task(page, plat
     top = page.get_by_role("region", name="Arena (1 votes)").get_by_role("row").nth(1)
     assert board["arena"][0]["model"] in top.inner_text()
     shot(page, "leaderboard")
+
+
+# last in the module: the tests above expect the newest version to serve
+def test_the_owner_deploys_an_older_version_and_reads_the_field_profiles(page, platform: LocalPlatform, ops):
+    http, ref = ops["http"], ops["first"]
+    assert http.get(f"/v1/models/{ref}").json()["deployment"]["version"] == 2
+    signed_in(page, platform, ops)
+    page.goto(f"{platform.gateway_url}/me/models")
+    control = page.get_by_role("group", name=f"Deployment of {ref}")
+    control.get_by_text("Serving v2", exact=True).wait_for()
+    control.get_by_label("Version to deploy").select_option("1")
+    control.get_by_role("button", name="Deploy", exact=True).click()
+    control.get_by_role("status").get_by_text("Deployed: v1", exact=False).wait_for()
+    deployment = http.get(f"/v1/models/{ref}").json()["deployment"]
+    assert (deployment["version"], deployment["deployed"], deployment["previous"]) == (1, 1, 2)
+    control.get_by_text("Serving v1", exact=True).wait_for()
+    control.get_by_role("button", name="Roll back to v2").wait_for()
+    shot(page, "my-models-deployed")
+
+    page.goto(f"{platform.gateway_url}/m/{ref}/dashboard")
+    row = page.get_by_role("region", name="Fields").get_by_role("row").filter(
+        has=page.get_by_role("rowheader", name="inputs.word.length", exact=True))
+    row.wait_for()
+
+    def both() -> tuple[int, str]:  # the API's count, then the page's (it refreshes every 5 s)
+        fields = {f["field"]: f for f in http.get(f"/v1/models/{ref}/profiles").json()["fields"]}
+        return fields["inputs.word.length"]["count"], row.get_by_role("cell").first.inner_text()
+
+    counted, shown = eventually(both, lambda pair: pair[1] == f"{pair[0]:,}", timeout=30)
+    assert shown == f"{counted:,}" and counted >= 7
+    shot(page, "dashboard-fields")

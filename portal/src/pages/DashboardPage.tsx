@@ -1,8 +1,8 @@
 /**
  * /m/:owner/:name/dashboard — the owner's view of a model's use: runs by status, latency,
- * queue against model time, versions side by side, drift field by field, feedback and accuracy,
- * and the runs themselves to filter and export. Refreshes every few seconds. The owner also edits
- * the alert rules and pins the window drift is measured against.
+ * queue against model time, versions side by side, each input's and output's profile, drift field
+ * by field, feedback and accuracy, and the runs themselves to filter and export. Refreshes every
+ * few seconds. The owner also edits the alert rules and pins the window drift is measured against.
  */
 import { useCallback, useEffect, useMemo, useReducer, useState, type FormEvent, type ReactNode } from "react";
 import {
@@ -15,8 +15,10 @@ import {
   type Alerts,
   type DriftField,
   type FeedbackSummary,
+  type FieldProfile,
   type Metrics,
   type ModelDetail,
+  type Profiles,
   type Run,
   type WindowQuery,
 } from "../api";
@@ -38,6 +40,12 @@ type RangeKey = (typeof RANGES)[number]["key"];
 const STATUSES = ["succeeded", "failed", "timed_out", "canceled"] as const;
 const COLORS = { succeeded: "#2f855a", failed: "#c53030", timed_out: "#b7791f", canceled: "#718096", p50: "#3182ce", p95: "#805ad5", p99: "#d53f8c" };
 
+/** A refusal with one of these statuses reads as "nothing to show" rather than as an error. */
+const nullOn =
+  (...statuses: number[]) =>
+  (e: unknown) =>
+    e instanceof ApiError && statuses.includes(e.status) ? null : Promise.reject(e);
+
 export function windowOf(range: RangeKey, now = Date.now()): WindowQuery {
   const ms = RANGES.find((r) => r.key === range)!.ms;
   return { from: new Date(now - ms).toISOString(), to: new Date(now).toISOString(), step: ms <= 6 * 3_600_000 ? "1m" : "1h" };
@@ -50,6 +58,8 @@ interface Data {
   metrics: Metrics;
   versions: Array<{ version: number; metrics: Metrics }>;
   drift: Drift | null;
+  /** null for anyone but the owner: profiles describe callers' data */
+  profiles: Profiles | null;
   feedback: FeedbackSummary;
   runs: Run[];
   alerts: Alerts;
@@ -79,7 +89,8 @@ function Dashboard({ owner, name }: { owner: string; name: string }) {
   const [error, setError] = useState<string | null>(null);
   // a change the owner saved is shown at once, not at the next tick
   const [changes, reload] = useReducer((n: number) => n + 1, 0);
-  const control = useMemo<Control>(() => ({ owner, name, owned: user?.username === owner, reload }), [owner, name, user]);
+  const owned = user?.username === owner;
+  const control = useMemo<Control>(() => ({ owner, name, owned, reload }), [owner, name, owned]);
 
   const load = useCallback(
     async (signal: AbortSignal) => {
@@ -88,12 +99,14 @@ function Dashboard({ owner, name }: { owner: string; name: string }) {
       if (!model) setModel(detail);
       const versionNumbers = (detail.versions ?? []).map((v) => v.version).sort((a, b) => b - a);
       const recent = versionNumbers.slice(0, 5);
-      const [metrics, feedback, runs, alerts, drift, ...perVersion] = await Promise.all([
+      const [metrics, feedback, runs, alerts, drift, profiles, ...perVersion] = await Promise.all([
         api.metrics(owner, name, window, signal),
         api.feedbackSummary(owner, name, window, signal),
         api.modelRuns(owner, name, 200, signal),
         api.alerts(owner, name, signal),
-        api.drift(owner, name, window, signal).catch((e) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e))),
+        api.drift(owner, name, window, signal).catch(nullOn(404)),
+        // the gateway refuses anyone else: not asked for them, and a refusal hides the section
+        owned ? api.profiles(owner, name, window, signal).catch(nullOn(401, 403)) : null,
         ...recent.map((version) => api.metrics(owner, name, { ...window, version }, signal)),
       ]);
       setData({
@@ -105,11 +118,12 @@ function Dashboard({ owner, name }: { owner: string; name: string }) {
         alerts,
         runs: runs.items ?? [],
         drift,
+        profiles,
         versions: recent.map((version, i) => ({ version, metrics: perVersion[i] })),
       });
       setError(null);
     },
-    [owner, name, range, model],
+    [owner, name, range, model, owned],
   );
 
   useEffect(() => {
@@ -209,6 +223,7 @@ function Panels({ data, control }: { data: Data; control: Control }) {
       </section>
       <AlertPanel alerts={data.alerts} control={control} />
       <VersionTable versions={data.versions} />
+      {data.profiles ? <FieldTable profiles={data.profiles} span={span} /> : null}
       <DriftTable drift={data.drift}>
         {control.owned && data.drift ? (
           <PinReference key={data.range} control={control} period={data.period} versions={data.versionNumbers} version={data.drift.version} />
@@ -481,6 +496,98 @@ function VersionTable({ versions }: { versions: Data["versions"] }) {
       </table>
     </section>
   );
+}
+
+/** A figure as wide as it needs: thousands whole, others to three significant digits (the
+ * quantiles come from a sketch that is within 2%, so more digits would only look precise). */
+export function figure(value: number | null | undefined): string {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "–";
+  const size = Math.abs(value);
+  if (size >= 1000) return Math.round(value).toLocaleString();
+  if (size === 0 || size >= 0.01) return String(Number(value.toPrecision(3)));
+  return value.toExponential(2);
+}
+
+const SHOWN_VALUES = 3;
+
+function topValues(f: FieldProfile): string {
+  const top = (f.top ?? []).slice(0, SHOWN_VALUES);
+  const more = (f.distinct ?? top.length) - top.length;
+  return [...top.map((t) => `${t.value} (${t.count.toLocaleString()})`), ...(more > 0 ? [`+${more} more`] : [])].join(" · ");
+}
+
+function FieldTable({ profiles, span }: { profiles: Profiles; span: [number, number] }) {
+  const [open, setOpen] = useState<string | null>(null);
+  const shown = profiles.fields.find((f) => f.field === open && f.type === "number");
+  return (
+    <section className="panel" aria-labelledby="fields-title">
+      <h2 className="panel-title" id="fields-title">
+        Fields
+      </h2>
+      {!profiles.fields.length ? (
+        <p className="muted">No runs in this window.</p>
+      ) : (
+        <div className="table-scroll">
+          <table className="data">
+            <thead>
+              <tr>
+                <th scope="col">field</th>
+                <th scope="col">count</th>
+                <th scope="col">missing</th>
+                <th scope="col">mean</th>
+                <th scope="col">p5</th>
+                <th scope="col">p50</th>
+                <th scope="col">p95</th>
+              </tr>
+            </thead>
+            <tbody>
+              {profiles.fields.map((f) => (
+                <tr key={f.field}>
+                  <th scope="row">
+                    {f.type === "number" && profiles.series.length ? (
+                      <button type="button" className="link" onClick={() => setOpen(open === f.field ? null : f.field)} aria-expanded={open === f.field}>
+                        {f.field}
+                      </button>
+                    ) : (
+                      f.field
+                    )}
+                  </th>
+                  <td>{f.count.toLocaleString()}</td>
+                  <td>{pct(f.missing_share)}</td>
+                  {f.type === "number" ? (
+                    <>
+                      <td>{figure(f.mean)}</td>
+                      <td>{figure(f.quantiles?.p5)}</td>
+                      <td>{figure(f.quantiles?.p50)}</td>
+                      <td>{figure(f.quantiles?.p95)}</td>
+                    </>
+                  ) : (
+                    // a category's most frequent values take the place of the number columns
+                    <td colSpan={4}>{f.type === "category" ? topValues(f) : <span className="muted">no values</span>}</td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {shown ? <FieldTrend field={shown.field} profiles={profiles} span={span} /> : null}
+    </section>
+  );
+}
+
+/** A number field's quantiles bucket by bucket. */
+function FieldTrend({ field, profiles, span }: { field: string; profiles: Profiles; span: [number, number] }) {
+  const times = useMemo(() => profiles.series.map((b) => Date.parse(b.start) / 1000), [profiles]);
+  const series: Series[] = useMemo(() => {
+    const quantile = (q: "p5" | "p50" | "p95") => profiles.series.map((b) => b.fields.find((f) => f.field === field)?.quantiles?.[q] ?? null);
+    return [
+      { label: "p5", values: quantile("p5"), color: COLORS.succeeded },
+      { label: "p50", values: quantile("p50"), color: COLORS.p50 },
+      { label: "p95", values: quantile("p95"), color: COLORS.p95 },
+    ];
+  }, [profiles, field]);
+  return <Chart title={`${field}: p5, p50 and p95`} xRange={span} x={times} series={series} xLabels={profiles.series.map((b) => b.start)} />;
 }
 
 function DriftTable({ drift, children }: { drift: Drift | null; children?: ReactNode }) {

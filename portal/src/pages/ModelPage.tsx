@@ -76,6 +76,8 @@ export function ModelPage({ owner, name }: { owner: string; name: string }) {
   }
   const manifest = model.manifest;
   const mine = user?.username === model.owner;
+  // the version that runs when none is named (and whose form this is): the deployed one
+  const serving = model.deployment?.version ?? model.latest_version;
   return (
     <div className="page model-page">
       <header className="model-head">
@@ -90,7 +92,7 @@ export function ModelPage({ owner, name }: { owner: string; name: string }) {
         <div className="meta">
           <StatusBadge status={model.status} />
           {model.visibility && model.visibility !== "public" ? <span className="badge">{model.visibility}</span> : null}
-          {typeof model.latest_version === "number" ? <span className="muted">version {model.latest_version}</span> : null}
+          {typeof serving === "number" ? <span className="muted">version {serving}</span> : null}
           {typeof model.runs === "number" ? <span className="muted">{plural(model.runs, "run")}</span> : null}
           {mine ? <Link to="/me/models">Manage</Link> : null}
           {mine && owner !== "dev" ? <Link to={`/m/${model.owner}/${model.name}/dashboard`}>Dashboard</Link> : null}

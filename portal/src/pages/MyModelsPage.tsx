@@ -1,6 +1,7 @@
-/** /me/models — the caller's models: versions and live build logs, visibility, description, delete. */
+/** /me/models — the caller's models: versions and live build logs, which version serves, visibility,
+ * description, delete. */
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, ApiError, type ModelSummary, type ModelVersion, type Visibility } from "../api";
+import { api, ApiError, type Deployment, type Follow, type ModelSummary, type ModelVersion, type Visibility } from "../api";
 import { ErrorBox, Spinner, StatusBadge, when } from "../components/ui";
 import { Link } from "../router";
 import { RequireLogin } from "./RequireLogin";
@@ -74,6 +75,9 @@ function MyModels() {
 function ModelCard({ initial, onDeleted }: { initial: ModelSummary; onDeleted: () => void }) {
   const [model, setModel] = useState<ModelSummary>(initial);
   const [versions, setVersions] = useState<ModelVersion[] | null>(initial.versions ?? null);
+  // the owner's list carries it; otherwise it comes with the model's full view, on demand
+  const [deployment, setDeployment] = useState<Deployment | null>(initial.deployment ?? null);
+  const [loading, setLoading] = useState(false);
   const [open, setOpen] = useState(initial.status === "building");
   const [editing, setEditing] = useState(false);
   const [description, setDescription] = useState(initial.description ?? "");
@@ -87,6 +91,7 @@ function ModelCard({ initial, onDeleted }: { initial: ModelSummary; onDeleted: (
     try {
       const detail = await api.model(model.owner, model.name);
       setVersions(detail.versions ?? []);
+      if (detail.deployment) setDeployment(detail.deployment); // a finished build may serve now
       setModel((old) => ({ ...old, status: detail.status, latest_version: detail.latest_version, visibility: detail.visibility ?? old.visibility }));
     } catch (e) {
       setError(e instanceof ApiError ? e.message : String(e));
@@ -96,6 +101,12 @@ function ModelCard({ initial, onDeleted }: { initial: ModelSummary; onDeleted: (
   useEffect(() => {
     if (open && versions === null) void refresh();
   }, [open, versions, refresh]);
+
+  const loadDeployment = async () => {
+    setLoading(true);
+    await refresh();
+    setLoading(false);
+  };
 
   const patch = async (changes: { visibility?: Visibility; description?: string; public_metrics?: boolean }, what: string) => {
     setSaving(what);
@@ -193,6 +204,16 @@ function ModelCard({ initial, onDeleted }: { initial: ModelSummary; onDeleted: (
         </div>
       </div>
 
+      {deployment && versions ? (
+        <DeployControl owner={model.owner} name={model.name} versions={versions} deployment={deployment} onChange={setDeployment} />
+      ) : (
+        <div className="toolbar">
+          <button type="button" className="button small" disabled={loading} onClick={loadDeployment}>
+            {loading ? "Loading…" : "Deployment…"}
+          </button>
+        </div>
+      )}
+
       <ErrorBox>{error}</ErrorBox>
 
       <div className="toolbar">
@@ -227,7 +248,7 @@ function ModelCard({ initial, onDeleted }: { initial: ModelSummary; onDeleted: (
               {[...versions]
                 .sort((a, b) => b.version - a.version)
                 .map((v) => (
-                  <VersionRow key={v.version} owner={model.owner} name={model.name} version={v} onBuilt={refresh} />
+                  <VersionRow key={v.version} owner={model.owner} name={model.name} version={v} serving={v.version === deployment?.version} onBuilt={refresh} />
                 ))}
             </ul>
           )}
@@ -247,7 +268,121 @@ function pick(answer: object): Partial<ModelSummary> {
   return out;
 }
 
-function VersionRow({ owner, name, version, onBuilt }: { owner: string; name: string; version: ModelVersion; onBuilt: () => void }) {
+const DEPLOY_ERRORS = ["version", "follow"];
+
+/** Which ready version serves runs that name none: deploy one, roll back, follow the latest or pin. */
+function DeployControl({
+  owner,
+  name,
+  versions,
+  deployment,
+  onChange,
+}: {
+  owner: string;
+  name: string;
+  versions: ModelVersion[];
+  deployment: Deployment;
+  onChange: (deployment: Deployment) => void;
+}) {
+  const [chosen, setChosen] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const ready = versions.filter((v) => v.status === "ready").map((v) => v.version).sort((a, b) => b - a);
+  const serving = deployment.version;
+  const previous = deployment.previous;
+  // until the owner picks one, the select shows what serves
+  const target = chosen ?? String(serving ?? ready[0] ?? "");
+  const base = `deploy-${owner}-${name}`;
+
+  const send = async (change: { version?: number; follow?: Follow }, said: (answer: Deployment) => string) => {
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      const answer = await api.deploy(owner, name, change);
+      onChange(answer);
+      setChosen(null);
+      setDone(said(answer));
+    } catch (e) {
+      if (!(e instanceof ApiError)) setError(String(e));
+      else setError(DEPLOY_ERRORS.map((field) => e.fields[field]).filter(Boolean).join("; ") || e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="deployment" role="group" aria-label={`Deployment of ${owner}/${name}`}>
+      <p>
+        <strong>{serving === null ? "Nothing serves yet: no version is ready" : `Serving v${serving}`}</strong>
+        {deployment.at ? <span className="muted"> · changed {when(deployment.at)}</span> : null}
+      </p>
+      <div className="inline-form">
+        <div className="field">
+          <label htmlFor={`${base}-version`}>Version to deploy</label>
+          <select id={`${base}-version`} value={target} disabled={busy || !ready.length} onChange={(e) => setChosen(e.target.value)}>
+            {ready.map((v) => (
+              <option key={v} value={v}>
+                v{v}
+                {v === serving ? " (serving)" : ""}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button
+          type="button"
+          className="button primary"
+          disabled={busy || !ready.length}
+          onClick={() => send({ version: Number(target) }, (d) => `Deployed: v${d.version} serves ${owner}/${name}.`)}
+        >
+          Deploy
+        </button>
+        {previous !== null && previous !== serving ? (
+          <button type="button" className="button" disabled={busy} onClick={() => send({ version: previous }, (d) => `Rolled back: v${d.version} serves again.`)}>
+            Roll back to v{previous}
+          </button>
+        ) : null}
+        <div className="field">
+          <label htmlFor={`${base}-follow`}>Follow</label>
+          <select
+            id={`${base}-follow`}
+            value={deployment.follow}
+            disabled={busy}
+            onChange={(e) =>
+              send({ follow: e.target.value as Follow }, (d) =>
+                d.follow === "latest" ? "A version published later will serve once it is ready." : `Pinned: v${d.version} serves until you deploy another.`,
+              )
+            }
+          >
+            <option value="latest">Latest: a version published later takes over once ready</option>
+            <option value="pinned">Pinned: the deployed version keeps serving</option>
+          </select>
+        </div>
+      </div>
+      <ErrorBox>{error}</ErrorBox>
+      {done ? (
+        <p className="notice" role="status">
+          {done}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+function VersionRow({
+  owner,
+  name,
+  version,
+  serving,
+  onBuilt,
+}: {
+  owner: string;
+  name: string;
+  version: ModelVersion;
+  serving: boolean;
+  onBuilt: () => void;
+}) {
   const building = version.status === "building";
   const [showLog, setShowLog] = useState(building);
   useEffect(() => {
@@ -259,6 +394,7 @@ function VersionRow({ owner, name, version, onBuilt }: { owner: string; name: st
       <div className="toolbar">
         <strong>Version {version.version}</strong>
         <StatusBadge status={version.status} />
+        {serving ? <span className="badge">serving</span> : null}
         {version.created_at ? <span className="muted">{when(version.created_at)}</span> : null}
         {typeof version.build_ms === "number" ? <span className="muted">built in {(version.build_ms / 1000).toFixed(1)} s</span> : null}
         <button type="button" className="button small" aria-expanded={showLog} aria-controls={id} onClick={() => setShowLog(!showLog)}>

@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import type { Manifest } from "../manifest";
-import { toCsv, windowOf } from "../pages/DashboardPage";
+import { figure, toCsv, windowOf } from "../pages/DashboardPage";
 import helloJson from "./fixtures/hello.json";
 import { mockFetch, modelDetail, renderApp, type Route } from "./helpers";
 
@@ -30,6 +30,45 @@ const drift = {
   reference_rows: 30,
   current_rows: 10,
 };
+const age = (count: number, p50: number) => ({
+  field: "inputs.age",
+  count,
+  missing: 2,
+  missing_share: 2 / (count + 2),
+  type: "number",
+  mean: 41.372,
+  min: 18.1,
+  max: 88.9,
+  quantiles: { p5: 19.02, p25: 30, p50, p75: 55, p95: 1234.6 },
+});
+const profiles = {
+  model: "ann/hello",
+  from: "",
+  to: "",
+  step: "1h",
+  fields: [
+    age(38, 40.46),
+    {
+      field: "outputs.label",
+      count: 40,
+      missing: 0,
+      missing_share: 0,
+      type: "category",
+      distinct: 5,
+      top: [
+        { value: "cat", count: 21 },
+        { value: "dog", count: 12 },
+        { value: "fox", count: 4 },
+        { value: "owl", count: 2 },
+      ],
+    },
+    { field: "inputs.photo.type", count: 0, missing: 40, missing_share: 1, type: "missing" },
+  ],
+  series: [
+    { start: "2026-12-01T09:00:00+00:00", fields: [age(20, 38.5)] },
+    { start: "2026-12-01T10:00:00+00:00", fields: [age(18, 42.25)] },
+  ],
+};
 const feedback = { feedback: 3, up: 2, down: 1, stars: { n: 0, mean: null }, labelled: 2, correct: 1, accuracy: 0.5, versions: {}, series: [] };
 const errorsRule = { name: "errors", metric: "error_rate", threshold: 0.05, window_min: 10, min_runs: 10 };
 const alerts = { webhook: null, secret: null, events: [], rules: [{ ...errorsRule, state: "firing", since: "x", value: 0.1 }] };
@@ -48,6 +87,7 @@ function dashboardRoutes(first: Route[] = []): Route[] {
     { method: "GET", path: "/v1/models/ann/hello/feedback", reply: { json: feedback } },
     { method: "GET", path: "/v1/models/ann/hello/runs", reply: { json: { items: runs, next_cursor: null } } },
     { method: "GET", path: "/v1/models/ann/hello/alerts", reply: { json: alerts } },
+    { method: "GET", path: "/v1/models/ann/hello/profiles", reply: { json: profiles } },
   ];
 }
 
@@ -83,12 +123,48 @@ describe("the dashboard", () => {
     expect(Date.parse(last.query.get("to")!) - Date.parse(last.query.get("from")!)).toBe(7 * 86_400_000);
   });
 
-  it("shows others who may read it no editors", async () => {
-    mockFetch(dashboardRoutes());
+  it("shows others who may read it no editors, and no field profiles", async () => {
+    const fetcher = mockFetch(dashboardRoutes());
     renderApp("/m/ann/hello/dashboard", { username: "bob" });
     await screen.findByRole("region", { name: "Totals" });
     expect(screen.queryByRole("button", { name: "Edit rules" })).not.toBeInTheDocument();
     expect(screen.queryByRole("button", { name: "Pin reference" })).not.toBeInTheDocument();
+    expect(screen.queryByRole("region", { name: "Fields" })).not.toBeInTheDocument();
+    expect(fetcher.find("GET", "/v1/models/ann/hello/profiles")).toHaveLength(0);
+  });
+
+  it("shows each field's profile the API answers, in the same window as the metrics", async () => {
+    const fetcher = mockFetch(dashboardRoutes());
+    const user = userEvent.setup();
+    renderApp("/m/ann/hello/dashboard", { username: "ann" });
+    const section = await screen.findByRole("region", { name: "Fields" });
+    const row = (field: string) => within(section).getByRole("rowheader", { name: field }).closest("tr") as HTMLElement;
+    const cells = (field: string) => within(row(field)).getAllByRole("cell").map((c) => c.textContent);
+    expect(cells("inputs.age")).toEqual(["38", "5.0%", "41.4", "19", "40.5", "1,235"]);
+    expect(cells("outputs.label")).toEqual(["40", "0.0%", "cat (21) · dog (12) · fox (4) · +2 more"]);
+    expect(cells("inputs.photo.type")).toEqual(["0", "100.0%", "no values"]);
+
+    // a number field opens its quantiles bucket by bucket
+    await user.click(within(section).getByRole("button", { name: "inputs.age" }));
+    const trend = within(section).getByText("inputs.age: p5, p50 and p95: the figures").closest("details") as HTMLElement;
+    expect(within(trend).getAllByRole("row").map((r) => within(r).queryAllByRole("cell")[1]?.textContent)).toEqual([undefined, "38.5", "42.25"]);
+
+    const [read] = fetcher.find("GET", "/v1/models/ann/hello/profiles");
+    const [metricsRead] = fetcher.find("GET", "/v1/models/ann/hello/metrics");
+    for (const key of ["from", "to", "step"]) expect(read.query.get(key)).toBe(metricsRead.query.get(key));
+  });
+
+  it("leaves the fields out when the gateway refuses them", async () => {
+    mockFetch(dashboardRoutes([{ method: "GET", path: "/v1/models/ann/hello/profiles", reply: { status: 403, json: { detail: "only ann can read this" } } }]));
+    renderApp("/m/ann/hello/dashboard", { username: "ann" });
+    await screen.findByRole("region", { name: "Totals" });
+    expect(screen.getByRole("region", { name: "Drift" })).toBeInTheDocument();
+    expect(screen.queryByRole("region", { name: "Fields" })).not.toBeInTheDocument();
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  });
+
+  it("writes figures to three significant digits, thousands whole", () => {
+    expect([figure(0), figure(0.4567), figure(5), figure(41.372), figure(1234.6), figure(0.00123), figure(null)]).toEqual(["0", "0.457", "5", "41.4", "1,235", "1.23e-3", "–"]);
   });
 
   it("picks minute buckets for short windows and exports runs as CSV", () => {

@@ -91,6 +91,14 @@ describe("model page", () => {
     expect(screen.getByText(/await fetch/)).toBeInTheDocument();
   });
 
+  it("names the version that serves, not the latest, when an older one is deployed", async () => {
+    const deployment = { version: 2, follow: "pinned", deployed: 2, previous: 3, at: "2026-01-03T00:00:00Z" };
+    mockFetch([{ method: "GET", path: "/v1/models/local/hello", reply: { json: modelDetail("local", hello, { latest_version: 3, deployment }) } }]);
+    renderApp("/m/local/hello", null);
+    expect(await screen.findByText("version 2")).toBeInTheDocument();
+    expect(screen.queryByText("version 3")).not.toBeInTheDocument();
+  });
+
   it("says so when the model does not exist", async () => {
     mockFetch([{ method: "GET", path: "/v1/models/local/nope", reply: { status: 404, json: { detail: "no model local/nope" } } }]);
     renderApp("/m/local/nope", null);
@@ -244,5 +252,88 @@ describe("catalogue address", () => {
     await waitFor(() => expect(screen.getByLabelText("Search models")).toHaveValue(""));
     expect(window.location.search).toBe("");
     await waitFor(() => expect(fetcher.calls.at(-1)?.query.get("q")).toBeNull());
+  });
+});
+
+describe("deploying from my models", () => {
+  const ready = (version: number) => ({ version, status: "ready", created_at: "2026-01-01T00:00:00Z" });
+  const listed = {
+    owner: "ann",
+    name: "demo",
+    status: "failed",
+    visibility: "public",
+    latest_version: 3,
+    runs: 4,
+    versions: [ready(1), ready(2), { version: 3, status: "failed", error: "pip failed" }],
+    deployment: { version: 2, follow: "latest", deployed: null, previous: null, at: null },
+  };
+
+  it("deploys an older version, rolls back, pins, and shows a refusal", async () => {
+    const answers = [
+      { json: { version: 1, follow: "latest", deployed: 1, previous: 2, at: "2026-01-04T00:00:00Z" } },
+      { json: { version: 2, follow: "latest", deployed: 2, previous: 1, at: "2026-01-04T00:01:00Z" } },
+      { json: { version: 2, follow: "pinned", deployed: 2, previous: 1, at: "2026-01-04T00:02:00Z" } },
+      { status: 409, json: { detail: "version 1 of ann/demo is building; deploy a version that is ready" } },
+      { status: 422, json: { detail: [{ loc: ["body", "follow"], msg: "Input should be 'latest' or 'pinned'", type: "literal_error" }] } },
+    ];
+    const fetcher = mockFetch([
+      { method: "GET", path: "/v1/models", reply: { json: { items: [listed], next_cursor: null } } },
+      { method: "PUT", path: "/v1/models/ann/demo/deployment", reply: () => answers.shift()! },
+    ]);
+    const user = userEvent.setup();
+    renderApp("/me/models", { username: "ann" });
+    const control = await screen.findByRole("group", { name: "Deployment of ann/demo" });
+    expect(within(control).getByText("Serving v2")).toBeInTheDocument();
+    const select = within(control).getByLabelText("Version to deploy");
+    expect(select).toHaveValue("2");
+    expect(within(select).getAllByRole("option").map((o) => o.textContent)).toEqual(["v2 (serving)", "v1"]); // not the failed v3
+    expect(within(control).queryByRole("button", { name: /Roll back/ })).not.toBeInTheDocument();
+
+    await user.selectOptions(select, "1");
+    await user.click(within(control).getByRole("button", { name: "Deploy" }));
+    expect(await within(control).findByRole("status")).toHaveTextContent("Deployed: v1 serves ann/demo.");
+    expect(within(control).getByText("Serving v1")).toBeInTheDocument();
+    expect(select).toHaveValue("1");
+
+    await user.click(within(control).getByRole("button", { name: "Roll back to v2" }));
+    await waitFor(() => expect(within(control).getByRole("status")).toHaveTextContent("Rolled back: v2 serves again."));
+    expect(within(control).getByText("Serving v2")).toBeInTheDocument();
+    expect(within(control).getByRole("button", { name: "Roll back to v1" })).toBeInTheDocument();
+
+    await user.selectOptions(within(control).getByLabelText("Follow"), "pinned");
+    await waitFor(() => expect(within(control).getByRole("status")).toHaveTextContent("Pinned: v2 serves until you deploy another."));
+    expect(within(control).getByLabelText("Follow")).toHaveValue("pinned");
+
+    await user.selectOptions(select, "1");
+    await user.click(within(control).getByRole("button", { name: "Deploy" }));
+    expect(await within(control).findByRole("alert")).toHaveTextContent("version 1 of ann/demo is building; deploy a version that is ready");
+    expect(within(control).queryByRole("status")).not.toBeInTheDocument();
+    expect(within(control).getByText("Serving v2")).toBeInTheDocument();
+
+    await user.selectOptions(within(control).getByLabelText("Follow"), "latest");
+    await waitFor(() => expect(within(control).getByRole("alert")).toHaveTextContent("Input should be 'latest' or 'pinned'"));
+
+    expect(fetcher.find("PUT", "/v1/models/ann/demo/deployment").map((c) => c.body)).toEqual([
+      { version: 1 },
+      { version: 2 },
+      { follow: "pinned" },
+      { version: 1 },
+      { follow: "latest" },
+    ]);
+    expect(fetcher.find("PUT", "/v1/models/ann/demo/deployment")[0].headers["content-type"]).toBe("application/json");
+  });
+
+  it("reads the deployment with the model's full view when the list lacks it", async () => {
+    const { versions, deployment, ...bare } = listed;
+    const fetcher = mockFetch([
+      { method: "GET", path: "/v1/models", reply: { json: { items: [bare], next_cursor: null } } },
+      { method: "GET", path: "/v1/models/ann/demo", reply: { json: { ...bare, manifest: null, versions, deployment } } },
+    ]);
+    const user = userEvent.setup();
+    renderApp("/me/models", { username: "ann" });
+    await user.click(await screen.findByRole("button", { name: "Deployment…" }));
+    const control = await screen.findByRole("group", { name: "Deployment of ann/demo" });
+    expect(within(control).getByText("Serving v2")).toBeInTheDocument();
+    expect(fetcher.find("GET", "/v1/models/ann/demo")).toHaveLength(1);
   });
 });
