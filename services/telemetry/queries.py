@@ -59,9 +59,15 @@ REFERENCE_ROWS = 1000
 CURRENT_ROWS = 5000
 
 
-async def newest_version(store: Store, model_id: str) -> int | None:
+async def current_version(store: Store, model_id: str) -> int | None:
+    """The version that served the model's latest run (the deployed one, which need not be the
+    newest published), else the newest version telemetry knows."""
+    latest = await store.find("runs", Query(where={"model_id": model_id}, order=Order("requested_at", descending=True),
+                                            limit=1))
+    if latest.items and latest.items[0].get("version") is not None:
+        return latest.items[0]["version"]
     page = await store.find("versions", Query(where={"model_id": model_id}, order=Order("version", descending=True),
-                                                  limit=1))
+                                              limit=1))
     return page.items[0]["version"] if page.items else None
 
 
@@ -93,9 +99,9 @@ def feature_rows(runs: list[dict], kinds: dict) -> list[dict]:
 
 async def drift_of(store: Store, model_id: str, version: int | None, start: datetime,
                    end: datetime) -> dict[str, Any] | None:
-    """The version's (the newest, by default) inputs and outputs over [start, end) against its
+    """The version's (by default the one that served the latest run) inputs and outputs over [start, end) against its
     reference: its first 1,000 ended runs, or the window its owner pinned. None without runs."""
-    version = version or await newest_version(store, model_id)
+    version = version or await current_version(store, model_id)
     if version is None:
         return None
     kinds = ((await store.get("versions", version_key(model_id, version))) or {}).get("kinds") or {}
