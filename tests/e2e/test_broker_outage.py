@@ -48,12 +48,12 @@ def test_runs_accepted_while_the_broker_is_down_complete_after_it_returns(own_pl
     while pending and time.monotonic() < deadline:
         for rid in sorted(pending):
             run = http.get(rid).json()
-            if run["status"] != "queued":
+            if run["status"] not in ("queued", "running"):  # running is on its way, under load for a while
                 assert run["status"] == "succeeded", run
                 assert run["outputs"]["greeting"].startswith("Hello")
                 pending.discard(rid)
         time.sleep(0.25)
-    assert not pending, f"runs still queued after the broker came back: {sorted(pending)}"
+    assert not pending, f"runs not ended after the broker came back: {sorted(pending)}"
 
     after = http.post(f"/v1/models/{ref}/runs", json={"inputs": {"name": "after"}}, headers={"Prefer": "wait"})
     assert after.status_code == 201 and after.json()["status"] == "succeeded"
