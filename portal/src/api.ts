@@ -85,8 +85,9 @@ export interface Run {
   metrics?: { queue_ms?: number | null; predict_ms?: number | null; total_ms?: number | null } | null;
   created_at?: string | null;
   completed_at?: string | null;
-  /** Where to read and cancel it; a run made without an account carries its read token here. */
-  urls?: { get: string; cancel: string };
+  /** Where to read, cancel and follow it (Server-Sent Events); a run made without an account
+   * carries its read token here. */
+  urls?: { get: string; cancel: string; stream?: string };
 }
 
 export interface RunRequest {

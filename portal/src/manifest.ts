@@ -60,6 +60,8 @@ export interface StepSpec {
   outputs: OutputSpec[];
   input_schema: JsonSchema;
   interactive: string[];
+  /** a generator step: its outputs arrive while it runs */
+  streams?: boolean;
 }
 
 export interface Example {

@@ -22,8 +22,7 @@ export function Runner({ owner, name, manifest }: Props) {
   const wizard = useWizard(owner, name, manifest);
   const { steps, step, stepIndex, plan, current, previousRun, run, live, isLast, busy, phase, errors, formError, examples } = wizard;
   const shownRun = live ?? run;
-  const outputsOf = (r: Run | null, s: StepSpec) =>
-    r?.status === "succeeded" && r.outputs ? s.outputs.filter((o) => o.name in (r.outputs ?? {})) : [];
+  const outputsOf = (r: Run | null, s: StepSpec) => (r?.outputs ? s.outputs.filter((o) => o.name in (r.outputs ?? {})) : []);
 
   return (
     <div className="runner">
@@ -98,9 +97,14 @@ export function Runner({ owner, name, manifest }: Props) {
           {!shownRun && !busy ? <p className="muted">Run the model to see its outputs here.</p> : null}
           {!live && run?.status === "failed" ? <ErrorBox>{run.error || "The run failed."}</ErrorBox> : null}
           {!live && run && (run.status === "canceled" || run.status === "timed_out") ? <ErrorBox>{run.error || `The run ${run.status.replace("_", " ")}.`}</ErrorBox> : null}
-          {!live
-            ? outputsOf(run, step).map((spec) => <OutputBlock key={spec.name} spec={spec} value={run?.outputs?.[spec.name]} />)
-            : null}
+          {live
+            ? // the outputs so far, while a streaming step writes them
+              outputsOf(live, step).map((spec) => (
+                <OutputBlock key={spec.name} spec={spec} value={live.outputs?.[spec.name]} streaming={!TERMINAL.has(live.status)} />
+              ))
+            : run?.status === "succeeded"
+              ? outputsOf(run, step).map((spec) => <OutputBlock key={spec.name} spec={spec} value={run.outputs?.[spec.name]} />)
+              : null}
           {!live && run && TERMINAL.has(run.status) ? <FeedbackBar key={run.id} run={run} step={step} /> : null}
         </section>
       </div>

@@ -368,12 +368,15 @@ export function OutputValue({ kind, value, label, selected }: { kind: string; va
   return <JsonView value={value} />;
 }
 
-export function OutputBlock({ spec, value, children }: { spec: OutputSpec; value: unknown; children?: ReactNode }) {
+/** `streaming`: the value is still being written (a generator step's output so far). */
+export function OutputBlock({ spec, value, streaming, children }: { spec: OutputSpec; value: unknown; streaming?: boolean; children?: ReactNode }) {
   return (
-    <section className="output" aria-label={spec.label} data-kind={spec.kind}>
+    // aria-busy: screen readers wait for the whole value rather than read out every word
+    <section className="output" aria-label={spec.label} data-kind={spec.kind} aria-busy={streaming || undefined}>
       <h3 className="output-title">{spec.label}</h3>
       {spec.description ? <p className="hint">{spec.description}</p> : null}
       <OutputValue kind={spec.kind} value={value} label={spec.label} />
+      {streaming ? <p className="streaming">streaming</p> : null}
       {children}
     </section>
   );

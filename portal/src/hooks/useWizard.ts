@@ -1,20 +1,19 @@
 /**
  * The model form's state machine: which step is shown, what the user entered on each, the run
  * each step made, and the run being followed. One page per step (a wizard when the model has
- * several); validation before sending, uploads of large files, the run with `Prefer: wait=1`
- * then polling.
+ * several); validation before sending, uploads of large files, the run with `Prefer: wait=1` (0 for
+ * a streaming step) then followed live until it ends (lib/follow.ts).
  *
  * Step N+1 shows step N's interactive outputs (pick lists, image regions, editable text) as
  * inputs of the same name; its request is `{"step", "previous_run", "inputs": {name: choice}}`
  * and the gateway fills every other input it can from step N's run.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import { api, ApiError, TERMINAL, runToken, type Run } from "../api";
+import { api, ApiError, runToken, type Run } from "../api";
 import { examplesFor, INTERACTIVE_KINDS, type InputSpec, type Manifest, type StepSpec } from "../manifest";
 import { forgetDraft, peekDraft, registerDraftSaver, storeDraft } from "../lib/drafts";
+import { followRun } from "../lib/follow";
 import { fromWire, initialValue, serializable, toWire, type Errors, type FieldValue, type FileState, type Values } from "../lib/form";
-
-export const POLL_MS = 300;
 
 export type Phase = "idle" | "uploading" | "running";
 
@@ -106,10 +105,6 @@ export function refusal(error: ApiError, shown: InputSpec[]): { fields: Errors; 
   return { fields, message };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function without(errors: Errors, field: string): Errors {
   if (!(field in errors)) return errors;
   const { [field]: _gone, ...rest } = errors;
@@ -133,6 +128,8 @@ export function useWizard(owner: string, name: string, manifest: Manifest) {
   const [phase, setPhase] = useState<Phase>("idle");
   const [live, setLive] = useState<Run | null>(null);
   const alive = useRef(true);
+  // the run being followed: stopped (its stream closed) when another starts or the form goes away
+  const following = useRef<AbortController | null>(null);
   const focusFirstError = useRef(false);
   const formRef = useRef<HTMLFormElement>(null);
   const state = useRef<Draft>({ stepIndex, values, runs });
@@ -147,6 +144,7 @@ export function useWizard(owner: string, name: string, manifest: Manifest) {
     });
     return () => {
       alive.current = false;
+      following.current?.abort();
       unregister();
     };
   }, [draftKey]);
@@ -210,23 +208,6 @@ export function useWizard(owner: string, name: string, manifest: Manifest) {
     setLive(null);
   };
 
-  async function follow(started: Run): Promise<Run> {
-    let latest = started;
-    while (!TERMINAL.has(latest.status)) {
-      await sleep(POLL_MS);
-      if (!alive.current) return latest;
-      try {
-        latest = await api.refresh(latest);
-      } catch (error) {
-        // a blip while polling: keep trying unless the run is gone
-        if (error instanceof ApiError && (error.status === 404 || error.status === 401 || error.status === 403)) throw error;
-        continue;
-      }
-      if (alive.current) setLive(latest);
-    }
-    return latest;
-  }
-
   /** Upload what must be uploaded; false (with the field's error shown) when an upload failed. */
   async function upload(collected: Collected): Promise<boolean> {
     if (!collected.uploads.length) return true;
@@ -270,11 +251,14 @@ export function useWizard(owner: string, name: string, manifest: Manifest) {
         runIndex === 0
           ? { step: steps[0].name, inputs: collected.inputs }
           : { step: steps[runIndex].name, previous_run: previousRun?.id as string, previous_run_token: runToken(previousRun), inputs: collected.inputs };
-      const started = await api.createRun(owner, name, body, 1);
+      // a streaming step answers at once, so that its first words show as they are written
+      const started = await api.createRun(owner, name, body, steps[runIndex].streams ? 0 : 1);
       if (!alive.current) return;
       setLive(started);
-      const finished = await follow(started);
-      if (!alive.current) return;
+      following.current?.abort();
+      const controller = (following.current = new AbortController());
+      const finished = await followRun(started, setLive, controller.signal);
+      if (!alive.current || controller.signal.aborted) return;
       const nextRuns = [...runs.slice(0, runIndex), finished];
       setRuns(nextRuns);
       setLive(null);

@@ -1,9 +1,10 @@
-/** /runs/:id — a shareable run: the model, the inputs and the outputs (followed live until it ends). */
+/** /runs/:id — a shareable run: the model, the inputs and the outputs (followed live until it ends,
+ * the outputs as they are written). */
 import { useEffect, useState } from "react";
 import { api, ApiError, TERMINAL, type ModelDetail, type Run } from "../api";
 import { JsonView, OutputBlock, OutputValue } from "../components/outputs";
 import { RunStatusLine } from "../components/Runner";
-import { POLL_MS } from "../hooks/useWizard";
+import { followRun } from "../lib/follow";
 import { ErrorBox, Spinner, when } from "../components/ui";
 import type { InputSpec, OutputSpec, StepSpec } from "../manifest";
 import { Link } from "../router";
@@ -54,22 +55,20 @@ export default function RunPage({ id }: { id: string }) {
   useEffect(() => {
     document.title = `Run ${id} · feather`;
     let alive = true;
-    let timer: number | undefined;
-    let modelAsked = false;
+    const following = new AbortController();
     const load = async () => {
       try {
-        const found = await api.run(id, undefined, new URLSearchParams(window.location.search).get("token"));
+        const found = await api.run(id, following.signal, new URLSearchParams(window.location.search).get("token"));
         if (!alive) return;
         setRun(found);
-        if (!modelAsked && found.model?.includes("/")) {
-          modelAsked = true;
+        if (found.model?.includes("/")) {
           const [owner, name] = found.model.split("/", 2);
           api.model(owner, name).then(
             (m) => alive && setModel(m),
             () => undefined, // the run still shows, with generic views
           );
         }
-        if (!TERMINAL.has(found.status)) timer = window.setTimeout(load, POLL_MS);
+        if (!TERMINAL.has(found.status)) await followRun(found, setRun, following.signal);
       } catch (e) {
         if (alive) setError(e instanceof ApiError ? (e.status === 404 ? "There is no such run." : e.message) : String(e));
       }
@@ -77,7 +76,7 @@ export default function RunPage({ id }: { id: string }) {
     void load();
     return () => {
       alive = false;
-      window.clearTimeout(timer);
+      following.abort(); // closes the run's stream
     };
   }, [id]);
 
@@ -138,10 +137,10 @@ export default function RunPage({ id }: { id: string }) {
           <h2 id="run-outputs" className="panel-title">
             Outputs
           </h2>
-          {!TERMINAL.has(run.status) ? <Spinner label="Waiting for the outputs" /> : null}
+          {!TERMINAL.has(run.status) && outputSpecs.length === 0 ? <Spinner label="Waiting for the outputs" /> : null}
           {TERMINAL.has(run.status) && outputSpecs.length === 0 ? <p className="muted">No outputs.</p> : null}
           {outputSpecs.map((spec) => (
-            <OutputBlock key={spec.name} spec={spec} value={outputs[spec.name]} />
+            <OutputBlock key={spec.name} spec={spec} value={outputs[spec.name]} streaming={!TERMINAL.has(run.status)} />
           ))}
         </section>
       </div>
