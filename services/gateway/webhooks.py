@@ -23,19 +23,16 @@ after a rotation, with the previous one as well for ``webhook_secret_overlap_h``
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import json
 import logging
-import os
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, get_args
 
 import httpx
 from pydantic import BaseModel, Field, HttpUrl
-from standardwebhooks.webhooks import Webhook
 
 from services.contracts.envelope import Envelope
 from services.contracts.events import RunCompleted, RunOutput, RunProgress, WebhookAttempted
@@ -43,6 +40,7 @@ from services.gateway.domain import RequestError
 from services.gateway.views import run_view
 from services.kit.addresses import is_loopback_host, pinned
 from services.kit.runtime import ServiceContext
+from services.kit.webhooks import new_secret, signed_headers
 from services.kit.store import Conflict, Order, Query, retry_on_conflict
 
 log = logging.getLogger("feather.gateway.webhooks")
@@ -83,10 +81,6 @@ def check_webhook(ctx: ServiceContext, body: WebhookRequest, user: str | None) -
 
 # --- secrets ---------------------------------------------------------------------------------
 
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(os.urandom(24)).decode()
-
-
 async def secret_of(ctx: ServiceContext, user: str) -> dict[str, Any]:
     """The caller's secrets, made on first use: ``current``, and ``previous`` until it expires."""
     found = await ctx.store.get("webhook_secrets", user)
@@ -114,13 +108,6 @@ def signing_keys(doc: dict[str, Any], now: datetime) -> list[str]:
     if doc.get("previous") and doc.get("previous_until") and now < datetime.fromisoformat(doc["previous_until"]):
         keys.append(doc["previous"])
     return keys
-
-
-def signed_headers(message_id: str, now: datetime, body: str, keys: list[str]) -> dict[str, str]:
-    """Standard Webhooks' three headers; one signature per key, space-separated."""
-    signatures = " ".join(Webhook(key).sign(message_id, now, body) for key in keys)
-    return {"webhook-id": message_id, "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": signatures, "content-type": "application/json"}
 
 
 # --- queueing --------------------------------------------------------------------------------

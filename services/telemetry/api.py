@@ -2,7 +2,6 @@
 their inputs and outputs."""
 from __future__ import annotations
 
-import secrets
 import uuid
 
 from fastapi import APIRouter, Depends, HTTPException, Query as Q
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query as Q
 from services.contracts.versions import version_key
 from services.contracts.windows import ReferencePin, Window, as_utc, window_query
 from services.kit.runtime import ServiceContext, context
+from services.kit.webhooks import new_secret
 from services.kit.store import Order, Query
 from services.telemetry import alerts, arena, feedback, profiles, queries, rollups
 
@@ -107,7 +107,7 @@ async def set_alerts(owner: str, name: str, config: alerts.AlertRules, ctx: Serv
     secret is made once and answered every time (the owner alone reads this)."""
     model_id = f"{owner}/{name}"
     current = await ctx.store.get("alert_rules", model_id)
-    secret = (current or {}).get("secret") or f"whsec_{secrets.token_urlsafe(24)}"
+    secret = (current or {}).get("secret") or new_secret()
     doc = {**config.model_dump(mode="json"), "secret": secret}
     await ctx.store.save("alert_rules", model_id, doc, expected_version=current["_v"] if current else None)
     return await read_alerts(owner, name, ctx)

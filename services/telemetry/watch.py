@@ -12,6 +12,7 @@ import httpx
 from services.contracts.envelope import stable_id
 from services.contracts.events import AlertChanged
 from services.kit.addresses import pinned
+from services.kit.webhooks import is_signing_key, signed_headers
 from services.kit.runtime import ServiceContext
 from services.kit.store import Query
 from services.telemetry import alerts, feedback, queries, rollups
@@ -73,12 +74,15 @@ async def deliver(ctx: ServiceContext, http: httpx.AsyncClient, doc: dict[str, A
     url = doc.get("webhook")
     if not url:
         return
-    body = event.model_dump_json().encode()
-    headers = {"content-type": "application/json", "feather-signature": alerts.signature(doc["secret"], body),
+    body = event.model_dump_json()
+    headers = {"content-type": "application/json", "feather-signature": alerts.signature(doc["secret"], body.encode()),
                "feather-event": event.ce_type()}
+    if is_signing_key(doc["secret"]):  # signed as run webhooks are too
+        message_id = "msg_" + stable_id(event.model_id, event.rule, event.state, event.at.isoformat()).replace("-", "")
+        headers.update(signed_headers(message_id, event.at, body, [doc["secret"]]))
     try:
         target, host, extensions = await pinned(url, private_too=ctx.settings.webhooks_to_private_addresses)
-        answer = await http.post(target, content=body, timeout=10, headers={**headers, **host},
+        answer = await http.post(target, content=body.encode(), timeout=10, headers={**headers, **host},
                                  extensions=extensions, follow_redirects=False)
         log.info("alert %s of %s delivered to the webhook: %s", event.rule, event.model_id, answer.status_code)
     except (httpx.HTTPError, ValueError) as exc:

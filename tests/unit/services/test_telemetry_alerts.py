@@ -7,6 +7,7 @@ import hmac
 import json
 from datetime import timedelta
 
+import feather.webhooks
 import httpx
 import pytest
 from harness import settings_for
@@ -46,6 +47,8 @@ async def test_a_rule_that_starts_holding_fires_once_signed_and_resolves_when_it
     expected = "sha256=" + hmac.new(secret.encode(), request.content, hashlib.sha256).hexdigest()
     assert request.headers["feather-signature"] == expected and str(request.url) == RULES["webhook"]
     assert json.loads(request.content)["state"] == "firing"
+    # and by Standard Webhooks, as run webhooks are
+    assert feather.webhooks.verify(request.headers, request.content, secret, now=NOW.timestamp())["rule"] == "errors"
     assert (await ctx.store.outbox_pending_count()) >= 1  # the AlertChanged event, in the same write
 
     shown = (await http.get("/v1/models/t/m/alerts")).json()
