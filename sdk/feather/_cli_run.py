@@ -190,7 +190,7 @@ def _streamed(client: Client, ref: str, inputs: dict[str, Any], version: int | N
         if event.event == "output" and texts:
             text = ((event.data or {}).get("outputs") or {}).get(texts[0])
             if isinstance(text, str) and text.startswith(shown):
-                sys.stdout.write(text[len(shown):])
+                sys.stdout.write(_printable(text[len(shown):]))
                 sys.stdout.flush()
                 shown = text
         elif event.event == "done":
@@ -205,6 +205,14 @@ def _streamed(client: Client, ref: str, inputs: dict[str, Any], version: int | N
     if result.status != "succeeded":
         raise FeatherError(f"run {result.id} {result.status}: {result.error or 'no reason given'}")
     return result
+
+
+_CONTROL = {c: None for c in range(32) if chr(c) not in "\n\t"} | {0x7f: None}
+
+
+def _printable(text: str) -> str:
+    """A model's text without the control characters a terminal would act on (escapes)."""
+    return text.translate(_CONTROL)
 
 
 def _print_run(result: Run, saved: dict[str, list[str]]) -> None:

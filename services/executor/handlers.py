@@ -20,6 +20,7 @@ from feather.rules import fill_inputs
 from services.contracts.envelope import Envelope, stable_id
 from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunOutput, RunProgress,
                                        RunRequested, RunStarted, deadline_at)
+from services.contracts.files import file_values
 from services.contracts.steps import keep_declared, link_step
 from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.executor.jobs import Jobs
@@ -120,7 +121,7 @@ async def run_steps(ex: Executor, request: RunRequested) -> tuple[StepOutcome, l
     if runtime is None:
         return StepOutcome("failed", error=f"version {request.version} of {request.model_id} has no runtime"), None
     announce = asyncio.get_running_loop().call_later(STARTED_AFTER_S, _announce, ex, request)
-    reporter = _Reporter(ex, request)
+    reporter = _Reporter(ex, request, runtime.get("outputs"))
     try:
         chain = request.chain or [{"step": request.step, "inputs": list(request.inputs)}]
         carried: dict[str, Any] = {}
@@ -136,6 +137,7 @@ async def run_steps(ex: Executor, request: RunRequested) -> tuple[StepOutcome, l
                 outcome = StepOutcome("timed_out", predict_ms=predict_ms,
                                       error=f"the run exceeded its deadline of {request.deadline_s:g}s")
                 break
+            reporter.step = link["step"]
             call = StepCall(request.run_id, request.model_id, request.version, link["step"], inputs, runtime,
                             left, on_progress=reporter.progress, on_output=reporter.output)
             with ex.ctx.tracer.start_as_current_span(f"step {link['step']}", attributes={
@@ -176,10 +178,11 @@ class _Reporter:
     events: at most one of each per PROGRESS_EVERY_S, numbered in one sequence so that a
     stream's reader can resume after the last it saw."""
 
-    def __init__(self, ex: Executor, request: RunRequested) -> None:
-        self.ex, self.run_id = ex, request.run_id
+    def __init__(self, ex: Executor, request: RunRequested, declared: dict[str, list[str]] | None = None) -> None:
+        self.ex, self.run_id, self.declared = ex, request.run_id, declared
         self.seq = 0
         self.last = {"progress": 0.0, "output": 0.0}
+        self.step = request.step
 
     def _due(self, kind: str, force: bool = False) -> bool:
         now = time.monotonic()
@@ -194,6 +197,14 @@ class _Reporter:
             _fire(self.ex, RunProgress(run_id=self.run_id, fraction=fraction, message=message[:500], seq=self.seq))
 
     def output(self, outputs: dict[str, Any]) -> None:
+        """Outputs so far pass the checks the final ones do: only the declared ones, within the
+        size limit, and no file but inline ones (stored files are named by the run's end)."""
+        outputs = keep_declared(outputs, self.declared, self.step)
+        if any("path" in v or not str(v.get("url", "")).startswith("data:")
+               for v in file_values(outputs, produced=True)):
+            return
+        if len(json.dumps(outputs, separators=(",", ":"))) > self.ex.ctx.settings.max_outputs_kb * 1024:
+            return
         if self._due("output"):
             _fire(self.ex, RunOutput(run_id=self.run_id, outputs=outputs, seq=self.seq))
 

@@ -55,6 +55,8 @@ SCOPES = ("read", "run", "manage")
 
 
 def scope_needed(method: str, path: str) -> str:
+    if path.startswith("/v1/webhooks/"):
+        return "manage"  # the signing secret: whoever holds it can forge the account's webhooks
     if method in _SAFE_METHODS:
         return "read"
     if path == "/v1/files" or path.endswith(("/runs", "/cancel")):

@@ -32,7 +32,7 @@ class GatewayService(Service):
         self.password_slots = asyncio.Semaphore(settings.password_hashes_at_once)
         self.http = http
         self.secret = secret
-        self.webhooks = Deliverer(ctx, http)
+        self.webhooks = Deliverer(ctx)
         self._sweeper: asyncio.Task[None] | None = None
         self._deliverer: asyncio.Task[None] | None = None
 
@@ -61,6 +61,7 @@ class GatewayService(Service):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.webhooks.http.aclose()
         await self.http.aclose()
 
 

@@ -44,7 +44,7 @@ class Projections:
                                          ("deployment", event.deployment)) if v is not None}
             await self.store.apply("models", event.model_id, changes, event_id=envelope.id)
         elif isinstance(event, ModelDeleted):
-            await self.store.apply("models", event.model_id, {"deleted": True}, event_id=envelope.id)
+            await self.store.apply("models", event.model_id, {"deleted": True, "deployment": None}, event_id=envelope.id)
 
     async def on_build(self, envelope: Envelope) -> None:
         event = envelope.event

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,32 +24,67 @@ from services.gateway.projections import completed_fields
 from services.gateway.views import run_view
 
 KEEPALIVE_S = 15.0
+READERS_PER_RUN = 50
 END = 1 << 62  # ids of the closing events: after any sequence number a run can reach
+
+
+class Reader:
+    """One stream's events waiting to be sent. Each output event holds the whole outputs so far,
+    so only the latest is kept: a reader that falls behind, or stops reading, holds one."""
+
+    def __init__(self) -> None:
+        self.events: deque[Event] = deque(maxlen=100)  # progress and the end
+        self.output: RunOutput | None = None
+        self.ready = asyncio.Event()
+
+    def put(self, event: Event) -> None:
+        if isinstance(event, RunOutput):
+            self.output = event
+        else:
+            self.events.append(event)
+        self.ready.set()
+
+    async def get(self) -> Event:
+        while not (self.events or self.output):
+            self.ready.clear()
+            await self.ready.wait()
+        # in the order of their sequence numbers; the end comes last
+        first = self.events[0] if self.events else None
+        if self.output is not None and (first is None or isinstance(first, RunCompleted)
+                                        or (getattr(first, "seq", None) or 0) > self.output.seq):
+            found, self.output = self.output, None
+            return found
+        return self.events.popleft()
+
+
+class TooManyReaders(Exception):
+    pass
 
 
 class Streams:
     """The live readers of each run's events in this replica."""
 
     def __init__(self) -> None:
-        self.readers: dict[str, set[asyncio.Queue[Event]]] = {}
+        self.readers: dict[str, set[Reader]] = {}
 
-    def listen(self, run_id: str) -> asyncio.Queue[Event]:
-        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
-        self.readers.setdefault(run_id, set()).add(queue)
-        return queue
+    def listen(self, run_id: str) -> Reader:
+        readers = self.readers.setdefault(run_id, set())
+        if len(readers) >= READERS_PER_RUN:
+            raise TooManyReaders(run_id)
+        reader = Reader()
+        readers.add(reader)
+        return reader
 
-    def leave(self, run_id: str, queue: asyncio.Queue[Event]) -> None:
+    def leave(self, run_id: str, reader: Reader) -> None:
         readers = self.readers.get(run_id)
         if readers is not None:
-            readers.discard(queue)
+            readers.discard(reader)
             if not readers:
                 del self.readers[run_id]
 
     def publish(self, event: Event) -> None:
-        for queue in self.readers.get(getattr(event, "run_id", ""), ()):
-            if queue.full():  # a reader this far behind gets the outputs whole at the end anyway
-                continue
-            queue.put_nowait(event)
+        for reader in self.readers.get(getattr(event, "run_id", ""), ()):
+            reader.put(event)
 
 
 def _sse(kind: str, event_id: int, data: Any) -> str:
@@ -62,9 +98,9 @@ def last_seen(header: str | None) -> int:
         return 0
 
 
-async def events(streams: Streams, store: Any, run_id: str, viewer: str | None, token: str | None,
-                 after: int) -> AsyncIterator[str]:
-    queue = streams.listen(run_id)
+async def events(streams: Streams, reader: Reader, store: Any, run_id: str, viewer: str | None,
+                 token: str | None, after: int) -> AsyncIterator[str]:
+    """The stream of ``reader``, which ``streams.listen`` gave before the answer began."""
     try:
         run = await store.get("runs", run_id)
         if run is None:
@@ -81,7 +117,7 @@ async def events(streams: Streams, store: Any, run_id: str, viewer: str | None, 
         seen = max(after, progress_seq, output_seq)
         while True:
             try:
-                event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                event = await asyncio.wait_for(reader.get(), KEEPALIVE_S)
             except TimeoutError:
                 yield ": still running\n\n"
                 current = await store.get("runs", run_id)  # an end this replica's consumer missed
@@ -103,7 +139,7 @@ async def events(streams: Streams, store: Any, run_id: str, viewer: str | None, 
                     yield _sse("output", event.seq, {"outputs": view_of({**run, "outputs": event.outputs},
                                                                        viewer, token)["outputs"]})
     finally:
-        streams.leave(run_id, queue)
+        streams.leave(run_id, reader)
 
 
 def view_of(run: dict[str, Any], viewer: str | None, token: str | None) -> dict[str, Any]:

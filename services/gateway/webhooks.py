@@ -47,10 +47,13 @@ log = logging.getLogger("feather.gateway.webhooks")
 
 WebhookEvent = Literal["start", "output", "logs", "completed"]
 EVENTS: tuple[str, ...] = get_args(WebhookEvent)
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # past any attempt: each is cut off at webhook_timeout_s
 LOOK_AGAIN_S = 5.0  # for deliveries another replica queued, or left when it stopped
 AT_ONCE = 32  # deliveries in flight per replica
+PER_ACCOUNT = 4  # of which one account's runs may take: a slow receiver delays only its own
 KEPT_ATTEMPTS = 100
+ANSWER_BYTES = 4096  # of a receiver's answer read: its status is all that counts
+PAGES = 5  # of due deliveries looked through per round, past those of accounts at their share
 
 
 class WebhookRequest(BaseModel):
@@ -124,6 +127,8 @@ async def queue_start(ctx: ServiceContext, run_id: str, webhook: dict[str, Any],
 def _append(doc: dict[str, Any], kinds: list[str], now: datetime, throttle_s: float) -> dict[str, Any] | None:
     """``doc`` with ``kinds`` queued (those it wants, not already waiting or done), or None
     when nothing changes."""
+    if doc.get("state") == "gone":
+        return None  # the receiver asked for no more of this run
     pending = list(doc["pending"])
     for kind in kinds:
         if kind not in doc["events"] or kind in pending:
@@ -177,11 +182,14 @@ class Deliverer:
     """Sends what is due, as soon as it is queued here, or when it comes due, or (for work
     queued by another replica) within ``LOOK_AGAIN_S``."""
 
-    def __init__(self, ctx: ServiceContext, http: httpx.AsyncClient) -> None:
-        self.ctx, self.http = ctx, http
+    def __init__(self, ctx: ServiceContext, http: httpx.AsyncClient | None = None) -> None:
+        self.ctx = ctx
+        # a client of its own: callers' receivers must not take the connections the gateway
+        # forwards to the other services with
+        self.http = http or httpx.AsyncClient(limits=httpx.Limits(max_connections=AT_ONCE))
         self.wake = asyncio.Event()
         self.sending: dict[str, asyncio.Task[None]] = {}
-        self.slots = asyncio.Semaphore(AT_ONCE)
+        self.by_account: dict[str, int] = {}
 
     async def run_forever(self) -> None:
         while True:
@@ -195,54 +203,81 @@ class Deliverer:
             self.wake.clear()
 
     async def deliver_due(self, now: datetime | None = None) -> float:
-        """Start a delivery for each run whose next event is due; how long until the next one is."""
+        """Start a delivery for each run whose next event is due, as far as this replica's and
+        each account's share allow; how long until the next one is due."""
         now = now or datetime.now(timezone.utc)
-        page = await self.ctx.store.find("webhooks", Query(where={"state": "pending"}, order=Order("next_at"),
-                                                           limit=200))
-        wait_s = LOOK_AGAIN_S
-        for doc in page.items:
-            due = datetime.fromisoformat(doc["next_at"])
-            if due > now:
-                wait_s = min(wait_s, (due - now).total_seconds())
+        wait_s, cursor = LOOK_AGAIN_S, None
+        for _ in range(PAGES):
+            page = await self.ctx.store.find("webhooks", Query(where={"state": "pending"}, order=Order("next_at"),
+                                                               limit=200, cursor=cursor))
+            for doc in page.items:
+                if len(self.sending) >= AT_ONCE:
+                    return wait_s
+                due = datetime.fromisoformat(doc["next_at"])
+                if due > now:
+                    return max(0.0, min(wait_s, (due - now).total_seconds()))
+                if doc["run_id"] in self.sending or self.by_account.get(doc["by"], 0) >= PER_ACCOUNT or \
+                        (doc["lease_until"] and datetime.fromisoformat(doc["lease_until"]) > now):
+                    continue
+                try:
+                    claimed = await self.ctx.store.save("webhooks", doc["run_id"],
+                                                        {**doc, "lease_until": (now + LEASE).isoformat()},
+                                                        expected_version=doc["_v"])
+                except Conflict:
+                    continue  # another replica took it, or an event was queued: the next round sees it
+                self._start({**doc, "_v": claimed})
+            if not (cursor := page.next_cursor):
                 break
-            if doc["run_id"] in self.sending or (doc["lease_until"] and datetime.fromisoformat(doc["lease_until"]) > now):
-                continue
-            try:
-                claimed = await self.ctx.store.save("webhooks", doc["run_id"],
-                                                    {**doc, "lease_until": (now + LEASE).isoformat()},
-                                                    expected_version=doc["_v"])
-            except Conflict:
-                continue  # another replica took it, or an event was queued: the next round sees it
-            task = asyncio.create_task(self._deliver({**doc, "_v": claimed}), name=f"webhook-{doc['run_id']}")
-            self.sending[doc["run_id"]] = task
-            task.add_done_callback(lambda _, run_id=doc["run_id"]: (self.sending.pop(run_id, None), self.wake.set()))
-        return max(0.0, wait_s)
+        return wait_s
+
+    def _start(self, doc: dict[str, Any]) -> None:
+        run_id, account = doc["run_id"], doc["by"]
+        self.by_account[account] = self.by_account.get(account, 0) + 1
+
+        def done(_: asyncio.Task[None]) -> None:
+            self.sending.pop(run_id, None)
+            if (left := self.by_account.get(account, 1) - 1) > 0:
+                self.by_account[account] = left
+            else:
+                self.by_account.pop(account, None)
+            self.wake.set()
+        task = asyncio.create_task(self._deliver(doc), name=f"webhook-{run_id}")
+        self.sending[run_id] = task
+        task.add_done_callback(done)
 
     async def _deliver(self, doc: dict[str, Any]) -> None:
-        async with self.slots:
-            settings = self.ctx.settings
-            kind, attempt = doc["pending"][0], doc["attempt"] + 1
-            message_id = "msg_" + hashlib.sha256(
-                f"{doc['run_id']}|{kind}|{doc['sent'].get(kind, 0)}".encode()).hexdigest()[:32]
-            now = datetime.now(timezone.utc)
-            began = time.perf_counter()
-            status, error = None, None
-            try:
-                body = await self._body(doc, kind, now)
-                keys = signing_keys(await secret_of(self.ctx, doc["by"]), now)
-                loopback = settings.webhooks_to_loopback and is_loopback_host(doc["url"])
+        settings = self.ctx.settings
+        kind, attempt = doc["pending"][0], doc["attempt"] + 1
+        # one id per message, the same on each of its attempts: messages that left the queue count
+        message_id = "msg_" + hashlib.sha256(
+            f"{doc['run_id']}|{kind}|{doc.get('left', {}).get(kind, 0)}".encode()).hexdigest()[:32]
+        now = datetime.now(timezone.utc)
+        began = time.perf_counter()
+        status, error = None, None
+        try:
+            body = await self._body(doc, kind, now)
+            keys = signing_keys(await secret_of(self.ctx, doc["by"]), now)
+            loopback = settings.webhooks_to_loopback and is_loopback_host(doc["url"])
+            # the whole attempt, name lookup included, within the timeout: a receiver that
+            # answers a byte at a time cannot hold a delivery longer
+            async with asyncio.timeout(settings.webhook_timeout_s):
                 target, host, extensions = await pinned(
                     doc["url"], private_too=loopback or settings.webhooks_to_private_addresses)
-                answer = await self.http.post(target, content=body.encode(), timeout=settings.webhook_timeout_s,
-                                              headers={**signed_headers(message_id, now, body, keys), **host},
-                                              extensions=extensions, follow_redirects=False)
-                status = answer.status_code
-            except (httpx.HTTPError, ValueError) as exc:
-                error = str(exc) or type(exc).__name__
-            record = WebhookAttempted(run_id=doc["run_id"], webhook_id=message_id, event=kind, attempt=attempt,
-                                      status_code=status, error=error, duration_ms=(time.perf_counter() - began) * 1000,
-                                      at=now)
-            await self._record(doc, record, settings.webhook_retry_s)
+                async with self.http.stream("POST", target, content=body.encode(),
+                                            headers={**signed_headers(message_id, now, body, keys), **host},
+                                            extensions=extensions, follow_redirects=False) as answer:
+                    status = answer.status_code
+                    async for chunk in answer.aiter_raw():
+                        if len(chunk) >= ANSWER_BYTES:
+                            break
+        except TimeoutError:
+            error = f"no answer within {settings.webhook_timeout_s:g}s"
+        except (httpx.HTTPError, ValueError) as exc:
+            error = str(exc) or type(exc).__name__
+        record = WebhookAttempted(run_id=doc["run_id"], webhook_id=message_id, event=kind, attempt=attempt,
+                                  status_code=status, error=error, duration_ms=(time.perf_counter() - began) * 1000,
+                                  at=now)
+        await self._record(doc, record, settings.webhook_retry_s)
 
     async def _body(self, doc: dict[str, Any], kind: str, now: datetime) -> str:
         run = await self.ctx.store.get("runs", doc["run_id"])
@@ -269,11 +304,14 @@ def _after(doc: dict[str, Any], record: WebhookAttempted, schedule: list[float],
     pending, sent, last = list(doc["pending"]), dict(doc["sent"]), dict(doc["last_sent_at"])
     attempts = [*doc["attempts"], record.model_dump(mode="json")][-KEPT_ATTEMPTS:]
     after = {**doc, "attempts": attempts, "lease_until": None}
+    if not pending or pending[0] != record.event or doc["attempt"] != record.attempt - 1:
+        return after  # the queue moved on meanwhile (a lease that ran out): only the attempt is kept
     ok = record.status_code is not None and 200 <= record.status_code < 300
     if record.status_code == 410:  # the receiver wants no more of this run
         return {**after, "pending": [], "state": "gone", "attempt": 0}
     if ok or record.event != "completed" or record.attempt > len(schedule):
         pending.pop(0)
+        after["left"] = {**doc.get("left", {}), record.event: doc.get("left", {}).get(record.event, 0) + 1}
         if ok:
             sent[record.event] = sent.get(record.event, 0) + 1
             last[record.event] = now.isoformat()

@@ -9,7 +9,11 @@ from urllib.parse import urlsplit
 
 # IPv6 ranges that carry an IPv4 address the platform would end up talking to (NAT64, 6to4,
 # Teredo, the old IPv4-compatible form); whatever that address is, the link is refused
-_TUNNELS = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::/96")]
+_TUNNELS = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::/96",
+                                               "::ffff:0:0:0/96")]  # the last: IPv4-translated (SIIT)
+# not global whatever the Python version says: site-local (deprecated, still routed inside some
+# networks) and the segment-routing block
+_NOT_PUBLIC = [ipaddress.ip_network(n) for n in ("fec0::/10", "5f00::/16")]
 
 
 class NotPublic(ValueError):
@@ -24,6 +28,8 @@ def is_public_address(text: str) -> bool:
             address = address.ipv4_mapped
         elif any(address in net for net in _TUNNELS):
             return False
+    if any(address in net for net in _NOT_PUBLIC):
+        return False
     return address.is_global and not address.is_multicast
 
 

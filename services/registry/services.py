@@ -119,7 +119,7 @@ async def deploy(ctx: ServiceContext, user: str, owner: str, name: str, version:
         serving = serving_version(model, max(ready) if ready else None)
         if version is not None:
             found = next((v for v in versions if v["version"] == version), None)
-            if found is None:
+            if found is None or version < model.get("first_live_version", 1):  # from before a delete
                 raise Refused(404, f"{model_id} has no version {version}")
             if found.get("status") != "ready":
                 raise Refused(409, f"version {version} of {model_id} is {found.get('status', 'not ready')}; "
@@ -163,7 +163,10 @@ async def delete(ctx: ServiceContext, user: str, owner: str, name: str) -> None:
     async def attempt() -> None:
         model = await _live_model(ctx, model_id)
         # a tombstone, not a removal: version numbers keep counting if the name is published again
-        await ctx.save("models", model_id, {**model, "deleted": True}, expected_version=model["_v"],
+        # nor does a deployment outlive it: what a new publish of the name serves is its own
+        await ctx.save("models", model_id, {**model, "deleted": True, "deployment": None,
+                                            "first_live_version": (model.get("latest_version") or 0) + 1},
+                       expected_version=model["_v"],
                        events=[ctx.outbox(ModelDeleted(model_id=model_id))])
     await _retrying(attempt)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,14 +20,24 @@ TEXT_KINDS = {"text", "markdown", "editable_text"}
 FILE_KINDS = {"image", "audio", "file"}
 
 # Images larger than this are measured by their header only: decoding a hostile one could
-# take telemetry's memory and time, and its size alone is worth recording.
-MAX_DECODED_PIXELS = 40_000_000
+# take telemetry's memory and time (a 155 KB PNG can hold 40 million pixels), and its size
+# alone is worth recording.
+MAX_DECODED_PIXELS = 4_000_000
 MAX_IMAGE_BYTES = 32 * 2**20
+MAX_IMAGES = 8  # measured per run; the others by their size and type only
+FORMATS = ["PNG", "JPEG", "GIF", "WEBP", "BMP"]  # what browsers show; never one a helper program reads
 THUMBNAIL = (128, 128)  # brightness is a mean, and a small copy has the same one
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A finite float, or None: JSON may carry an integer of any length, which float() refuses."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def features(kinds: Mapping[str, str], values: Mapping[str, Any] | None, prefix: str,
@@ -68,7 +79,7 @@ def measure_image(data: bytes) -> dict[str, float]:
     from PIL import Image, ImageStat, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+        with Image.open(io.BytesIO(data), formats=FORMATS) as image:  # reads the header only
             facts = {"width": float(image.width), "height": float(image.height)}
             if image.width * image.height > MAX_DECODED_PIXELS:
                 return facts
@@ -77,7 +88,9 @@ def measure_image(data: bytes) -> dict[str, float]:
             small.thumbnail(THUMBNAIL)
             facts["brightness"] = round(ImageStat.Stat(small).mean[0] / 255, 4)
             return facts
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        return {}
+    except Exception:  # whatever a malformed file makes the decoder raise, it is only not measured
         return {}
 
 
@@ -98,7 +111,7 @@ async def image_facts(blobs: BlobStore, kinds: Mapping[str, Mapping[str, str]],
         for name, kind in kinds.get(side, {}).items():
             value = (run.get(side) or {}).get(name)
             url = value.get("url") if kind == "image" and isinstance(value, dict) else None
-            if not isinstance(url, str) or url in measured:
+            if not isinstance(url, str) or url in measured or len(measured) >= MAX_IMAGES:
                 continue
             data = await _bytes_of(blobs, url)
             if data is not None:

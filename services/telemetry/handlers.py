@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from services.contracts.envelope import Envelope
-from services.contracts.events import (FeedbackGiven, ModelPublished, RunCompleted, RunRequested, RunStarted,
-                                       VoteCast)
+from services.contracts.events import (FeedbackGiven, ModelDeleted, ModelPublished, ModelUpdated, RunCompleted,
+                                       RunRequested, RunStarted, VoteCast)
 from services.contracts.versions import version_key
 from services.kit.blobs import BlobStore
 from services.kit.store import Order, Query, Store, retry_on_conflict
@@ -107,9 +107,14 @@ async def on_vote(store: Store, envelope: Envelope) -> None:
 
 
 async def on_model(store: Store, envelope: Envelope) -> None:
-    """Keep each version's field kinds: what decides how its inputs and outputs are profiled."""
+    """Keep each version's field kinds (what decides how its inputs and outputs are profiled)
+    and the model's deployment (which version drift looks at by default)."""
     event = envelope.event
-    if isinstance(event, ModelPublished):
+    if isinstance(event, ModelUpdated) and event.deployment is not None:
+        await store.apply("models", event.model_id, {"deployment": event.deployment}, event_id=envelope.id)
+    elif isinstance(event, ModelDeleted):
+        await store.apply("models", event.model_id, {"deployment": None}, event_id=envelope.id)
+    elif isinstance(event, ModelPublished):
         kinds = {step["name"]: {"inputs": {i["name"]: i.get("kind") for i in step.get("inputs", [])},
                                 "outputs": {o["name"]: o.get("kind") for o in step.get("outputs", [])}}
                  for step in event.manifest.get("steps", [])}

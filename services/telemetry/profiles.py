@@ -40,10 +40,13 @@ def counter(kind: str, feature: str, part: str | None = None) -> str:
     return f"{kind}~{_encode(feature)}" + ("" if part is None else f"~{_encode(part)}")
 
 
+MAX_INDEX = 2000  # bins up to about 1e69 either way; larger values share the outermost, so a bucket stays small
+
+
 def sketch_bin(value: float) -> str:
-    if abs(value) < NEAR_ZERO:
+    if abs(value) < NEAR_ZERO or not math.isfinite(value):
         return "0"
-    index = math.ceil(math.log(abs(value)) / math.log(GAMMA))
+    index = max(-MAX_INDEX, min(MAX_INDEX, math.ceil(math.log(abs(value)) / math.log(GAMMA))))
     return f"{'n' if value < 0 else 'p'}{index}"
 
 

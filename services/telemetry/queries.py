@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.contracts.models import serving_version
 from services.contracts.versions import version_key
 from services.kit.store import Order, Query, Store
 from services.telemetry import drift, features, rollups
@@ -60,15 +61,11 @@ CURRENT_ROWS = 5000
 
 
 async def current_version(store: Store, model_id: str) -> int | None:
-    """The version that served the model's latest run (the deployed one, which need not be the
-    newest published), else the newest version telemetry knows."""
-    latest = await store.find("runs", Query(where={"model_id": model_id}, order=Order("requested_at", descending=True),
-                                            limit=1))
-    if latest.items and latest.items[0].get("version") is not None:
-        return latest.items[0]["version"]
+    """The version that serves the model (its owner's deployment), else its newest one."""
     page = await store.find("versions", Query(where={"model_id": model_id}, order=Order("version", descending=True),
                                               limit=1))
-    return page.items[0]["version"] if page.items else None
+    newest = page.items[0]["version"] if page.items else None
+    return serving_version(await store.get("models", model_id) or {}, newest)
 
 
 async def ended_runs(store: Store, model_id: str, version: int, *, start: str | None, end: str | None,
@@ -99,7 +96,7 @@ def feature_rows(runs: list[dict], kinds: dict) -> list[dict]:
 
 async def drift_of(store: Store, model_id: str, version: int | None, start: datetime,
                    end: datetime) -> dict[str, Any] | None:
-    """The version's (by default the one that served the latest run) inputs and outputs over [start, end) against its
+    """The version's (by default the one deployed) inputs and outputs over [start, end) against its
     reference: its first 1,000 ended runs, or the window its owner pinned. None without runs."""
     version = version or await current_version(store, model_id)
     if version is None:

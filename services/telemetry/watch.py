@@ -39,12 +39,15 @@ async def evaluate(ctx: ServiceContext, http: httpx.AsyncClient, now: datetime) 
     while True:
         page = await ctx.store.find("alert_rules", Query(limit=200, cursor=cursor))
         for doc in page.items:
-            config = alerts.AlertRules.model_validate({"rules": doc.get("rules", []), "webhook": doc.get("webhook")})
-            for rule in config.rules:
-                event = await _check(ctx, doc["_id"], rule, now)
-                if event is not None:
-                    changed.append(event)
-                    await deliver(ctx, http, doc, event)
+            try:
+                config = alerts.AlertRules.model_validate({"rules": doc.get("rules", []), "webhook": doc.get("webhook")})
+                for rule in config.rules:
+                    event = await _check(ctx, doc["_id"], rule, now)
+                    if event is not None:
+                        changed.append(event)
+                        await deliver(ctx, http, doc, event)
+            except Exception:  # one model's data must not stop every other model's alerts
+                log.exception("evaluating the alert rules of %s failed", doc["_id"])
         if not (cursor := page.next_cursor):
             return changed
 

@@ -68,7 +68,8 @@ async def test_a_name_that_resolves_into_the_private_network_is_refused(monkeypa
 
 @pytest.mark.parametrize("address", ["10.0.0.1", "127.0.0.1", "169.254.169.254", "::1", "fe80::1%eth0",
                                      "::ffff:10.0.0.1", "64:ff9b::a00:1", "64:ff9b:1::a00:1",
-                                     "2002:a00:1::1", "::10.0.0.1", "2001:0:a00:1::1", "224.0.0.1"])
+                                     "2002:a00:1::1", "::10.0.0.1", "2001:0:a00:1::1", "224.0.0.1",
+                                     "::ffff:0:7f00:1", "fec0::1", "5f00::1"])
 def test_addresses_into_a_private_network_are_not_public(address):
     # NAT64, 6to4, Teredo and the IPv4-compatible form all reach an IPv4 address behind them
     assert not is_public_address(address)

@@ -88,3 +88,18 @@ def test_a_rotated_secret_signs_alongside_the_new_one_until_it_expires():
     doc = {"current": "whsec_bmV3", "previous": "whsec_b2xk", "previous_until": (NOW + timedelta(hours=1)).isoformat()}
     assert webhooks.signing_keys(doc, NOW) == ["whsec_bmV3", "whsec_b2xk"]
     assert webhooks.signing_keys(doc, NOW + timedelta(hours=2)) == ["whsec_bmV3"]
+
+
+def test_a_late_attempt_after_the_queue_moved_on_only_adds_its_record_and_gone_stays_gone():
+    doc = queue(pending=["completed"])
+    late = WebhookAttempted(run_id="r", webhook_id="msg", event="logs", attempt=1, status_code=204,
+                            duration_ms=1.0, at=NOW)
+    after = webhooks._after(doc, late, SCHEDULE, 0.5)
+    assert after["pending"] == ["completed"] and len(after["attempts"]) == 1
+    gone = attempted(queue(pending=["start"]), 410)
+    assert webhooks._append(gone, ["completed"], NOW, 0.5) is None
+
+
+def test_each_message_that_left_the_queue_gets_a_new_id():
+    failed = attempted(queue(pending=["logs"]), 500)  # tried once, dropped
+    assert failed["left"] == {"logs": 1} and not failed["sent"].get("logs")

@@ -106,6 +106,8 @@ async def _replayed(gw: GatewayService, run_id: str, user: str | None, response:
     stored = await gw.ctx.store.get("runs", run_id)
     if stored is None:  # deleted with its model
         raise HTTPException(404, detail=f"the run this {idempotency.HEADER} made, {run_id}, is gone")
+    owner, name = stored["model_id"].split("/", 1)
+    await model_or_404(gw.ctx, owner, name, user)  # made private since: as a GET of it would answer
     response.headers["Idempotent-Replayed"] = "true"
     return _answer(gw, stored, user, response)
 
@@ -120,7 +122,13 @@ async def stream(run_id: str, request: Request, token: str | None = TokenQuery,
     then `logs` (the owner's), `error` and `done`; `Last-Event-ID` resumes after that event."""
     await services.readable_run(gw, run_id, user, token)
     after = streams.last_seen(request.headers.get("last-event-id"))
-    return StreamingResponse(streams.events(gw.replies.streams, gw.ctx.store, run_id, user, token, after),
+    try:
+        # listening before the run is read: nothing that happens in between is missed
+        reader = gw.replies.streams.listen(run_id)
+    except streams.TooManyReaders:
+        raise HTTPException(429, detail=f"run {run_id} has {streams.READERS_PER_RUN} streams open; "
+                                        "read its state with GET instead", headers={"Retry-After": "5"}) from None
+    return StreamingResponse(streams.events(gw.replies.streams, reader, gw.ctx.store, run_id, user, token, after),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

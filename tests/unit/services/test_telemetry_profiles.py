@@ -189,3 +189,14 @@ async def test_the_profiles_answer_gives_totals_and_a_series_and_drift_uses_the_
     assert sum(next(f["count"] for f in b["fields"] if f["field"] == "inputs.age") for b in answer["series"]) == 40
     assert "inputs.photo.brightness" in {f["field"] for f in drift["fields"]}
     assert empty["fields"] == [] and empty["series"] == []
+
+
+def test_numbers_json_can_carry_but_a_float_cannot_are_missing_and_odd_images_are_not_decoded():
+    row = features.features({"x": "number", "y": "number"}, {"x": 10 ** 400, "y": -(10 ** 400)}, "inputs")
+    assert row == {"inputs.x": None, "inputs.y": None}
+    assert profiles.sketch_bin(1e300) == f"p{profiles.MAX_INDEX}" and profiles.sketch_bin(-1e-300) == "0"
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"
+    assert features.measure_image(eps) == {}  # a format a helper program would read: not opened
+    big = io.BytesIO()
+    Image.new("L", (2500, 2000)).save(big, format="PNG")  # 5 megapixels: by its header
+    assert features.measure_image(big.getvalue()) == {"width": 2500.0, "height": 2000.0}
