@@ -37,6 +37,12 @@ def file_values(value: Any, *, produced: bool = False) -> Iterator[dict[str, Any
             yield from file_values(item, produced=produced)
 
 
+def files_in(fields: Any, *, produced: bool = False) -> Iterator[dict[str, Any]]:
+    """The file values among a run's inputs or outputs: an object of named fields, which is
+    never a file value itself, even with a field named ``url``."""
+    return file_values(list(fields.values()) if isinstance(fields, dict) else fields, produced=produced)
+
+
 def new_file_id(name: str | None) -> str:
     """``<time-ordered random>/<safe name>``: unguessable, and the name keeps its extension."""
     safe = _SAFE_NAME.sub("-", os.path.basename(name or "")).strip(".-") or "file"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from services.contracts.files import SCHEME, blob_key, content_type_of, file_id, file_values, new_file_id
+from services.contracts.files import SCHEME, blob_key, content_type_of, file_id, files_in, new_file_id
 from services.kit.blobs import BlobStore
 
 MAX_OUTPUT_FILES = 1000  # files one step may return
@@ -36,7 +36,7 @@ class RunFiles:
         """Give each stored input file a local ``path`` (as the worker sees it); the runtime never
         fetches anything. Works on a copy: the run's recorded inputs keep only their URLs."""
         inputs = copy.deepcopy(inputs)
-        for value in file_values(inputs):
+        for value in files_in(inputs):
             value.pop("path", None)  # only this code decides where a worker reads a file from
             fid = file_id(value["url"])
             if fid is None:
@@ -58,7 +58,7 @@ class RunFiles:
         """
         stored: dict[str, dict[str, Any]] = {}  # one blob per file, however often it is named
         total = 0
-        for value in file_values(outputs, produced=True):
+        for value in files_in(outputs, produced=True):
             path = value.get("path")
             if not path:
                 continue

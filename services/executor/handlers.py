@@ -20,7 +20,7 @@ from feather.rules import fill_inputs
 from services.contracts.envelope import Envelope, stable_id
 from services.contracts.events import (ImageBuilt, RunCancelRequested, RunCompleted, RunOutput, RunProgress,
                                        RunRequested, RunStarted, deadline_at)
-from services.contracts.files import file_values
+from services.contracts.files import files_in
 from services.contracts.steps import keep_declared, link_step
 from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.executor.jobs import Jobs
@@ -201,7 +201,7 @@ class _Reporter:
         size limit, and no file but inline ones (stored files are named by the run's end)."""
         outputs = keep_declared(outputs, self.declared, self.step)
         if any("path" in v or not str(v.get("url", "")).startswith("data:")
-               for v in file_values(outputs, produced=True)):
+               for v in files_in(outputs, produced=True)):
             return
         if len(json.dumps(outputs, separators=(",", ":"))) > self.ex.ctx.settings.max_outputs_kb * 1024:
             return

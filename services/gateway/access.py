@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from services.contracts.files import SCHEME, file_id, file_values
+from services.contracts.files import SCHEME, file_id, files_in
 
 
 def load_secret(configured: str | None, data_dir: Path) -> bytes:
@@ -61,7 +61,7 @@ def run_file_ids(run: dict[str, Any]) -> set[str]:
     """The uploaded or produced files a run refers to, in its inputs, outputs and steps."""
     found = set()
     for part in (run.get("inputs"), run.get("outputs"), run.get("steps")):
-        for value in file_values(part):
+        for value in files_in(part):
             fid = file_id(value["url"])
             if fid is not None:
                 found.add(fid)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 import feather
 from feather import runtime
 from feather.rules import fill_inputs, next_step
-from services.contracts.files import SCHEME, content_type_of, file_values, new_file_id
+from services.contracts.files import SCHEME, content_type_of, files_in, new_file_id
 from services.contracts.requests import RequestError, check_inputs, pick_step
 from services.kit.body_limit import BodyLimit
 from services.kit.portal import mount_portal
@@ -202,7 +202,7 @@ def _run_step(model: DevModel, step: str, inputs: dict[str, Any], files: dict[st
               scratch: Path) -> dict[str, Any]:
     if model.loaded is None:
         raise RuntimeError(model.error or "the model did not load")
-    for value in file_values(inputs):  # uploaded files become local paths, as the executor does
+    for value in files_in(inputs):  # uploaded files become local paths, as the executor does
         value.pop("path", None)
         fid = value["url"].removeprefix(SCHEME)
         if fid in files:
@@ -212,7 +212,7 @@ def _run_step(model: DevModel, step: str, inputs: dict[str, Any], files: dict[st
     out = scratch / "out" / str(time.monotonic_ns())
     out.mkdir(parents=True)
     outputs = model.loaded.run(step, inputs, output_dir=str(out))
-    for value in file_values(outputs, produced=True):
+    for value in files_in(outputs, produced=True):
         path = value.pop("path", None)
         if path:
             fid = new_file_id(value.get("name") or Path(path).name)

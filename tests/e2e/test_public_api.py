@@ -116,6 +116,15 @@ def test_outputs_the_manifest_does_not_declare_are_dropped(hostile, http, tmp_pa
     assert {p.name for p in (tmp_path / "out").iterdir()} <= {"declared", "declared.txt"}
 
 
+def test_an_output_cannot_name_a_stored_file_the_step_did_not_make(hostile, stranger, http):
+    secret = stranger.post("/v1/files", files={"file": ("secret.txt", b"the stranger's", "text/plain")}).json()
+    run = http.post(f"/v1/models/{hostile}/runs", headers={"Prefer": "wait"},
+                    json={"step": "names_a_file", "inputs": {"url": secret["url"]}}).json()
+    assert run["status"] == "failed" and "did not make" in run["error"], run
+    fid = secret["url"].removeprefix("feather:files/")
+    assert http.get(f"/v1/files/{fid}", params={"run": run["id"]}).status_code == 404
+
+
 # --- who reads what -------------------------------------------------------------------------
 
 def test_a_users_runs_are_theirs_and_the_owners(hello, stranger, anonymous, http):

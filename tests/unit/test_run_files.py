@@ -34,3 +34,9 @@ def test_links_are_removed_not_followed(tmp_path: Path) -> None:
     os.symlink(outside / "keep", folder / "link-to-file")
     assert remove_contents(folder) is True
     assert list(folder.iterdir()) == [] and (outside / "keep").read_text() == "host file"
+
+
+def test_a_field_named_url_is_not_taken_for_a_file():
+    from services.contracts.files import files_in
+    fields = {"url": "feather:files/abc/x.txt", "doc": {"url": "feather:files/def/y.txt"}}
+    assert [v["url"] for v in files_in(fields)] == ["feather:files/def/y.txt"]

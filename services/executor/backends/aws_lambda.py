@@ -23,7 +23,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.contracts.files import (SCHEME, blob_key, content_type_of, data_url_bytes, file_id, file_values,
+from services.contracts.files import (SCHEME, blob_key, content_type_of, data_url_bytes, file_id, files_in,
                                       new_file_id)
 from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.kit.blobs import BlobNotFound, BlobStore
@@ -172,7 +172,7 @@ class LambdaBackend(Backend):
     async def _inline_files(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """A copy of the inputs with each stored file (feather:files/...) inline as a data: URL."""
         copy = json.loads(json.dumps(inputs))  # the executor keeps using its own inputs afterwards
-        for value in file_values(copy):
+        for value in files_in(copy):
             fid = file_id(str(value["url"]))
             if fid is not None:
                 data = base64.b64encode(await self.blobs.get(blob_key(fid))).decode("ascii")
@@ -182,7 +182,7 @@ class LambdaBackend(Backend):
 
     async def _store_files(self, outputs: dict[str, Any]) -> dict[str, Any]:
         """Files the step returned inline, stored as blobs: outputs name them as a local run's do."""
-        for value in file_values(outputs):
+        for value in files_in(outputs):
             try:
                 raw, kind = data_url_bytes(str(value["url"]))
             except ValueError:

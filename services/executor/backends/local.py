@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from services.contracts.files import SCHEME, file_values
+from services.contracts.files import SCHEME, files_in
 from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.executor.backends.worker import Worker, WorkerDied
 from services.executor.files import RunFiles
@@ -217,8 +217,8 @@ class LocalBackend(Backend):
                 return StepOutcome("failed", error=reply.get("error") or "the step failed", logs=reply.get("logs", ""),
                                    predict_ms=reply.get("predict_ms", 0.0),
                                    details={"traceback": reply.get("traceback", "")})
-            given = {v["url"] for v in file_values(call.inputs)}
-            named = [v["url"] for v in file_values(reply.get("outputs") or {})
+            given = {v["url"] for v in files_in(call.inputs)}
+            named = [v["url"] for v in files_in(reply.get("outputs") or {})
                      if str(v["url"]).startswith(SCHEME) and v["url"] not in given]
             if named:  # a stored file is readable through the run that holds it: only its own
                 return StepOutcome("failed", error=f"an output names a stored file the step did not make: "

@@ -216,3 +216,9 @@ _runtime._encode_outputs = _with_extras
 @model.step(inputs=[], outputs=[ft.Text("declared")])
 def undeclared() -> str:
     return "the only output the manifest names"
+
+
+@model.step(inputs=[ft.Text("url")], outputs=[ft.JSON("file")])
+def names_a_file(url: str) -> dict:
+    """Names someone's stored file as its output, hoping the run then lets it be downloaded."""
+    return {"url": url}
