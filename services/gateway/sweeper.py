@@ -1,7 +1,7 @@
 """No run stays queued or running forever: past its deadline (and a grace period for a slow
 executor), the gateway ends it as ``timed_out``. Anonymous uploads past their expiry are deleted,
 places in the unfinished-runs quota that no unfinished run holds are freed, and idempotency
-keys past 24 hours are forgotten.
+keys past 24 hours and finished webhook queues past a week are forgotten.
 
 The gateway announces that end with the same event id the executor would use for the run's
 completion, so whichever comes first is the one every consumer keeps.
@@ -17,7 +17,7 @@ from services.contracts.envelope import stable_id
 from services.contracts.events import DEFAULT_DEADLINE_S, RunCompleted, deadline_at
 from services.kit.runtime import ServiceContext
 from services.contracts.files import blob_key
-from services.gateway import idempotency
+from services.gateway import idempotency, webhooks
 from services.gateway.access import expired
 from services.kit.store import Conflict, Order, Query
 
@@ -98,6 +98,7 @@ async def sweep_forever(ctx: ServiceContext) -> None:
             await sweep_files(ctx)
             await sweep_slots(ctx)
             await idempotency.sweep(ctx.store)
+            await webhooks.sweep(ctx)
         except asyncio.CancelledError:
             raise
         except Exception:  # a failed sweep is tried again next time

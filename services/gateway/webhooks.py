@@ -326,3 +326,21 @@ def _after(doc: dict[str, Any], record: WebhookAttempted, schedule: list[float],
 async def attempts_of(ctx: ServiceContext, run_id: str) -> list[dict[str, Any]]:
     doc = await ctx.store.get("webhooks", run_id)
     return list(doc["attempts"]) if doc else []
+
+
+KEPT_DONE = timedelta(days=7)  # a run's delivery record, once nothing is left to send
+
+
+async def sweep(ctx: ServiceContext, now: datetime | None = None) -> int:
+    """Forget the queues with nothing left to send for a week; how many went."""
+    cutoff = ((now or datetime.now(timezone.utc)) - KEPT_DONE).isoformat()
+    gone = 0
+    for state in ("idle", "gone"):
+        while True:
+            page = await ctx.store.find("webhooks", Query(where={"state": state}, order=Order("next_at"), limit=200))
+            due = [d for d in page.items if d["next_at"] < cutoff]
+            for doc in due:
+                gone += await ctx.store.delete("webhooks", doc["_id"])
+            if len(due) < len(page.items) or not page.next_cursor:
+                break
+    return gone

@@ -103,3 +103,20 @@ def test_a_late_attempt_after_the_queue_moved_on_only_adds_its_record_and_gone_s
 def test_each_message_that_left_the_queue_gets_a_new_id():
     failed = attempted(queue(pending=["logs"]), 500)  # tried once, dropped
     assert failed["left"] == {"logs": 1} and not failed["sent"].get("logs")
+
+
+async def test_finished_queues_are_forgotten_after_a_week(tmp_path):
+    from types import SimpleNamespace
+
+    from services.kit.store import SqliteStore
+    store = SqliteStore(str(tmp_path / "g.db"))
+    await store.start()
+    try:
+        for run_id, state, age in (("old", "idle", 8), ("gone", "gone", 9), ("recent", "idle", 1), ("busy", "pending", 30)):
+            await store.save("webhooks", run_id, {**queue(), "state": state,
+                                                  "next_at": (NOW - timedelta(days=age)).isoformat()},
+                             expected_version=None)
+        assert await webhooks.sweep(SimpleNamespace(store=store), NOW) == 2
+        assert {d["_id"] for d in (await store.find("webhooks")).items} == {"recent", "busy"}
+    finally:
+        await store.close()
