@@ -2,8 +2,9 @@
 
     python bench/run_latency.py                      # starts its own platform in a temp folder
     python bench/run_latency.py --url URL --token T  # measures a running platform
-    python bench/run_latency.py --tracing            # without traces, then with them (OTLP to a
-                                                     # local sink), and the overhead of tracing
+    python bench/run_latency.py --tracing            # a platform without traces and one with them
+                                                     # (OTLP to a local sink), measured in
+                                                     # alternating rounds: the overhead of tracing
 
 Prints p50/p99 of the whole HTTP call (POST with `Prefer: wait`), the model's own time
 (predict_ms), the platform's share, and runs per second; and checks that every run came back.
@@ -12,14 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import multiprocessing
 import secrets
 import statistics
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -56,43 +60,52 @@ def report(title: str, results: list[tuple[float, dict]], wall_s: float) -> dict
     return {"p50": pct(latencies, 50), "throughput": len(results) / wall_s}
 
 
-async def measure(url: str, token: str, sequential: int, clients: int, total: int,
-                  figures: dict[str, float] | None = None) -> int:
+def publish_echo(url: str, token: str) -> str:
     with feather.Client(url, token=token) as sync_client:
         published = sync_client.publish(str(ROOT / "examples" / "echo" / "app.py"))
         ref = f"{published['owner']}/{published['name']}"
         sync_client.wait_ready(ref, published["version"], timeout=600)
+    return ref
+
+
+async def concurrently(client: httpx.AsyncClient, ref: str, clients: int, total: int,
+                       label: str) -> list[tuple[float, dict]]:
+    """``total`` runs sent by ``clients`` clients, each sending its next once the last came back."""
+    pending = iter(range(total))
+    results: list[tuple[float, dict]] = []
+
+    async def worker() -> None:
+        for i in pending:
+            results.append(await one(client, ref, f"{label}-{i}"))
+
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return results
+
+
+async def account(client: httpx.AsyncClient, results: list[tuple[float, dict]]) -> int:
+    """Whether every run came back and ended; 0 if so."""
+    ids = {run["id"] for _, run in results}
+    # each run read through its own URL: these runs are anonymous, and it holds their token
+    final = [(await client.get(run["urls"]["get"])).json()["status"] for _, run in results]
+    lost = len(results) - len(ids)
+    stuck = sum(1 for s in final if s not in ("succeeded", "failed", "canceled", "timed_out"))
+    print(f"  accounted for: {len(ids)}/{len(results)} runs, lost {lost}, not terminal {stuck}")
+    return 0 if lost == 0 and stuck == 0 else 1
+
+
+async def measure(url: str, token: str, sequential: int, clients: int, total: int) -> int:
+    ref = publish_echo(url, token)
     limits = httpx.Limits(max_connections=clients + 5)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
         for i in range(20):  # warm the workers and the connections
             await one(client, ref, f"warm-{i}")
         start = time.perf_counter()
         seq = [await one(client, ref, f"seq-{i}") for i in range(sequential)]
-        sequential_figures = report(f"sequential ({ref})", seq, time.perf_counter() - start)
-
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for i in range(total):
-            queue.put_nowait(i)
-        results: list[tuple[float, dict]] = []
-
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                results.append(await one(client, ref, f"conc-{i}"))
-
+        report(f"sequential ({ref})", seq, time.perf_counter() - start)
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        concurrent_figures = report(f"{clients} concurrent clients", results, time.perf_counter() - start)
-        if figures is not None:
-            figures.update(p50=sequential_figures["p50"], throughput=concurrent_figures["throughput"])
-
-        ids = [run["id"] for _, run in results]
-        # each run read through its own URL: these runs are anonymous, and it holds their token
-        final = [(await client.get(run["urls"]["get"])).json()["status"] for _, run in results]
-        lost = total - len(set(ids))
-        stuck = sum(1 for s in final if s not in ("succeeded", "failed", "canceled", "timed_out"))
-        print(f"  accounted for: {len(set(ids))}/{total} runs, lost {lost}, not terminal {stuck}")
-        return 0 if lost == 0 and stuck == 0 else 1
+        results = await concurrently(client, ref, clients, total, "conc")
+        report(f"{clients} concurrent clients", results, time.perf_counter() - start)
+        return await account(client, results)
 
 
 def main() -> int:
@@ -102,22 +115,25 @@ def main() -> int:
     parser.add_argument("--sequential", type=int, default=300)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--total", type=int, default=1000)
-    parser.add_argument("--tracing", action="store_true", help="measure without traces, then with them")
+    parser.add_argument("--tracing", action="store_true", help="measure without traces and with them")
+    parser.add_argument("--rounds", type=int, default=20, help="with --tracing: alternating rounds the runs are split into")
     args = parser.parse_args()
     if args.url:
         return asyncio.run(measure(args.url, args.token, args.sequential, args.clients, args.total))
     if args.tracing:
         return tracing_overhead(args)
-    return run_platform(args, {})
+    return run_platform(args)
 
 
 class _Sink(BaseHTTPRequestHandler):
     """An OTLP/HTTP endpoint that takes every export and keeps nothing but a count."""
-    exports = 0
+    protocol_version = "HTTP/1.1"  # keeps the exporters' connections open, as a collector does
+    exports: Any = None  # a multiprocessing.Value, shared with the benchmark
 
     def do_POST(self) -> None:  # noqa: N802 - the http.server API
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).exports += 1
+        with self.exports.get_lock():
+            self.exports.value += 1
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
@@ -127,26 +143,85 @@ class _Sink(BaseHTTPRequestHandler):
         return None
 
 
+def _serve_sink(port: Any, exports: Any) -> None:
+    _Sink.exports = exports
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    port.value = server.server_port
+    server.serve_forever()
+
+
 def tracing_overhead(args: argparse.Namespace) -> int:
-    without: dict[str, float] = {}
-    with_traces: dict[str, float] = {}
-    print("--- without tracing")
-    code = run_platform(args, {}, without)
-    sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    print(f"--- with tracing: every service exports its spans over OTLP to 127.0.0.1:{sink.server_port}")
-    code |= run_platform(args, {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.server_port}",
-                                "OTEL_BSP_SCHEDULE_DELAY": "500"}, with_traces)
-    sink.shutdown()
-    print(f"--- overhead of tracing ({_Sink.exports} OTLP exports received)")
-    print(f"  sequential p50: {with_traces['p50']:.2f} ms against {without['p50']:.2f} ms "
-          f"({(with_traces['p50'] / without['p50'] - 1) * 100:+.1f}%)")
-    print(f"  throughput, {args.clients} clients: {with_traces['throughput']:.1f} against {without['throughput']:.1f} "
-          f"runs/s ({(with_traces['throughput'] / without['throughput'] - 1) * 100:+.1f}%)")
+    """Both platforms run side by side and are measured in alternating rounds (plain first in
+    one, traced first in the next), so a change in the machine's speed falls on both alike; each
+    idles while the other is measured. The median of the rounds' ratios is the figure to read: a
+    round that a burst of other work slowed moves it little. The sink is a process of its own, as
+    a collector would be: in this one it would compete with the measuring client."""
+    mp = multiprocessing.get_context("fork")  # before any thread or event loop exists
+    port, exports = mp.Value("i", 0), mp.Value("i", 0)
+    sink = mp.Process(target=_serve_sink, args=(port, exports), daemon=True)
+    sink.start()
+    while not port.value:
+        time.sleep(0.01)
+    traced_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port.value}", "OTEL_BSP_SCHEDULE_DELAY": "500"}
+    try:
+        with started({}) as plain, started(traced_env) as traced:
+            print(f"plain platform: gateway {plain.gateway_url}; traced platform: gateway {traced.gateway_url}, "
+                  f"every service exporting its spans over OTLP to 127.0.0.1:{port.value}")
+            return asyncio.run(compare(plain, traced, args, exports))
+    finally:
+        sink.terminate()
+
+
+async def compare(plain: LocalPlatform, traced: LocalPlatform, args: argparse.Namespace, exports: Any) -> int:
+    sides = {"without tracing": plain, "with tracing": traced}
+    refs = {name: publish_echo(p.gateway_url, p.admin_token) for name, p in sides.items()}
+    limits = httpx.Limits(max_connections=args.clients + 5)
+    clients = {name: httpx.AsyncClient(base_url=p.gateway_url, timeout=120, limits=limits)
+               for name, p in sides.items()}
+    seq: dict[str, list[tuple[float, dict]]] = {name: [] for name in sides}
+    conc: dict[str, list[tuple[float, dict]]] = {name: [] for name in sides}
+    wall = dict.fromkeys(sides, 0.0)
+    ratios: list[tuple[float, float]] = []
+    try:
+        for name in sides:
+            for i in range(20):  # warm the workers and the connections
+                await one(clients[name], refs[name], f"warm-{i}")
+        n_seq, n_conc = -(-args.sequential // args.rounds), -(-args.total // args.rounds)
+        for r in range(args.rounds):
+            figures: dict[str, tuple[float, float]] = {}
+            for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
+                s = [await one(clients[name], refs[name], f"seq-{r}-{i}") for i in range(n_seq)]
+                start = time.perf_counter()
+                c = await concurrently(clients[name], refs[name], args.clients, n_conc, f"conc-{r}")
+                took = time.perf_counter() - start
+                seq[name] += s
+                conc[name] += c
+                wall[name] += took
+                figures[name] = (pct([ms for ms, _ in s], 50), len(c) / took)
+            (p0, t0), (p1, t1) = figures["without tracing"], figures["with tracing"]
+            ratios.append((p1 / p0, t1 / t0))
+        code = 0
+        for name in sides:
+            print(f"--- {name}")
+            report(f"sequential ({refs[name]})", seq[name], sum(ms for ms, _ in seq[name]) / 1000)
+            report(f"{args.clients} concurrent clients", conc[name], wall[name])
+            code |= await account(clients[name], conc[name])
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    print(f"--- overhead of tracing ({exports.value} OTLP exports received; {args.rounds} alternating rounds)")
+    overall = {name: (pct([ms for ms, _ in seq[name]], 50), len(conc[name]) / wall[name]) for name in sides}
+    for i, what, unit in ((0, "sequential p50", "ms"), (1, f"throughput, {args.clients} clients", "runs/s")):
+        traced_figure, plain_figure = overall["with tracing"][i], overall["without tracing"][i]
+        per_round = sorted((r[i] - 1) * 100 for r in ratios)
+        print(f"  {what}: {traced_figure:.2f} against {plain_figure:.2f} {unit} "
+              f"({(traced_figure / plain_figure - 1) * 100:+.1f}% overall); "
+              f"per round: median {statistics.median(per_round):+.1f}% ({per_round[0]:+.0f}% to {per_round[-1]:+.0f}%)")
     return code
 
 
-def run_platform(args: argparse.Namespace, env: dict[str, str], figures: dict[str, float] | None = None) -> int:
+@contextlib.contextmanager
+def started(env: dict[str, str]) -> Iterator[LocalPlatform]:
     with tempfile.TemporaryDirectory(prefix="feather-bench-") as tmp:
         # the limiter still counts every call (its cost is part of what is measured); only its
         # quotas are raised past what one benchmark sends
@@ -155,11 +230,16 @@ def run_platform(args: argparse.Namespace, env: dict[str, str], figures: dict[st
                for name in ("ADDRESS", "ANONYMOUS", "ANONYMOUS_RUNS", "USER", "TOKEN", "RUNS")}, **env})
         try:
             platform.start()
-            print(f"platform: Tansu + 5 service processes, gateway {platform.gateway_url}")
-            return asyncio.run(measure(platform.gateway_url, platform.admin_token,
-                                       args.sequential, args.clients, args.total, figures))
+            yield platform
         finally:
             platform.stop()
+
+
+def run_platform(args: argparse.Namespace) -> int:
+    with started({}) as platform:
+        print(f"platform: Tansu + 5 service processes, gateway {platform.gateway_url}")
+        return asyncio.run(measure(platform.gateway_url, platform.admin_token, args.sequential, args.clients,
+                                   args.total))
 
 
 if __name__ == "__main__":

@@ -40,13 +40,16 @@ class GatewayService(Service):
         bus, projections, replies = self.ctx.bus, self.projections, self.replies
         bus.subscribe(topics.MODELS, projections.on_model)
         bus.subscribe(topics.BUILDS, projections.on_build)
-        bus.subscribe(topics.RUN_STATUS, replies.on_projected_run)
-        bus.subscribe(topics.RUN_STATUS, partial(on_run_status, self.ctx, self.webhooks.wake))
+        # the gateway's part of a run's trace is its request: reading the run's events back (into
+        # its projection, its webhooks, the requests waiting) makes no spans, which would be three
+        # per run saying nothing the executor's and telemetry's do not
+        bus.subscribe(topics.RUN_STATUS, replies.on_projected_run, traced=False)
+        bus.subscribe(topics.RUN_STATUS, partial(on_run_status, self.ctx, self.webhooks.wake), traced=False)
         # status events written before they had a topic of their own (older executors, outboxes
         # not yet drained) are still on the runs topic; the projection ignores the requests there
-        bus.subscribe(topics.RUNS, replies.on_projected_run)
+        bus.subscribe(topics.RUNS, replies.on_projected_run, traced=False)
         bus.subscribe(topics.RUN_STATUS, replies.on_run, group=f"feather-gateway-replies-{self.ctx.settings.instance_id}",
-                      from_latest=True, urgent=True)
+                      from_latest=True, urgent=True, traced=False)
 
     async def start(self) -> None:
         self._sweeper = asyncio.create_task(sweep_forever(self.ctx), name="run-sweeper")

@@ -24,7 +24,7 @@ from services.contracts import topics
 from services.contracts.envelope import Codec, Envelope, UnknownEvent, codec as default_codec
 from services.contracts.events import Event
 from services.kit.settings import Settings
-from services.kit.tracing import NoOpTracer, Tracer, consumer_span
+from services.kit.tracing import NoOpTracer, Tracer, consumer_span, current_traceparent
 
 log = logging.getLogger("feather.bus")
 
@@ -37,6 +37,7 @@ class _Group:
     from_latest: bool
     urgent: bool = False
     handlers: dict[str, list[Handler]] = field(default_factory=dict)
+    traced: dict[str, bool] = field(default_factory=dict)  # by topic: does handling a message make a span
 
 
 async def _whole_message(message: KafkaMessage) -> KafkaMessage:
@@ -79,16 +80,20 @@ class Bus:
         self.tracer: Tracer = NoOpTracer()
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
-                  from_latest: bool = False, urgent: bool = False) -> None:
+                  from_latest: bool = False, urgent: bool = False, traced: bool = True) -> None:
         """Call ``handler`` for every event on ``topic``; call before ``start``.
 
         All subscriptions of one group share one consumer: several consumers in one group with
-        different topics would make every join rebalance the others.
+        different topics would make every join rebalance the others. Handling a message is a span
+        of its event's trace unless every subscription of the group to that topic says
+        ``traced=False``: for handlers that only mirror other services' events, whose span per
+        event would say nothing the trace does not already hold.
         """
         group_id = group or f"feather-{self.service}"
         spec = self._groups.setdefault(group_id, _Group(group_id, from_latest))
         spec.handlers.setdefault(topic, []).append(handler)
         spec.urgent = spec.urgent or urgent
+        spec.traced[topic] = spec.traced.get(topic, False) or traced
 
     def register(self) -> None:
         """Turn the subscriptions into consumers (``start`` does it; in-memory tests call it)."""
@@ -135,7 +140,10 @@ class Bus:
         except (UnknownEvent, ValueError) as exc:
             await self._dead_letter(spec, topic, message, f"undecodable: {exc}")
             return
-        with consumer_span(self.tracer, topic, spec.group_id, dict(message.headers), envelope.type):
+        if not spec.traced.get(topic, True):
+            await self._handle_envelope(spec, topic, message, envelope)
+            return
+        with consumer_span(self.tracer, topic, spec.group_id, envelope.traceparent, envelope.type):
             await self._handle_envelope(spec, topic, message, envelope)
 
     async def _handle_envelope(self, spec: "_Group", topic: str, message: KafkaMessage, envelope: Envelope) -> None:
@@ -167,7 +175,10 @@ class Bus:
                                   key=getattr(raw, "key", None), headers=headers)
 
     async def publish(self, event: Event, *, event_id: str | None = None) -> None:
-        headers, body = self.codec.encode(event, source=self.service, event_id=event_id)
+        """Send ``event`` now, outside the outbox (advisory events: progress, a run started), as
+        part of the trace it is sent in, like an event the outbox records."""
+        headers, body = self.codec.encode(event, source=self.service, event_id=event_id,
+                                          traceparent=current_traceparent())
         await self.publish_raw(event.topic, event.key(), headers, body)
 
     async def publish_raw(self, topic: str, key: str, headers: dict[str, str], body: bytes) -> None:
