@@ -175,7 +175,9 @@ def tracing_overhead(args: argparse.Namespace) -> int:
 async def compare(plain: LocalPlatform, traced: LocalPlatform, args: argparse.Namespace, exports: Any) -> int:
     sides = {"without tracing": plain, "with tracing": traced}
     refs = {name: publish_echo(p.gateway_url, p.admin_token) for name, p in sides.items()}
-    limits = httpx.Limits(max_connections=args.clients + 5)
+    # a platform idles while the other is measured: its connections are dropped before the
+    # server's keep-alive timeout (uvicorn's 5 s) can close one under a request being sent
+    limits = httpx.Limits(max_connections=args.clients + 5, keepalive_expiry=2.0)
     clients = {name: httpx.AsyncClient(base_url=p.gateway_url, timeout=120, limits=limits)
                for name, p in sides.items()}
     seq: dict[str, list[tuple[float, dict]]] = {name: [] for name in sides}
