@@ -113,7 +113,7 @@ async def events(streams: Streams, reader: Reader, store: Any, run_id: str, view
         if run.get("progress") and progress_seq > after:
             yield _sse("progress", progress_seq, run["progress"])
         if run.get("outputs") and output_seq > after:
-            yield _sse("output", output_seq, {"outputs": view_of(run, viewer, token)["outputs"]})
+            yield _sse("output", output_seq, {"outputs": run_view(run, viewer=viewer, token=token)["outputs"]})
         seen = max(after, progress_seq, output_seq)
         while True:
             try:
@@ -136,18 +136,14 @@ async def events(streams: Streams, reader: Reader, store: Any, run_id: str, view
                 if isinstance(event, RunProgress):
                     yield _sse("progress", event.seq, {"fraction": event.fraction, "message": event.message})
                 else:
-                    yield _sse("output", event.seq, {"outputs": view_of({**run, "outputs": event.outputs},
-                                                                       viewer, token)["outputs"]})
+                    yield _sse("output", event.seq, {"outputs": run_view({**run, "outputs": event.outputs},
+                                                                       viewer=viewer, token=token)["outputs"]})
     finally:
         streams.leave(run_id, reader)
 
 
-def view_of(run: dict[str, Any], viewer: str | None, token: str | None) -> dict[str, Any]:
-    return run_view(run, viewer=viewer, token=token)
-
-
 def _closing(run: dict[str, Any], viewer: str | None, token: str | None, after: int) -> list[str]:
-    shown = view_of(run, viewer, token)
+    shown = run_view(run, viewer=viewer, token=token)
     parts = []
     if after < END:
         parts.append(_sse("output", END, {"outputs": shown["outputs"]}))
