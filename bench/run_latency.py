@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-async def one(client: httpx.AsyncClient, ref: str, text: str) -> tuple[float, dict]:
+async def one(client: httpx.AsyncClient, ref: str, text: str,
+              inputs_of: Callable[[str], dict] = lambda text: {"text": text}) -> tuple[float, dict]:
+    """One sync run, its inputs made from ``text``; its latency in ms and the run."""
     start = time.perf_counter()
-    answer = await client.post(f"/v1/models/{ref}/runs", json={"inputs": {"text": text}},
+    answer = await client.post(f"/v1/models/{ref}/runs", json={"inputs": inputs_of(text)},
                                headers={"Prefer": "wait"})
     elapsed = (time.perf_counter() - start) * 1000
     return elapsed, answer.json()
@@ -60,23 +62,28 @@ def report(title: str, results: list[tuple[float, dict]], wall_s: float) -> dict
     return {"p50": pct(latencies, 50), "throughput": len(results) / wall_s}
 
 
-def publish_echo(url: str, token: str) -> str:
+def publish(url: str, token: str, app: Path) -> str:
+    """Publish ``app`` and wait for its build; its ``owner/name``."""
     with feather.Client(url, token=token) as sync_client:
-        published = sync_client.publish(str(ROOT / "examples" / "echo" / "app.py"))
+        published = sync_client.publish(str(app))
         ref = f"{published['owner']}/{published['name']}"
         sync_client.wait_ready(ref, published["version"], timeout=600)
     return ref
 
 
-async def concurrently(client: httpx.AsyncClient, ref: str, clients: int, total: int,
-                       label: str) -> list[tuple[float, dict]]:
+def publish_echo(url: str, token: str) -> str:
+    return publish(url, token, ROOT / "examples" / "echo" / "app.py")
+
+
+async def concurrently(client: httpx.AsyncClient, ref: str, clients: int, total: int, label: str,
+                       inputs_of: Callable[[str], dict] = lambda text: {"text": text}) -> list[tuple[float, dict]]:
     """``total`` runs sent by ``clients`` clients, each sending its next once the last came back."""
     pending = iter(range(total))
     results: list[tuple[float, dict]] = []
 
     async def worker() -> None:
         for i in pending:
-            results.append(await one(client, ref, f"{label}-{i}"))
+            results.append(await one(client, ref, f"{label}-{i}", inputs_of))
 
     await asyncio.gather(*(worker() for _ in range(clients)))
     return results

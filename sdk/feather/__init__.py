@@ -27,13 +27,13 @@ from ._errors import (  # noqa: E402
 from ._gallery import Gallery  # noqa: E402
 from ._interactive import EditableText, ImageRegions, PickList  # noqa: E402
 from ._media import Audio, File, Image  # noqa: E402
-from ._model import Model, Step  # noqa: E402
+from ._model import Batch, Model, Step  # noqa: E402
 from ._progress import progress  # noqa: E402
 from ._regions import Annotated, Box  # noqa: E402
 from ._table import Table  # noqa: E402
 
 __all__ = [
-    "Model", "Step", "progress",
+    "Model", "Step", "Batch", "progress",
     # inputs and outputs
     "Text", "Number", "Slider", "Checkbox", "Choice", "MultiChoice", "Image", "Audio", "File",
     "Table", "Markdown", "Label", "JSON", "Gallery", "Annotated", "Box",

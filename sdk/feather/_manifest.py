@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import itertools
 import json
 import os
@@ -131,8 +130,9 @@ def build_manifest(model: Model) -> dict[str, Any]:
             "input_schema": input_schema(step.inputs),
             "interactive": list(step.interactive),
             # a generator step yields its outputs as it makes them: clients may show them live
-            **({"streams": True} if inspect.isgeneratorfunction(step.fn) or inspect.isasyncgenfunction(step.fn)
-               else {}),
+            **({"streams": True} if step.streams else {}),
+            # runs of this step may be given to it together, up to max_size at once
+            **({"batch": step.batch.manifest()} if step.batch else {}),
         } for step in model.steps],
         **({"examples": [dict(e) for e in model.examples]} if model.examples else {}),
         **({"task": model.task} if model.task else {}),

@@ -21,17 +21,46 @@ CONTEXT = "context"  # parameter name through which a step receives what `load` 
 MERGED_KINDS = frozenset({"pick_list", "image_regions"})
 
 
+class Batch:
+    """How a step takes runs in batches: up to ``max_size`` runs of the same version at once,
+    waiting at most ``max_wait_ms`` after the first for others to join.
+
+    A batch step receives each input as a list (one value per run, in the same order) and
+    returns a list with one result per run, each what the step would return for one run.
+    """
+    MAX_SIZE = 64
+    MAX_WAIT_MS = 1000
+
+    def __init__(self, max_size: int = 32, max_wait_ms: float = 10) -> None:
+        file, line = caller_location()
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or not 1 <= max_size <= self.MAX_SIZE:
+            raise DefinitionError(f"Batch max_size must be a whole number from 1 to {self.MAX_SIZE}, "
+                                  f"got {max_size!r}", file, line)
+        if isinstance(max_wait_ms, bool) or not isinstance(max_wait_ms, (int, float)) \
+                or not 0 <= max_wait_ms <= self.MAX_WAIT_MS:
+            raise DefinitionError(f"Batch max_wait_ms must be a number from 0 to {self.MAX_WAIT_MS}, "
+                                  f"got {max_wait_ms!r}", file, line)
+        self.max_size, self.max_wait_ms = max_size, max_wait_ms
+
+    def manifest(self) -> dict[str, Any]:
+        return {"max_size": self.max_size, "max_wait_ms": self.max_wait_ms}
+
+    def __repr__(self) -> str:
+        return f"Batch(max_size={self.max_size}, max_wait_ms={self.max_wait_ms})"
+
+
 class Step:
     """One callable endpoint of a model: a function plus its input/output components."""
 
     def __init__(self, fn: Callable[..., Any], *, inputs: Sequence[Component] = (),
                  outputs: Sequence[Component] = (), name: str | None = None,
-                 description: str | None = None) -> None:
+                 description: str | None = None, batch: Batch | None = None) -> None:
         self._file, self._line = caller_location()
-        self._init(fn, inputs, outputs, name, description)
+        self._init(fn, inputs, outputs, name, description, batch)
 
     def _init(self, fn: Callable[..., Any], inputs: Sequence[Component],
-              outputs: Sequence[Component], name: str | None, description: str | None) -> None:
+              outputs: Sequence[Component], name: str | None, description: str | None,
+              batch: Batch | None = None) -> None:
         if not callable(fn):
             self._fail(f"step function must be callable, got {fn!r}")
         self.fn = fn
@@ -47,6 +76,7 @@ class Step:
             self._fail(f"step {self.name!r} has no outputs")
         self.interactive = [c.name for c in self.outputs if c.interactive]
         self.wants_context = self._check_signature()
+        self.batch = self._check_batch(batch)
 
     def _components(self, items: Sequence[Component], role: str, ability: str) -> list[Component]:
         if isinstance(items, Component) or not isinstance(items, (list, tuple)):
@@ -85,6 +115,23 @@ class Step:
                        "of the same name in the function")
         return CONTEXT in params and CONTEXT not in names
 
+    def _check_batch(self, batch: Any) -> Batch | None:
+        if batch is None:
+            return None
+        if not isinstance(batch, Batch):
+            self._fail(f"step {self.name!r}: batch must be ft.Batch(max_size=..., max_wait_ms=...), got {batch!r}")
+        if self.streams:
+            self._fail(f"step {self.name!r} is a generator: a batch step returns one list of results, "
+                       "it cannot stream")
+        if self.interactive:
+            self._fail(f"step {self.name!r} returns interactive output(s), which a batch step cannot")
+        return batch
+
+    @property
+    def streams(self) -> bool:
+        """A generator step yields its outputs as it makes them."""
+        return inspect.isgeneratorfunction(self.fn) or inspect.isasyncgenfunction(self.fn)
+
     def _fail(self, message: str) -> NoReturn:
         raise DefinitionError(message, self._file, self._line)
 
@@ -120,7 +167,7 @@ class Model:
             f"each example must be a dict of the first step's inputs, got {e!r}") for e in examples]
 
     def step(self, *, inputs: Sequence[Component] = (), outputs: Sequence[Component] = (),
-             name: str | None = None, description: str | None = None
+             name: str | None = None, description: str | None = None, batch: Batch | None = None
              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator form of `Step`; returns the function unchanged so it stays testable."""
         file, line = caller_location()
@@ -128,7 +175,7 @@ class Model:
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             step = Step.__new__(Step)
             step._file, step._line = file, line
-            step._init(fn, inputs, outputs, name, description)
+            step._init(fn, inputs, outputs, name, description, batch)
             self.add_step(step)
             return fn
         return register

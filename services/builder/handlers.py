@@ -19,7 +19,7 @@ from services.builder.build_log import BuildLog
 from services.builder.runtimes import RuntimeMaker
 from services.contracts.envelope import Envelope, stable_id
 from services.contracts.events import BuildFailed, BuildStarted, ImageBuilt, ModelPublished
-from services.contracts.steps import declared_outputs
+from services.contracts.steps import declared_batches, declared_outputs
 from services.kit.runtime import ServiceContext
 from services.kit.store import Conflict, Query
 
@@ -99,8 +99,9 @@ async def finish(b: Builder, doc: dict[str, Any], request: ModelPublished, runti
     """Record the build's outcome and announce it (ImageBuilt or BuildFailed) in one write."""
     bid = doc["_id"]
     if runtime is not None:
-        # what each step may return, so the executor passes on nothing else
-        runtime = {**runtime, "outputs": declared_outputs(request.manifest)}
+        # what each step may return, so the executor passes on nothing else, and which take batches
+        runtime = {**runtime, "outputs": declared_outputs(request.manifest),
+                   "batches": declared_batches(request.manifest)}
         outcome: ImageBuilt | BuildFailed = ImageBuilt(
             model_id=request.model_id, version=request.version, build_id=bid, runtime=runtime, log=log_ref,
             duration_ms=duration_ms, reused=bool(runtime.get("reused", False)))

@@ -28,6 +28,11 @@ def declared_outputs(manifest: dict[str, Any]) -> dict[str, list[str]]:
     return {s["name"]: [o["name"] for o in s.get("outputs", [])] for s in manifest.get("steps", [])}
 
 
+def declared_batches(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """How each batch step of ``manifest`` takes its runs (``max_size``, ``max_wait_ms``)."""
+    return {s["name"]: s["batch"] for s in manifest.get("steps", []) if isinstance(s.get("batch"), dict)}
+
+
 def keep_declared(outputs: dict[str, Any], declared: dict[str, list[str]] | None, step: str) -> dict[str, Any]:
     """Only the outputs ``step`` declares: a model's code may return any names, and an output
     the manifest does not describe is one no client knows how to show or save."""

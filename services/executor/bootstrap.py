@@ -9,6 +9,7 @@ from services.executor import handlers
 from services.executor.backends.by_runtime import ByRuntime
 from services.executor.backends.local import LocalBackend, PoolConfig
 from services.executor.backends.port import Backend
+from services.executor.batching import Batcher
 from services.executor.limits import Limits
 from services.executor.metrics import ExecutorMetrics
 from services.executor.runtimes import Runtimes
@@ -22,7 +23,9 @@ class ExecutorService(Service):
         super().__init__(ctx)
         self.sandbox = sandbox
         metrics = ExecutorMetrics(ctx.metrics.registry)
-        self.executor = handlers.Executor(ctx, backend, Runtimes(ctx.store), metrics)
+        # as many batches of a step out at once as a version has workers
+        self.executor = handlers.Executor(ctx, backend, Runtimes(ctx.store), metrics,
+                                          batcher=Batcher(backend, slots=ctx.settings.workers_per_version))
 
         async def refresh() -> None:
             metrics.runs_in_flight.set(len(self.executor.jobs.tasks))
@@ -42,6 +45,8 @@ class ExecutorService(Service):
 
     async def stop(self) -> None:
         await self.executor.jobs.close()
+        assert self.executor.batcher is not None
+        await self.executor.batcher.close()
         await self.executor.backend.close()
 
     def health(self) -> dict[str, Any]:

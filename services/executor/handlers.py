@@ -23,6 +23,7 @@ from services.contracts.events import (ImageBuilt, RunCancelRequested, RunComple
 from services.contracts.files import files_in
 from services.contracts.steps import keep_declared, link_step
 from services.executor.backends.port import Backend, StepCall, StepOutcome
+from services.executor.batching import Batcher
 from services.executor.jobs import Jobs
 from services.executor.metrics import ExecutorMetrics
 from services.executor.runtimes import Runtimes
@@ -45,6 +46,11 @@ class Executor:
     runtimes: Runtimes
     metrics: ExecutorMetrics
     jobs: Jobs = field(default_factory=Jobs)
+    batcher: Batcher | None = None  # steps that take batches; by default over ``backend``
+
+    def __post_init__(self) -> None:
+        if self.batcher is None:
+            self.batcher = Batcher(self.backend)
 
 
 async def on_build(ex: Executor, envelope: Envelope) -> None:
@@ -142,7 +148,8 @@ async def run_steps(ex: Executor, request: RunRequested) -> tuple[StepOutcome, l
                             left, on_progress=reporter.progress, on_output=reporter.output)
             with ex.ctx.tracer.start_as_current_span(f"step {link['step']}", attributes={
                     "feather.backend": str(runtime.get("backend", "local"))}) as span:
-                outcome = await ex.backend.run(call)
+                assert ex.batcher is not None
+                outcome = await ex.batcher.run(call)
                 span.set_attribute("feather.status", outcome.status)
             predict_ms += outcome.predict_ms
             if outcome.status != "succeeded":

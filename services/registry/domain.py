@@ -8,6 +8,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from feather import Batch
+
 from services.contracts.bundles import BundleTooLarge, Inflating, within_limits
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
@@ -156,6 +158,16 @@ def check_manifest(manifest: Any) -> None:
             raise InvalidBundle(f"manifest.steps[{i}].input_schema", "missing")
         if not step.get("outputs"):
             raise InvalidBundle(f"manifest.steps[{i}].outputs", "a step needs at least one output")
+        if "batch" in step:
+            check_batch(step["batch"], f"manifest.steps[{i}].batch")
+
+
+def check_batch(batch: Any, where: str) -> None:
+    size, wait = (batch.get("max_size"), batch.get("max_wait_ms")) if isinstance(batch, dict) else (None, None)
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= Batch.MAX_SIZE:
+        raise InvalidBundle(f"{where}.max_size", f"a whole number from 1 to {Batch.MAX_SIZE}")
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= Batch.MAX_WAIT_MS:
+        raise InvalidBundle(f"{where}.max_wait_ms", f"a number of milliseconds from 0 to {Batch.MAX_WAIT_MS}")
 
 
 def next_version(latest: int | None) -> int:

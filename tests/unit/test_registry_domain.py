@@ -201,3 +201,15 @@ def test_the_newest_ready_version_is_the_highest_numbered_ready_one():
     assert newest_ready(versions)["version"] == 2
     assert newest_ready([{"version": 1, "status": "building"}]) is None
     assert status_after(None, "building") == "building"  # a version seen first through its build
+
+
+@pytest.mark.parametrize("batch, field", [
+    ({"max_size": 65, "max_wait_ms": 10}, "max_size"), ({"max_size": True, "max_wait_ms": 10}, "max_size"),
+    ({"max_size": 8, "max_wait_ms": 5000}, "max_wait_ms"), ({"max_size": 8}, "max_wait_ms"), ("fast", "max_size")])
+def test_a_batch_a_bundle_declares_must_be_one_the_sdk_could_make(batch, field):
+    step = {"name": "s", "input_schema": {}, "outputs": [{"name": "y"}], "batch": batch}
+    manifest = {"manifest_version": 1, "name": "m", "steps": [step]}
+    with pytest.raises(InvalidBundle) as caught:
+        domain.check_manifest(manifest)
+    assert caught.value.field == f"manifest.steps[0].batch.{field}"
+    domain.check_manifest({**manifest, "steps": [{**step, "batch": {"max_size": 64, "max_wait_ms": 0}}]})

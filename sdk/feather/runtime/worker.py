@@ -5,7 +5,9 @@ Protocol (docs/wire.md): one JSON object per line, UTF-8. The worker writes
 {"id", "step", "inputs", "output_dir"} with any number of {"type": "progress"} lines, of
 {"type": "output", "outputs"} lines (a generator step's outputs so far) and exactly one
 {"type": "result"} line. A request {"id", "chain": true, "inputs", "choices",
-"output_dir"} runs every step in order; its result also carries "steps". EOF on stdin ends it.
+"output_dir"} runs every step in order; its result also carries "steps". A request {"id", "step",
+"batch": [{"id", "inputs"}, ...], "output_dir"} gives a batch step several runs at once; its
+result carries "results", one {"id", "ok", ...} per run, in order. EOF on stdin ends it.
 Standard library only.
 """
 from __future__ import annotations
@@ -147,6 +149,12 @@ def _handle(loaded: LoadedModel, line: bytes, sink: _LogSink,
             chained = loaded.run_chain(request.get("inputs") or {}, request.get("choices") or {},
                                        output_dir=output_dir, on_progress=progress, on_output=partial)
             answer: dict[str, Any] = {"ok": True, **chained}
+        elif isinstance(runs := request.get("batch"), list):
+            answers = loaded.run_batch(request.get("step", ""), [r.get("inputs") if isinstance(r, dict) else None
+                                                                 for r in runs],
+                                       output_dir=output_dir, on_progress=progress)
+            answer = {"ok": True, "results": [{"id": r.get("id") if isinstance(r, dict) else None, **a}
+                                              for r, a in zip(runs, answers, strict=True)]}
         else:
             outputs = loaded.run(request.get("step", ""), request.get("inputs") or {},
                                  output_dir=output_dir, on_progress=progress, on_output=partial)

@@ -13,6 +13,7 @@ import contextlib
 import os
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,67 +176,91 @@ class LocalBackend(Backend):
                     return
 
     async def run(self, call: StepCall) -> StepOutcome:
-        pool = self.pool(call, call.runtime)
-        # one deadline for the whole step: waiting for a worker, starting it, running
-        deadline = asyncio.get_running_loop().time() + call.deadline_s
+        return (await self._serve([call], batched=False))[0]
+
+    async def run_batch(self, calls: Sequence[StepCall]) -> list[StepOutcome]:
+        return await self._serve(list(calls), batched=True)
+
+    async def _serve(self, calls: list[StepCall], batched: bool) -> list[StepOutcome]:
+        """One worker serves ``calls``: one run, or a batch of runs of one step. Each run keeps
+        its own deadline (the worker is stopped at the last of them), and a batch has the CPU
+        budget of all its runs together."""
+        first = calls[0]
+        pool = self.pool(first, first.runtime)
+        loop = asyncio.get_running_loop()
+        # one deadline per run for all of it: waiting for a worker, starting it, running
+        deadlines = [loop.time() + call.deadline_s for call in calls]
+        latest = max(deadlines)
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(latest):
                 worker = await pool.acquire()
         except TimeoutError:
-            return StepOutcome("timed_out", error=f"no worker of this model was free within the run's deadline "
-                                                  f"of {call.deadline_s:g}s")
+            return [StepOutcome("timed_out", error=f"no worker of this model was free within the run's deadline "
+                                                   f"of {call.deadline_s:g}s") for call in calls]
         except (WorkerDied, OSError, SandboxUnavailable) as exc:
-            return StepOutcome("failed", error=str(exc) or "the model's worker could not start")
+            return [StepOutcome("failed", error=str(exc) or "the model's worker could not start")] * len(calls)
         worker.runs += 1
         # the run keeps its own descriptor of the output folder: the worker's closes when it stops
         files = RunFiles(worker.inputs_dir, worker.outputs_dir,
                          outputs_fd=None if worker.outputs_fd is None else os.dup(worker.outputs_fd),
                          max_output_bytes=self.sandbox.limits.output_mb * 2**20)
-        # the CPU the worker had used when it was last seen idle is this run's baseline
-        worker.budget_check = asyncio.get_running_loop().call_later(self._budget_every, self._check_budget,
-                                                                    worker, worker.cpu_mark)
+        # the CPU the worker had used when it was last seen idle is this call's baseline
+        budget = self.sandbox.limits.run_cpu_s * len(calls)
+        worker.budget_check = loop.call_later(self._budget_every, self._check_budget, worker, worker.cpu_mark, budget)
         try:
             try:
-                inputs = await files.materialize(self.blobs, call.inputs,
-                                                 inside=lambda p: self.sandbox.inside(p, worker.scratch))
-                async with asyncio.timeout_at(deadline):
-                    reply = await worker.call(call, inputs, self.sandbox.outputs_inside(worker.scratch))
+                inputs = [await files.materialize(self.blobs, call.inputs,
+                                                  inside=lambda p: self.sandbox.inside(p, worker.scratch))
+                          for call in calls]
+                folder = self.sandbox.outputs_inside(worker.scratch)
+                async with asyncio.timeout_at(latest):
+                    replies = await worker.call_batch(calls, inputs, folder) if batched \
+                        else [await worker.call(first, inputs[0], folder)]
             except TimeoutError:
                 await worker.kill()  # a worker past its deadline may hold anything: replace it
-                return StepOutcome("timed_out", error=f"the run exceeded its deadline of {call.deadline_s:g}s")
+                return [StepOutcome("timed_out", error=f"the run exceeded its deadline of {call.deadline_s:g}s")
+                        for call in calls]
             except asyncio.CancelledError:
                 await worker.kill()  # canceled mid-step: its answer would arrive for the wrong run
                 raise
             except Exception as exc:  # the worker died, or is out of step with us: replace it
                 await worker.kill()
                 if worker.over_budget:
-                    return StepOutcome("timed_out", error=f"the run used more than its CPU time budget of "
-                                                          f"{self.sandbox.limits.run_cpu_s:g}s")
+                    runs = f"the batch of {len(calls)} runs" if batched else "the run"
+                    return [StepOutcome("timed_out", error=f"{runs} used more than its CPU time budget of "
+                                                           f"{budget:g}s")] * len(calls)
                 reason = exc if isinstance(exc, (WorkerDied, OSError)) else f"{type(exc).__name__}: {exc}"
-                return StepOutcome("failed", error=f"the model's worker crashed: {reason}")
-            if not reply.get("ok"):
-                return StepOutcome("failed", error=reply.get("error") or "the step failed", logs=reply.get("logs", ""),
-                                   predict_ms=reply.get("predict_ms", 0.0),
-                                   details={"traceback": reply.get("traceback", "")})
-            given = {v["url"] for v in files_in(call.inputs)}
-            named = [v["url"] for v in files_in(reply.get("outputs") or {})
-                     if str(v["url"]).startswith(SCHEME) and v["url"] not in given]
-            if named:  # a stored file is readable through the run that holds it: only its own
-                return StepOutcome("failed", error=f"an output names a stored file the step did not make: "
-                                                   f"{str(named[0])[:80]}")
-            try:
-                outputs = await files.store_outputs(self.blobs, reply.get("outputs") or {},
-                                                    outside=lambda p: self.sandbox.outside(p, worker.outputs_dir))
-            except (ValueError, OSError) as exc:  # outputs the executor refuses to collect
-                return StepOutcome("failed", error=str(exc))
-            return StepOutcome("succeeded", outputs=outputs, logs=reply.get("logs", ""),
-                               predict_ms=reply.get("predict_ms", 0.0))
+                return [StepOutcome("failed", error=f"the model's worker crashed: {reason}")] * len(calls)
+            answered = loop.time()
+            return [StepOutcome("timed_out", error=f"the run exceeded its deadline of {call.deadline_s:g}s")
+                    if answered > deadline else await self._collect(call, reply, files, worker)
+                    for call, reply, deadline in zip(calls, replies, deadlines, strict=True)]
         finally:
             if worker.budget_check is not None:
                 worker.budget_check.cancel()
                 worker.budget_check = None
             # the worker goes back to its pool whatever happens to this task meanwhile
             await asyncio.shield(self.background(self._finish(pool, worker, files)))
+
+    async def _collect(self, call: StepCall, reply: dict[str, Any], files: RunFiles, worker: Worker) -> StepOutcome:
+        """One run's outcome from the worker's answer for it, its files stored."""
+        if not reply.get("ok"):
+            return StepOutcome("failed", error=reply.get("error") or "the step failed", logs=reply.get("logs", ""),
+                               predict_ms=reply.get("predict_ms", 0.0),
+                               details={"traceback": reply.get("traceback", "")})
+        given = {v["url"] for v in files_in(call.inputs)}
+        named = [v["url"] for v in files_in(reply.get("outputs") or {})
+                 if str(v["url"]).startswith(SCHEME) and v["url"] not in given]
+        if named:  # a stored file is readable through the run that holds it: only its own
+            return StepOutcome("failed", error=f"an output names a stored file the step did not make: "
+                                               f"{str(named[0])[:80]}")
+        try:
+            outputs = await files.store_outputs(self.blobs, reply.get("outputs") or {},
+                                                outside=lambda p: self.sandbox.outside(p, worker.outputs_dir))
+        except (ValueError, OSError) as exc:  # outputs the executor refuses to collect
+            return StepOutcome("failed", error=str(exc))
+        return StepOutcome("succeeded", outputs=outputs, logs=reply.get("logs", ""),
+                           predict_ms=reply.get("predict_ms", 0.0))
 
     async def _finish(self, pool: Pool, worker: Worker, files: RunFiles) -> None:
         """Empty the run's folders and return the worker; one that left too much is replaced."""
@@ -253,14 +278,14 @@ class LocalBackend(Backend):
     def _budget_every(self) -> float:
         return min(BUDGET_CHECK_S, self.sandbox.limits.run_cpu_s / 4)
 
-    def _check_budget(self, worker: Worker, start: float) -> None:
+    def _check_budget(self, worker: Worker, start: float, budget: float) -> None:
         """Stops a run whose threads and processes together used more CPU time than allowed."""
-        if worker.cpu_seconds() - start > self.sandbox.limits.run_cpu_s:
+        if worker.cpu_seconds() - start > budget:
             worker.over_budget = True
             worker.proc.kill()
         elif worker.alive:
             worker.budget_check = asyncio.get_running_loop().call_later(self._budget_every, self._check_budget,
-                                                                        worker, start)
+                                                                        worker, start, budget)
 
     async def _reap(self) -> None:
         while True:

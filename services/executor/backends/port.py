@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,12 @@ class StepOutcome:
 class Backend(abc.ABC):
     @abc.abstractmethod
     async def run(self, call: StepCall) -> StepOutcome: ...
+
+    async def run_batch(self, calls: Sequence[StepCall]) -> list[StepOutcome]:
+        """Several runs of one batch step of one version, one outcome each, in order. Backends
+        that cannot hand a worker several runs at once run each alone (a batch step given one
+        run is called with lists of one)."""
+        return list(await asyncio.gather(*(self.run(call) for call in calls)))
 
     async def prestart(self, model_id: str, version: int, runtime: dict[str, Any]) -> None:
         """Make a newly built version ready to serve its first run sooner; backends with nothing

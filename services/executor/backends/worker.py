@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -117,24 +118,48 @@ class Worker:
         return f"it exited with code {code}"
 
     async def call(self, call: StepCall, inputs: dict[str, Any], output_dir: str) -> dict[str, Any]:
-        assert self.proc.stdin is not None
         request = {"id": call.run_id, "step": call.step, "inputs": inputs, "output_dir": output_dir}
+        return await self._exchange(request, [call])
+
+    async def call_batch(self, calls: list[StepCall], inputs: list[dict[str, Any]],
+                         output_dir: str) -> list[dict[str, Any]]:
+        """Several runs of one batch step in one request: each run's answer, in order, with the
+        logs and time of the whole batch."""
+        request = {"id": f"batch-{uuid.uuid4().hex}", "step": calls[0].step, "output_dir": output_dir,
+                   "batch": [{"id": call.run_id, "inputs": given} for call, given in zip(calls, inputs, strict=True)]}
+        message = await self._exchange(request, calls)
+        shared = {"logs": message.get("logs", ""), "predict_ms": message.get("predict_ms", 0.0)}
+        if not message.get("ok"):  # the request itself was refused: every run fails with it
+            return [message] * len(calls)
+        results = message.get("results")
+        if not isinstance(results, list) or [r.get("id") if isinstance(r, dict) else None for r in results] \
+                != [call.run_id for call in calls]:
+            raise WorkerDied("it answered a batch with results for other runs")  # never mix runs up
+        return [{**result, **shared} for result in results]
+
+    async def _exchange(self, request: dict[str, Any], calls: list[StepCall]) -> dict[str, Any]:
+        """Send one request and read to its result; progress goes to every run it serves, and a
+        generator step's outputs so far to its one run."""
+        assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(request).encode() + b"\n")
         await self.proc.stdin.drain()
         while True:
             message = await self._read()
             if message.get("type") == "progress":
                 fraction = message.get("fraction")
-                if call.on_progress is not None and message.get("id") == call.run_id and (
+                if message.get("id") == request["id"] and (
                         fraction is None or isinstance(fraction, (int, float)) and 0 <= fraction <= 1):
-                    call.on_progress(fraction, str(message.get("message", "")))
+                    for call in calls:
+                        if call.on_progress is not None:
+                            call.on_progress(fraction, str(message.get("message", "")))
                 continue
             if message.get("type") == "output":
                 outputs = message.get("outputs")
-                if call.on_output is not None and message.get("id") == call.run_id and isinstance(outputs, dict):
-                    call.on_output(outputs)
+                if "batch" not in request and calls[0].on_output is not None and message.get("id") == request["id"] \
+                        and isinstance(outputs, dict):
+                    calls[0].on_output(outputs)
                 continue
-            if message.get("id") != call.run_id:  # never hand one run's answer to another
+            if message.get("id") != request["id"]:  # never hand one run's answer to another
                 raise WorkerDied("it answered for another run")
             return message
 

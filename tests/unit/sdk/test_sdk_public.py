@@ -10,7 +10,7 @@ from pathlib import Path
 import feather
 
 SDK = Path(feather.__file__).resolve().parent
-EXPECTED = {"Model", "Step", "Text", "Number", "JSON", "Label", "Client", "FeatherError",
+EXPECTED = {"Model", "Step", "Batch", "Text", "Number", "JSON", "Label", "Client", "FeatherError",
             "DefinitionError", "NotFound", "InvalidInput", "Unauthorized", "RunFailed",
             "RunTimedOut", "BuildFailed", "__version__", "AsyncClient", "Job", "Run", "LogStream",
             "AsyncRun", "AsyncJob", "AsyncLogStream", "StreamEvent",

@@ -44,8 +44,8 @@ async def test_a_version_is_built_once_however_often_it_is_published(tmp_path):
         doc = await service.ctx.store.get("builds", "t/m@1")
         log = (await service.ctx.blobs.get(built.log.key)).decode()
     assert maker.made == [1] and len(events.of(ImageBuilt)) == 1 and len(events.of(BuildStarted)) == 1
-    # the executor passes on only the outputs the manifest declares
-    assert built.runtime == {"backend": "scripted", "bundle_bytes": 6, "outputs": {"echo": ["text"]}}
+    # the executor passes on only the outputs the manifest declares, and batches the steps it says
+    assert built.runtime == {"backend": "scripted", "bundle_bytes": 6, "outputs": {"echo": ["text"]}, "batches": {}}
     assert doc["status"] == "ready" and "installing nothing" in log and "built in" in log
 
 

@@ -1,0 +1,99 @@
+"""A batch step on real worker processes: one call for several runs, each run its own outcome
+and its own files, one bad input failing only its run."""
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from feather._bundle import pack
+from services.builder.local_env import unpack_code
+from services.contracts.files import blob_key, file_id
+from services.executor.backends.local import LocalBackend, PoolConfig
+from services.executor.backends.port import StepCall
+from services.executor.batching import Batcher
+from services.executor.sandbox import Limits, Sandbox
+from services.kit.blobs.local import LocalBlobStore
+
+APP = '''import os
+import feather as ft
+
+model = ft.Model("batched")
+
+
+@model.step(inputs=[ft.Number("x"), ft.Text("name")],
+            outputs=[ft.Number("y"), ft.Number("size"), ft.Number("pid"), ft.File("note")],
+            batch=ft.Batch(max_size=8, max_wait_ms=50))
+def double(x, name):
+    ft.progress(0.5, f"{len(x)} at once")
+    if 13 in x:
+        raise ValueError("13 is unlucky")
+    return [(v * 2, len(x), os.getpid(), f"for {n}".encode()) for v, n in zip(x, name)]
+'''
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> dict:
+    source = tmp_path / "src" / "app.py"
+    source.parent.mkdir()
+    source.write_text(APP)
+    code = tmp_path / "code"
+    unpack_code(pack(str(source)), code)
+    return {"backend": "local", "python": sys.executable, "app_dir": str(code),
+            "batches": {"double": {"max_size": 8, "max_wait_ms": 50}}}
+
+
+@pytest.fixture
+async def backend(tmp_path: Path):
+    sandbox = Sandbox(tmp_path / "sandbox", Limits(), mode="off")
+    pool = LocalBackend(LocalBlobStore(str(tmp_path / "blobs")), sandbox, PoolConfig(max_workers=1))
+    yield pool
+    await pool.close()
+
+
+def _call(i: int, runtime: dict, progress: list | None = None) -> StepCall:
+    return StepCall(f"r{i}", "t/batched", 1, "double", {"x": i, "name": f"run {i}"}, runtime, 30.0,
+                    on_progress=None if progress is None else lambda f, m: progress.append((i, f, m)))
+
+
+async def test_runs_waiting_together_are_one_call_and_each_keeps_its_answer(runtime, backend) -> None:
+    batcher = Batcher(backend, slots=1)
+    progress: list = []
+    outcomes = await asyncio.gather(*(batcher.run(_call(i, runtime, progress)) for i in (1, 2, 13, 4, 5)))
+    assert [o.status for o in outcomes] == ["succeeded", "succeeded", "failed", "succeeded", "succeeded"]
+    assert "13 is unlucky" in outcomes[2].error and "ValueError" in outcomes[2].details["traceback"]
+    good = [o.outputs for o in outcomes if o.status == "succeeded"]
+    assert [o["y"] for o in good] == [2, 4, 8, 10]
+    # all five went in one call, which failed; its halves were called again until 13 was alone
+    assert (1, 0.5, "5 at once") in progress and [o["size"] for o in good] == [2, 2, 2, 2]
+    assert len({o["pid"] for o in good}) == 1
+    # each run's file is its own, stored under its own id
+    notes = [o["note"] for o in good]
+    assert len({n["url"] for n in notes}) == 4
+    blobs = backend.blobs
+    assert [await blobs.get(blob_key(file_id(n["url"]))) for n in notes] == [b"for run 1", b"for run 2",
+                                                                              b"for run 4", b"for run 5"]
+    assert {i for i, _, m in progress if m == "5 at once"} == {1, 2, 13, 4, 5}  # each run hears it
+    assert backend.total == 1
+
+
+async def test_a_batch_on_its_own_and_a_single_run_use_the_same_worker(runtime, backend) -> None:
+    alone = await backend.run(_call(3, runtime))
+    together = await backend.run_batch([_call(6, runtime), _call(7, runtime)])
+    assert alone.outputs["size"] == 1 and [o.outputs["size"] for o in together] == [2, 2]
+    assert alone.outputs["pid"] == together[0].outputs["pid"]
+
+
+async def test_the_earliest_deadline_does_not_cut_the_batch_short(runtime, backend, tmp_path) -> None:
+    slow = dict(runtime)
+    source = tmp_path / "slow" / "app.py"
+    source.parent.mkdir()
+    source.write_text(APP.replace("ft.progress(0.5", "__import__('time').sleep(0.6); ft.progress(0.5"))
+    slow["app_dir"] = str(unpack_code(pack(str(source)), tmp_path / "slow-code"))
+    await backend.run(StepCall("warm", "t/slow", 1, "double", {"x": 0, "name": ""}, slow, 30.0))
+    hasty = StepCall("hasty", "t/slow", 1, "double", {"x": 1, "name": "a"}, slow, 0.3)
+    patient = StepCall("patient", "t/slow", 1, "double", {"x": 2, "name": "b"}, slow, 30.0)
+    first, second = await backend.run_batch([hasty, patient])
+    assert first.status == "timed_out" and second.status == "succeeded" and second.outputs["y"] == 4
