@@ -28,7 +28,9 @@ class TelemetryService(Service):
 
     def subscribe(self) -> None:
         store, bus = self.ctx.store, self.ctx.bus
-        bus.subscribe(topics.RUNS, partial(handlers.on_run, store, blobs=self.ctx.blobs))
+        # recording a request takes its trace id from the event and makes no span: the run's
+        # trace already has the request, and telemetry's part is its record of how the run ended
+        bus.subscribe(topics.RUNS, partial(handlers.on_run, store, blobs=self.ctx.blobs), traced=False)
         bus.subscribe(topics.RUN_STATUS, partial(handlers.on_run, store, blobs=self.ctx.blobs))
         bus.subscribe(topics.FEEDBACK, partial(handlers.on_feedback, store))
         bus.subscribe(topics.FEEDBACK, partial(handlers.on_vote, store))
