@@ -16,6 +16,7 @@ import json
 from services.contracts.events import CATALOGUE, Event
 
 SPEC_VERSION = "1.0"
+SIGNATURE = "ce_feathersignature"  # a CloudEvents extension attribute: the sender's Ed25519 signature
 _NAMESPACE = uuid.UUID("6f1c0f52-9a7e-4d0e-9d55-3f6c2b1d8e11")
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -33,6 +34,17 @@ class Envelope:
     time: datetime
     event: Event
     traceparent: str | None = None
+    signature: str | None = None
+
+    @property
+    def sender(self) -> str:
+        """The service that sent it, as its source names it (``feather/<service>``)."""
+        return self.source.removeprefix("feather/")
+
+
+def signed_bytes(headers: Mapping[str, str], body: bytes) -> bytes:
+    """What an event's signature covers: its id, type and source, and its body as sent."""
+    return "\n".join(headers.get(h, "") for h in ("ce_id", "ce_type", "ce_source")).encode() + b"\n" + body
 
 
 class Codec:
@@ -51,8 +63,9 @@ class Codec:
             return fn
         return register
 
-    def encode(self, event: Event, *, source: str, event_id: str | None = None,
-               traceparent: str | None = None) -> tuple[dict[str, str], bytes]:
+    def encode(self, event: Event, *, source: str, event_id: str | None = None, traceparent: str | None = None,
+               sign: Callable[[bytes], str] | None = None) -> tuple[dict[str, str], bytes]:
+        """Headers and body; ``sign`` signs the kinds of event that must be (``Event.signed_by``)."""
         headers = {
             "ce_specversion": SPEC_VERSION,
             "ce_id": event_id or str(uuid.uuid4()),
@@ -63,7 +76,10 @@ class Codec:
         }
         if traceparent:
             headers["traceparent"] = traceparent
-        return headers, event.model_dump_json().encode()
+        body = event.model_dump_json().encode()
+        if sign is not None and event.signed_by:
+            headers[SIGNATURE] = sign(signed_bytes(headers, body))
+        return headers, body
 
     def decode(self, headers: Mapping[str, str], body: bytes) -> Envelope:
         ce_type = headers.get("ce_type", "")
@@ -86,6 +102,7 @@ class Codec:
             time=datetime.fromisoformat(headers["ce_time"]) if "ce_time" in headers else datetime.now(timezone.utc),
             event=cls.model_validate(data),
             traceparent=headers.get("traceparent"),
+            signature=headers.get(SIGNATURE),
         )
 
 

@@ -28,6 +28,9 @@ class Event(BaseModel):
     schema_version: ClassVar[int] = 1
     topic: ClassVar[str]
     key_field: ClassVar[str]  # the field whose value is the Kafka message key
+    # the services whose signature an event of this kind must carry to be handled: the kinds that
+    # change what code runs or what a caller sees (empty: any service may send it)
+    signed_by: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def ce_type(cls) -> str:
@@ -45,6 +48,7 @@ class ModelEvent(Event):
 
 class ModelPublished(ModelEvent):
     name: ClassVar[str] = "model.published"
+    signed_by: ClassVar[frozenset[str]] = frozenset({"registry"})
     owner: str
     model_name: str
     version: int
@@ -58,6 +62,7 @@ class ModelPublished(ModelEvent):
 
 class ModelUpdated(ModelEvent):
     name: ClassVar[str] = "model.updated"
+    signed_by: ClassVar[frozenset[str]] = frozenset({"registry"})
     description: str | None = None
     visibility: Literal["public", "unlisted", "private"] | None = None
     public_metrics: bool | None = None
@@ -68,6 +73,7 @@ class ModelUpdated(ModelEvent):
 
 class ModelDeleted(ModelEvent):
     name: ClassVar[str] = "model.deleted"
+    signed_by: ClassVar[frozenset[str]] = frozenset({"registry"})
 
 
 class BuildEvent(Event):
@@ -85,6 +91,7 @@ class BuildStarted(BuildEvent):
 
 class ImageBuilt(BuildEvent):
     name: ClassVar[str] = "build.image_built"
+    signed_by: ClassVar[frozenset[str]] = frozenset({"builder"})
     runtime: dict[str, Any]  # backend-specific: {"backend": "local", "python": ..., "app_dir": ...}
     log: BlobRef | None = None
     duration_ms: float = 0.0
@@ -93,6 +100,7 @@ class ImageBuilt(BuildEvent):
 
 class BuildFailed(BuildEvent):
     name: ClassVar[str] = "build.failed"
+    signed_by: ClassVar[frozenset[str]] = frozenset({"builder"})
     error: str
     log: BlobRef | None = None
 
@@ -147,6 +155,7 @@ class RunOutput(RunEvent):
     """A generator step's outputs so far (throttled; the run's completion holds the whole)."""
     topic: ClassVar[str] = topics.RUN_STATUS
     name: ClassVar[str] = "run.output"
+    signed_by: ClassVar[frozenset[str]] = frozenset({"executor"})
     outputs: dict[str, Any]
     seq: int
 
@@ -154,6 +163,8 @@ class RunOutput(RunEvent):
 class RunCompleted(RunEvent):
     topic: ClassVar[str] = topics.RUN_STATUS
     name: ClassVar[str] = "run.completed"
+    # the gateway ends the runs no executor finished by their deadline (its sweeper)
+    signed_by: ClassVar[frozenset[str]] = frozenset({"executor", "gateway"})
     model_id: str
     version: int
     step: str

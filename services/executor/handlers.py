@@ -26,7 +26,7 @@ from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.executor.batching import Batcher
 from services.executor.jobs import Jobs
 from services.executor.metrics import ExecutorMetrics
-from services.executor.runtimes import Runtimes
+from services.executor.runtimes import Runtimes, outside_of
 from services.kit.body_limit import human_size
 from services.kit.runtime import ServiceContext
 from services.kit.store import Conflict, Query
@@ -56,6 +56,10 @@ class Executor:
 async def on_build(ex: Executor, envelope: Envelope) -> None:
     event = envelope.event
     if isinstance(event, ImageBuilt):
+        if (outside := outside_of(event.runtime, ex.ctx.settings.data_dir)) is not None:
+            log.error("%s version %s: refusing a runtime outside the data folder (%s)", event.model_id,
+                      event.version, outside)
+            return
         fresh = await ex.runtimes.record(event.model_id, event.version, event.runtime, event_id=envelope.id)
         if fresh:  # not for builds read again after a restart
             ex.jobs.background(ex.backend.prestart(event.model_id, event.version, event.runtime))

@@ -3,12 +3,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 from services.contracts.versions import version_key
 from services.kit.store import Store
 
 RUNTIME_WAIT_S = 60.0
+LOCAL_PATHS = ("python", "app_dir", "env_dir")  # what a local runtime names on this machine
+
+
+def outside_of(runtime: dict[str, Any], data_dir: Path) -> str | None:
+    """The first path of a local runtime that is not inside ``data_dir``, where builds go (a
+    runtime is what the executor runs: never a program or folder elsewhere on the machine)."""
+    root = os.path.normpath(os.path.abspath(data_dir))
+    for name in LOCAL_PATHS:
+        value = runtime.get(name)
+        if value is None:
+            continue
+        path = os.path.normpath(os.path.abspath(str(value)))
+        if not isinstance(value, str) or os.path.commonpath([root, path]) != root or path == root:
+            return f"{name}={str(value)[:200]!r}"
+    return None
 
 
 class Runtimes:

@@ -21,9 +21,10 @@ from faststream.kafka.message import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from services.contracts import topics
-from services.contracts.envelope import Codec, Envelope, UnknownEvent, codec as default_codec
+from services.contracts.envelope import Codec, Envelope, UnknownEvent, codec as default_codec, signed_bytes
 from services.contracts.events import Event
 from services.kit.settings import Settings
+from services.kit.identity import Identity
 from services.kit.tracing import NoOpTracer, Tracer, consumer_span, current_traceparent
 
 log = logging.getLogger("feather.bus")
@@ -78,6 +79,9 @@ class Bus:
         self.rejoins = 0
         self.on_dead_letter: Callable[[str, str], None] | None = None  # (topic, group), for metrics
         self.tracer: Tracer = NoOpTracer()
+        # signs what this service sends and checks what others send (None: it can do neither,
+        # so events that must be signed are refused)
+        self.identity: Identity | None = None
 
     def subscribe(self, topic: str, handler: Handler, *, group: str | None = None,
                   from_latest: bool = False, urgent: bool = False, traced: bool = True) -> None:
@@ -140,11 +144,28 @@ class Bus:
         except (UnknownEvent, ValueError) as exc:
             await self._dead_letter(spec, topic, message, f"undecodable: {exc}")
             return
+        if (untrusted := self._untrusted(envelope, dict(message.headers), message.body)) is not None:
+            await self._dead_letter(spec, topic, message, untrusted)  # kept for an operator to see
+            return
         if not spec.traced.get(topic, True):
             await self._handle_envelope(spec, topic, message, envelope)
             return
         with consumer_span(self.tracer, topic, spec.group_id, envelope.traceparent, envelope.type):
             await self._handle_envelope(spec, topic, message, envelope)
+
+    def _untrusted(self, envelope: Envelope, headers: dict[str, str], body: bytes) -> str | None:
+        """Why an event that must be signed by its producer cannot be trusted; None if it can."""
+        allowed = envelope.event.signed_by
+        if not allowed:
+            return None
+        if envelope.sender not in allowed:
+            return f"untrusted: {envelope.type} is sent by {' or '.join(sorted(allowed))} only, not {envelope.sender!r}"
+        if not envelope.signature:
+            return f"untrusted: {envelope.type} from {envelope.sender} is not signed"
+        if self.identity is None or not self.identity.signed_by(envelope.sender, signed_bytes(headers, body),
+                                                                envelope.signature):
+            return f"untrusted: the signature of {envelope.type} does not hold for {envelope.sender}'s key"
+        return None
 
     async def _handle_envelope(self, spec: "_Group", topic: str, message: KafkaMessage, envelope: Envelope) -> None:
         retries = self.settings.handler_retries
@@ -177,8 +198,9 @@ class Bus:
     async def publish(self, event: Event, *, event_id: str | None = None) -> None:
         """Send ``event`` now, outside the outbox (advisory events: progress, a run started), as
         part of the trace it is sent in, like an event the outbox records."""
-        headers, body = self.codec.encode(event, source=self.service, event_id=event_id,
-                                          traceparent=current_traceparent())
+        headers, body = self.codec.encode(event, source=f"feather/{self.service}", event_id=event_id,
+                                          traceparent=current_traceparent(),
+                                          sign=None if self.identity is None else self.identity.sign)
         await self.publish_raw(event.topic, event.key(), headers, body)
 
     async def publish_raw(self, topic: str, key: str, headers: dict[str, str], body: bytes) -> None:

@@ -16,6 +16,7 @@ import collections
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from aiokafka.errors import InvalidTopicError, MessageSizeTooLargeError, TopicAuthorizationFailedError
 from faststream.exceptions import FastStreamException
@@ -42,9 +43,10 @@ def about_the_record(exc: BaseException) -> bool:
     return isinstance(exc, RECORD_ERRORS) and not isinstance(exc, FastStreamException)
 
 
-def record(event: Event, *, source: str, event_id: str | None = None,
-           codec: Codec = default_codec) -> OutboxRecord:
-    headers, body = codec.encode(event, source=source, event_id=event_id, traceparent=current_traceparent())
+def record(event: Event, *, source: str, event_id: str | None = None, codec: Codec = default_codec,
+           sign: Callable[[bytes], str] | None = None) -> OutboxRecord:
+    headers, body = codec.encode(event, source=source, event_id=event_id, traceparent=current_traceparent(),
+                                 sign=sign)
     return OutboxRecord(topic=event.topic, key=event.key(), headers=headers, body=body)
 
 

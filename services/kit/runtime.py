@@ -26,6 +26,8 @@ from services.kit.bus import Bus
 from services.kit.metrics import RequestMetrics, ServiceMetrics
 from services.kit.outbox import OutboxRelay, record
 from services.kit.settings import Settings
+from services.kit.identity import Identity
+from services.kit.service_calls import ServiceCallsOnly
 from services.kit.tracing import NoOpTracer, Tracer, provider_from_environment, tracer_of
 from services.kit.store import InvalidCursor, Store, open_store
 
@@ -48,10 +50,12 @@ class ServiceContext:
     metrics: ServiceMetrics
     tracer: Tracer = field(default_factory=NoOpTracer)
     bus_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    identity: Identity | None = None  # this service's key, and the others' (open_context sets it)
 
     def outbox(self, event: Event, *, event_id: str | None = None):
         """An outbox record for ``event``, to pass to ``store.save(..., events=[...])``."""
-        return record(event, source=f"feather/{self.name}", event_id=event_id)
+        return record(event, source=f"feather/{self.name}", event_id=event_id,
+                      sign=None if self.identity is None else self.identity.sign)
 
     async def save(self, collection: str, key: str, doc: dict[str, Any], *,
                    expected_version: int | None, events: Sequence[Any] = ()) -> int:
@@ -110,7 +114,9 @@ def open_context(name: str, settings: Settings, *, store: Store | None = None,
     metrics.on_scrape(refresh)
     tracer = tracer_of(name, tracer_provider)
     bus.tracer = tracer
-    return ServiceContext(name, settings, store, blobs, bus, relay, metrics, tracer)
+    identity = Identity.of(name, settings)
+    bus.identity = identity
+    return ServiceContext(name, settings, store, blobs, bus, relay, metrics, tracer, identity=identity)
 
 
 async def _start_bus(ctx: ServiceContext) -> None:
@@ -191,6 +197,7 @@ def create_service(
     large_bodies: dict[str, int] | None = None,
     metrics_route: bool = True,
     tracer_provider: TracerProvider | None = None,
+    callers: frozenset[str] | None = None,
 ) -> FastAPI:
     """``large_bodies`` names the paths (uploads) whose bodies may exceed ``max_request_kb``, and
     the bytes each may carry. ``metrics_route=False`` leaves /metrics off this app (the gateway
@@ -209,6 +216,8 @@ def create_service(
     app = FastAPI(title=f"feather {name}", lifespan=lifespan, telemetry=_telemetry(tracer_provider))
     default_limit = settings.max_request_kb * 1024
     app.add_middleware(BodyLimit, limit_for=lambda path: (large_bodies or {}).get(path, default_limit))
+    if callers is not None:  # before a body is read; and its refusals are counted, as any answer
+        app.add_middleware(ServiceCallsOnly, identity=lambda: app.state.service.ctx.identity, callers=callers)
     app.add_middleware(RequestMetrics, metrics=lambda: _metrics_of(app))
     if router is not None:
         app.include_router(router)

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     builder_url: str = "http://127.0.0.1:8082"  # these two only for operators' calls (feather admin)
     executor_url: str = "http://127.0.0.1:8083"
 
+    # service identity (services/kit/identity.py): this service's Ed25519 private key (PEM) and
+    # the public keys (PEM) of the services it hears from, by name, as JSON. Unset, each service
+    # makes its own key in the data folder and finds the others' there: one machine, one folder
+    service_key: str | None = None
+    service_keys: dict[str, str] = Field(default_factory=dict)
+    service_token_s: int = Field(30, ge=5, le=60)  # how long a token one service shows another holds
+
     # identity bootstrap: the gateway makes sure this user and token exist at start
     admin_user: str = "local"
     admin_token: str | None = None

@@ -1,7 +1,8 @@
-"""The registry's HTTP API. The gateway forwards publish calls here with the caller's identity."""
+"""The registry's HTTP API. The gateway forwards publish calls here, with a token it signed that
+names the user it acts for (``services.kit.service_calls``)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, UploadFile
 
 from services.contracts.models import DeploymentChange, ModelChanges
 from services.kit.runtime import ServiceContext, context
@@ -9,6 +10,15 @@ from services.registry import domain, services
 from services.registry.services import Refused
 
 router = APIRouter()
+CALLERS = frozenset({"gateway"})
+
+
+def acting_for(request: Request) -> str:
+    """The user the calling service acts for, as its signed token says."""
+    caller = getattr(request.state, "caller", None)
+    if caller is None or not caller.user:
+        raise HTTPException(401, detail="this call must act for a user, named in the caller's service token")
+    return str(caller.user)
 _UPLOAD_CHUNK = 1024 * 1024
 
 
@@ -39,7 +49,7 @@ async def _read_upload(upload: UploadFile, limit_mb: int) -> bytes:
 
 
 @router.post("/internal/models", status_code=201)
-async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
+async def publish(bundle: UploadFile, user: str = Depends(acting_for),
                   ctx: ServiceContext = Depends(context)) -> dict:
     try:
         data = await _read_upload(bundle, ctx.settings.max_bundle_mb)
@@ -47,7 +57,7 @@ async def publish(bundle: UploadFile, x_feather_user: str = Header(...),
     except domain.InvalidBundle as exc:
         raise _invalid(exc) from None
     try:
-        return await services.publish(ctx, x_feather_user, data, parsed)
+        return await services.publish(ctx, user, data, parsed)
     except Refused as exc:
         raise _refused(exc) from None
 
@@ -61,28 +71,28 @@ async def get_model(owner: str, name: str, ctx: ServiceContext = Depends(context
 
 
 @router.delete("/internal/models/{owner}/{name}", status_code=204)
-async def delete_model(owner: str, name: str, x_feather_user: str = Header(...),
+async def delete_model(owner: str, name: str, user: str = Depends(acting_for),
                        ctx: ServiceContext = Depends(context)) -> Response:
     try:
-        await services.delete(ctx, x_feather_user, owner, name)
+        await services.delete(ctx, user, owner, name)
     except Refused as exc:
         raise _refused(exc) from None
     return Response(status_code=204)
 
 
 @router.patch("/internal/models/{owner}/{name}")
-async def update_model(owner: str, name: str, changes: ModelChanges, x_feather_user: str = Header(...),
+async def update_model(owner: str, name: str, changes: ModelChanges, user: str = Depends(acting_for),
                        ctx: ServiceContext = Depends(context)) -> dict:
     try:
-        return await services.update(ctx, x_feather_user, owner, name, changes.model_dump(exclude_none=True))
+        return await services.update(ctx, user, owner, name, changes.model_dump(exclude_none=True))
     except Refused as exc:
         raise _refused(exc) from None
 
 
 @router.put("/internal/models/{owner}/{name}/deployment")
-async def deploy(owner: str, name: str, change: DeploymentChange, x_feather_user: str = Header(...),
+async def deploy(owner: str, name: str, change: DeploymentChange, user: str = Depends(acting_for),
                  ctx: ServiceContext = Depends(context)) -> dict:
     try:
-        return await services.deploy(ctx, x_feather_user, owner, name, change.version, change.follow)
+        return await services.deploy(ctx, user, owner, name, change.version, change.follow)
     except Refused as exc:
         raise _refused(exc) from None

@@ -6,7 +6,7 @@ from opentelemetry.trace import TracerProvider
 
 from services.kit.runtime import create_service
 from services.kit.settings import Settings, upload_limit
-from services.registry.api import router
+from services.registry.api import CALLERS, router
 from services.registry.bootstrap import bootstrap
 
 DEFAULT_PORT = 8081
@@ -17,4 +17,4 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
     settings = settings or Settings()
     return create_service("registry", settings, bootstrap, router=router,
                           large_bodies={"/internal/models": upload_limit(settings.max_bundle_mb)},
-                          tracer_provider=tracer_provider)
+                          tracer_provider=tracer_provider, callers=CALLERS)

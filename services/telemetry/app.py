@@ -1,4 +1,5 @@
-"""Telemetry: run records and per-model metrics."""
+"""Telemetry: run records and per-model metrics. Its routes answer the gateway alone, which
+decides who may see what before it forwards a call."""
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -15,4 +16,4 @@ DEFAULT_PORT = 8084
 def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None) -> FastAPI:
     """``tracer_provider``: where spans go (tests give an in-memory one); by default OTEL_* decide."""
     return create_service("telemetry", settings or Settings(), bootstrap, router=router,
-                          tracer_provider=tracer_provider)
+                          tracer_provider=tracer_provider, callers=frozenset({"gateway"}))

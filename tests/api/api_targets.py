@@ -31,6 +31,7 @@ from services.contracts.steps import declared_outputs  # noqa: E402
 from services.kit.bus import Bus  # noqa: E402
 from services.kit.settings import Settings  # noqa: E402
 from services.local.dev import create_dev_app  # noqa: E402
+from senders import send_as_producer
 
 APP = Path(__file__).resolve().parent / "spell" / "app.py"
 TARGETS = ("gateway", "dev", "fake")
@@ -68,11 +69,11 @@ async def _gateway(tmp_path: Path, bootstrap: str) -> AsyncIterator[Api]:
         await bus.start()
         try:
             ref = BlobRef(key="bundles/none", size=1, sha256="0" * 64)
-            await bus.publish(ModelPublished(model_id=model_id, owner=owner, model_name="spell", version=1,
+            await send_as_producer(bus, ModelPublished(model_id=model_id, owner=owner, model_name="spell", version=1,
                                              manifest=manifest, bundle=ref))
             runtime = {"backend": "local", "python": sys.executable, "app_dir": str(code),
                        "outputs": declared_outputs(manifest)}
-            await bus.publish(ImageBuilt(model_id=model_id, version=1, build_id=f"{model_id}@1", runtime=runtime))
+            await send_as_producer(bus, ImageBuilt(model_id=model_id, version=1, build_id=f"{model_id}@1", runtime=runtime))
         finally:
             await bus.stop()
         transport = httpx.ASGITransport(app=gateway)

@@ -13,6 +13,7 @@ from services.contracts.blobs import BlobRef
 from services.contracts.events import ImageBuilt, ModelPublished, RunCompleted
 from services.kit.bus import Bus
 from services.kit.settings import Settings
+from senders import send_as_producer
 
 TOKEN = "ft_arena_owner"
 OWNER = {"Authorization": f"Bearer {TOKEN}"}
@@ -36,9 +37,9 @@ async def arena(tansu, tmp_path):
         models = [f"ann/{task}-{i}" for i in range(3)]
         ref = BlobRef(key="bundles/none", size=1, sha256="0" * 64)
         for model_id in models:
-            await bus.publish(ModelPublished(model_id=model_id, owner="ann", model_name=model_id.split("/")[1],
+            await send_as_producer(bus, ModelPublished(model_id=model_id, owner="ann", model_name=model_id.split("/")[1],
                                              version=1, manifest={**MANIFEST, "task": task}, bundle=ref))
-            await bus.publish(ImageBuilt(model_id=model_id, version=1, build_id=f"{model_id}@1", runtime={}))
+            await send_as_producer(bus, ImageBuilt(model_id=model_id, version=1, build_id=f"{model_id}@1", runtime={}))
         gateway.state.service.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=telemetry),
                                                        base_url=settings.telemetry_url)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gw") as http:
@@ -60,7 +61,7 @@ async def fought(http, bus, store, task: str) -> dict:
     doc = await store.get("battles", battle["id"])
     for side, run_id in doc["runs"].items():  # answered as the executor would
         run = await store.get("runs", run_id)
-        await bus.publish(RunCompleted(run_id=run_id, model_id=doc[side], version=1, step="read", status="succeeded",
+        await send_as_producer(bus, RunCompleted(run_id=run_id, model_id=doc[side], version=1, step="read", status="succeeded",
                                        outputs={"digit": {"label": side, "confidences": []}},
                                        requested_at=run["created_at"]))
 
@@ -119,7 +120,7 @@ async def test_a_battles_files_are_downloaded_through_the_battle_without_naming_
     for side, run_id in doc["runs"].items():
         await blobs.put(f"files/{side}{'0' * 27}/drawn.png", f"drawn by {side}".encode(), "image/png")
         run = await store.get("runs", run_id)
-        await bus.publish(RunCompleted(run_id=run_id, model_id=doc[side], version=1, step="read", status="succeeded",
+        await send_as_producer(bus, RunCompleted(run_id=run_id, model_id=doc[side], version=1, step="read", status="succeeded",
                                        outputs={"digit": {"label": side, "confidences": []},
                                                 "picture": {"url": f"feather:files/{side}{'0' * 27}/drawn.png"}},
                                        requested_at=run["created_at"]))

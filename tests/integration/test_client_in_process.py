@@ -18,6 +18,7 @@ from services.gateway.app import create_app
 from services.gateway.sweeper import GRACE_S, sweep_once
 from services.kit.bus import Bus
 from services.kit.settings import Settings
+from senders import send_as_producer
 
 TOKEN = "ft_in_process_token"
 MANIFEST = {
@@ -45,9 +46,9 @@ async def test_async_client_against_the_gateway_app(tansu, tmp_path):
         await bus.start()
         try:
             ref = BlobRef(key="bundles/ann/greeter/1.tar.gz", size=1, sha256="0" * 64)
-            await bus.publish(ModelPublished(model_id="ann/greeter", owner="ann", model_name="greeter", version=1,
+            await send_as_producer(bus, ModelPublished(model_id="ann/greeter", owner="ann", model_name="greeter", version=1,
                                              description="says hello", manifest=MANIFEST, bundle=ref))
-            await bus.publish(ImageBuilt(model_id="ann/greeter", version=1, build_id="ann/greeter@1",
+            await send_as_producer(bus, ImageBuilt(model_id="ann/greeter", version=1, build_id="ann/greeter@1",
                                          runtime={"backend": "local"}))
         finally:
             await bus.stop()

@@ -12,6 +12,7 @@ from services.contracts.blobs import BlobRef
 from services.contracts.events import ImageBuilt, ModelPublished, RunCompleted
 from services.kit.bus import Bus
 from services.kit.settings import Settings
+from senders import send_as_producer
 
 TOKEN = "ft_feedback_owner"
 MANIFEST = {"name": "digit", "steps": [{
@@ -45,9 +46,9 @@ async def platform(tansu, tmp_path):
         bus = Bus(settings, "test-builder")
         await bus.start()
         ref = BlobRef(key="bundles/none", size=1, sha256="0" * 64)
-        await bus.publish(ModelPublished(model_id=model_id, owner="ann", model_name=model_id.split("/")[1],
+        await send_as_producer(bus, ModelPublished(model_id=model_id, owner="ann", model_name=model_id.split("/")[1],
                                          version=1, manifest=MANIFEST, bundle=ref))
-        await bus.publish(ImageBuilt(model_id=model_id, version=1, build_id=f"{model_id}@1", runtime={}))
+        await send_as_producer(bus, ImageBuilt(model_id=model_id, version=1, build_id=f"{model_id}@1", runtime={}))
         # the gateway for the API; telemetry's answers reach it through its own HTTP client
         gateway.state.service.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=telemetry),
                                                        base_url=settings.telemetry_url)
@@ -66,7 +67,7 @@ async def _ready(http: httpx.AsyncClient, model_id: str) -> bool:
 async def finished_run(http: httpx.AsyncClient, bus: Bus, model_id: str) -> dict:
     """A run made anonymously, which the test then completes as the executor would."""
     run = (await http.post(f"/v1/models/{model_id}/runs", json={"inputs": {"text": "a seven"}})).json()
-    await bus.publish(RunCompleted(run_id=run["id"], model_id=model_id, version=1, step="read", status="succeeded",
+    await send_as_producer(bus, RunCompleted(run_id=run["id"], model_id=model_id, version=1, step="read", status="succeeded",
                                    outputs={"digit": {"label": "7", "confidences": []}, "note": "sure"},
                                    requested_at=run["created_at"]))
 

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.gateway.app import create_app as gateway_app
 from services.kit.runtime import metrics_app
+from services.kit.identity import Identity
 from services.kit.settings import Settings
 from services.local.platform import free_port
 from services.telemetry.app import create_app as telemetry_app
@@ -30,7 +31,8 @@ def settings(tmp_path) -> Settings:
 async def test_a_service_counts_its_requests_by_route_and_reports_its_outbox(tmp_path):
     app = telemetry_app(settings(tmp_path))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                     headers=Identity.of("gateway", settings(tmp_path)).headers("telemetry")) as http:
             await http.get("/healthz")
             await http.get("/v1/models/a/b/metrics")
             await http.get("/v1/models/c/d/metrics")

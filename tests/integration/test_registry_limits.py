@@ -13,6 +13,7 @@ import httpx
 import pytest
 from streams import Zeros, longest_stall
 
+from services.kit.identity import Identity
 from services.kit.settings import Settings
 from services.local.platform import free_port
 from services.registry.app import create_app
@@ -47,7 +48,8 @@ async def registry(tmp_path):
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry.test",
-                                     headers={"X-Feather-User": "ann"}, timeout=60) as client:
+                                     headers=Identity.of("gateway", settings).headers("registry", "ann"),
+                                     timeout=60) as client:
             yield client
 
 

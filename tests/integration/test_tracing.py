@@ -23,6 +23,7 @@ from services.contracts.events import ImageBuilt, ModelPublished
 from services.contracts.steps import declared_outputs
 from services.kit.bus import Bus
 from services.kit.settings import Settings
+from senders import send_as_producer
 
 APP = Path(__file__).resolve().parents[1] / "api" / "spell" / "app.py"
 
@@ -50,9 +51,9 @@ async def test_one_run_is_one_trace_across_gateway_executor_and_telemetry(tansu,
         bus = Bus(settings, "test-registry")
         await bus.start()
         try:
-            await bus.publish(ModelPublished(model_id=model_id, owner=model_id.split("/")[0], model_name="spell",
+            await send_as_producer(bus, ModelPublished(model_id=model_id, owner=model_id.split("/")[0], model_name="spell",
                                              version=1, manifest=manifest, bundle=BlobRef(key="b", size=1, sha256="0" * 64)))
-            await bus.publish(ImageBuilt(model_id=model_id, version=1, build_id=f"{model_id}@1", runtime={
+            await send_as_producer(bus, ImageBuilt(model_id=model_id, version=1, build_id=f"{model_id}@1", runtime={
                 "backend": "local", "python": sys.executable, "app_dir": str(code), "outputs": declared_outputs(manifest)}))
         finally:
             await bus.stop()

@@ -67,7 +67,7 @@ async def publish(bundle: UploadFile, response: Response, user: str = Depends(re
     try:
         answer = await gw.http.post(f"{ctx.settings.registry_url}/internal/models",
                                     files={"bundle": ("bundle.tar.gz", data, "application/gzip")},
-                                    headers={"X-Feather-User": user}, timeout=120)
+                                    headers=ctx.identity.headers("registry", user), timeout=120)
         body = _json_of(answer, "the registry")
     except BaseException as exc:
         if idempotency_key is not None:  # the registry may not have it: a retry tries again
@@ -158,7 +158,7 @@ async def deploy(owner: str, name: str, change: DeploymentChange, user: str = De
 async def _changed_in_registry(gw: GatewayService, method: str, path: str, body: dict, user: str) -> dict:
     try:
         answer = await gw.http.request(method, f"{gw.ctx.settings.registry_url}{path}", json=body,
-                                       headers={"X-Feather-User": user}, timeout=30)
+                                       headers=gw.ctx.identity.headers("registry", user), timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
     said = _json_of(answer, "the registry")
@@ -189,7 +189,7 @@ async def delete_model(owner: str, name: str, user: str = Depends(required_user)
         raise HTTPException(403, detail=f"only {owner} can delete {owner}/{name}")
     try:
         answer = await gw.http.delete(f"{ctx.settings.registry_url}/internal/models/{owner}/{name}",
-                                      headers={"X-Feather-User": user}, timeout=30)
+                                      headers=ctx.identity.headers("registry", user), timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("the registry", exc) from None
     if answer.status_code >= 400:
@@ -232,7 +232,8 @@ async def forward(gw: GatewayService, request: Request, path: str, params: Any =
         answer = await gw.http.request(request.method, f"{gw.ctx.settings.telemetry_url}{path}",
                                        params=request.query_params if params is None else params,
                                        content=await request.body(),
-                                       headers={"content-type": request.headers.get("content-type", "")}, timeout=30)
+                                       headers={"content-type": request.headers.get("content-type", ""),
+                                                **gw.ctx.identity.headers("telemetry")}, timeout=30)
     except httpx.HTTPError as exc:
         raise unavailable("telemetry", exc) from None
     return Response(answer.content, status_code=answer.status_code,

@@ -11,8 +11,10 @@ from typing import Any, TypeVar
 from faststream.kafka import TestKafkaBroker
 
 from services.contracts import topics
+from senders import send_as_producer
 from services.contracts.envelope import Envelope
 from services.contracts.events import Event
+from services.kit.identity import Identity
 from services.kit.runtime import Service, ServiceContext, open_context, running
 from services.kit.settings import Settings
 
@@ -74,6 +76,12 @@ async def started(name: str, bootstrap: Callable[[ServiceContext], S], tmp_path:
         yield service, recorder
 
 
-async def publish(service: Service, event: Event, *, event_id: str | None = None) -> None:
-    """As another service would: straight onto the bus."""
-    await service.ctx.bus.publish(event, event_id=event_id)
+def as_gateway(settings: Settings, callee: str = "telemetry") -> dict[str, str]:
+    """The headers of a call the gateway (its key in the same data folder) makes to ``callee``."""
+    return Identity.of("gateway", settings).headers(callee)
+
+
+async def publish(service: Service, event: Event, *, event_id: str | None = None, sender: str | None = None) -> None:
+    """As another service would: straight onto the bus, signed by ``sender`` (by default the
+    service that sends events of this kind)."""
+    await send_as_producer(service.ctx.bus, event, event_id=event_id, sender=sender)

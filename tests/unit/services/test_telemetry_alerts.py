@@ -10,7 +10,7 @@ from datetime import timedelta
 import feather.webhooks
 import httpx
 import pytest
-from harness import settings_for
+from harness import as_gateway, settings_for
 from test_telemetry_rollups import NOW, history
 
 from services.telemetry import handlers, watch
@@ -29,7 +29,8 @@ async def telemetry(tmp_path):
         ctx = app.state.service.ctx
         for env in history():  # 60 runs in the hour before NOW, 15% of them failed or timed out
             await handlers.on_run(ctx.store, env)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                     headers=as_gateway(app.state.service.ctx.settings)) as http:
             yield http, ctx
 
 

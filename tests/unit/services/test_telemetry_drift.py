@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import numpy as np
 import pytest
-from harness import settings_for
+from harness import as_gateway, settings_for
 
 from services.contracts.blobs import BlobRef
 from services.contracts.envelope import Envelope
@@ -89,7 +89,8 @@ async def test_the_drift_answer_compares_a_window_with_the_versions_first_runs(t
                 await handlers.on_run(store, Envelope(id=eid, type="x", source="t", time=NOW, event=event))
         window = {"from": (NOW - timedelta(days=2) + timedelta(minutes=1200)).isoformat(),
                   "to": (NOW + timedelta(days=1)).isoformat()}
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                     headers=as_gateway(app.state.service.ctx.settings)) as http:
             answer = (await http.get("/v1/models/t/m/drift", params=window)).json()
             pinned = await http.put("/v1/models/t/m/drift/reference", json={"version": 1, **window})
             again = (await http.get("/v1/models/t/m/drift", params=window)).json()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import numpy as np
 import pytest
-from harness import settings_for
+from harness import as_gateway, settings_for
 from PIL import Image
 
 from services.contracts.blobs import BlobRef
@@ -175,7 +175,8 @@ async def test_the_profiles_answer_gives_totals_and_a_series_and_drift_uses_the_
         for env in history()[1:]:
             await handlers.on_run(ctx.store, env, ctx.blobs)
         window = {"from": (NOW - timedelta(hours=1)).isoformat(), "to": (NOW + timedelta(minutes=1)).isoformat()}
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                     headers=as_gateway(app.state.service.ctx.settings)) as http:
             answer = (await http.get("/v1/models/t/m/profiles", params=window)).json()
             drift = (await http.get("/v1/models/t/m/drift", params=window)).json()
             empty = (await http.get("/v1/models/t/m/profiles",

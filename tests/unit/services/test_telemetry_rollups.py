@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import numpy as np
 import pytest
-from harness import settings_for
+from harness import as_gateway, settings_for
 
 from services.contracts.envelope import Envelope
 from services.contracts.events import RunCompleted, RunRequested
@@ -84,7 +84,8 @@ async def telemetry(tmp_path):
         store = app.state.service.ctx.store
         for env in history():
             await handlers.on_run(store, env)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                     headers=as_gateway(app.state.service.ctx.settings)) as http:
             yield http
 
 
