@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     # uses a short one to start in seconds
     kafka_session_timeout_ms: int = 10_000
     handler_retries: int = 5
+    # who the broker knows this service as: SASL/SCRAM over TLS in a cluster (each service its
+    # own user, so the broker's ACLs say which topics it writes and reads: docs/deploy.md)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None  # the CA that signed the broker's certificate (unset: the system's)
+    kafka_ssl_certfile: Path | None = None  # this service's client certificate, for mutual TLS
+    kafka_ssl_keyfile: Path | None = None
     bus_watch_s: float = 0.5  # how often the bus checks that the broker still has its topics
 
     # storage

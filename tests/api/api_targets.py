@@ -31,7 +31,7 @@ from services.contracts.steps import declared_outputs  # noqa: E402
 from services.kit.bus import Bus  # noqa: E402
 from services.kit.settings import Settings  # noqa: E402
 from services.local.dev import create_dev_app  # noqa: E402
-from senders import send_as_producer
+from senders import host_interpreter_in, send_as_producer
 
 APP = Path(__file__).resolve().parent / "spell" / "app.py"
 TARGETS = ("gateway", "dev", "fake")
@@ -57,7 +57,7 @@ async def _gateway(tmp_path: Path, bootstrap: str) -> AsyncIterator[Api]:
                         kafka_session_timeout_ms=3000, sandbox="off",
                         instance_id=uuid.uuid4().hex[:8])
     gateway, executor = gateway_app(settings), executor_app(settings)
-    code = tmp_path / "code"
+    code = tmp_path / "data" / "code" / "spell"
     unpack_code(pack(APP), code)
     manifest = feather.runtime.load(APP).model.manifest()
     async with gateway.router.lifespan_context(gateway), executor.router.lifespan_context(executor):
@@ -71,7 +71,7 @@ async def _gateway(tmp_path: Path, bootstrap: str) -> AsyncIterator[Api]:
             ref = BlobRef(key="bundles/none", size=1, sha256="0" * 64)
             await send_as_producer(bus, ModelPublished(model_id=model_id, owner=owner, model_name="spell", version=1,
                                              manifest=manifest, bundle=ref))
-            runtime = {"backend": "local", "python": sys.executable, "app_dir": str(code),
+            runtime = {"backend": "local", "python": host_interpreter_in(settings.data_dir), "app_dir": str(code),
                        "outputs": declared_outputs(manifest)}
             await send_as_producer(bus, ImageBuilt(model_id=model_id, version=1, build_id=f"{model_id}@1", runtime=runtime))
         finally:

@@ -123,7 +123,7 @@ async def test_handled_messages_are_committed_and_a_failed_dead_letter_comes_bac
     failures = []
 
     async def dead_letter_fails_once(*args, **kwargs):
-        if not failures:
+        if not failures and "cannot handle this" in args[-1]:  # other tests' events go as they come
             failures.append(1)
             raise ConnectionError("dead-letter topic unreachable")
         await dead_letter(*args, **kwargs)

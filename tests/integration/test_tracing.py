@@ -5,7 +5,6 @@ exporter; the model runs in warm workers (sandbox off: the sandbox is not what t
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from services.contracts.events import ImageBuilt, ModelPublished
 from services.contracts.steps import declared_outputs
 from services.kit.bus import Bus
 from services.kit.settings import Settings
-from senders import send_as_producer
+from senders import host_interpreter_in, send_as_producer
 
 APP = Path(__file__).resolve().parents[1] / "api" / "spell" / "app.py"
 
@@ -40,7 +39,7 @@ async def test_one_run_is_one_trace_across_gateway_executor_and_telemetry(tansu,
                         kafka_session_timeout_ms=3000, sandbox="off", instance_id=uuid.uuid4().hex[:8])
     apps = [make(settings, tracer_provider=provider) for make in (gateway_app, executor_app, telemetry_app)]
     gateway = apps[0]
-    code = tmp_path / "code"
+    code = tmp_path / "data" / "code" / "spell"
     unpack_code(pack(APP), code)
     manifest = feather.runtime.load(APP).model.manifest()
     model_id = f"trace-{uuid.uuid4().hex[:6]}/spell"
@@ -54,7 +53,7 @@ async def test_one_run_is_one_trace_across_gateway_executor_and_telemetry(tansu,
             await send_as_producer(bus, ModelPublished(model_id=model_id, owner=model_id.split("/")[0], model_name="spell",
                                              version=1, manifest=manifest, bundle=BlobRef(key="b", size=1, sha256="0" * 64)))
             await send_as_producer(bus, ImageBuilt(model_id=model_id, version=1, build_id=f"{model_id}@1", runtime={
-                "backend": "local", "python": sys.executable, "app_dir": str(code), "outputs": declared_outputs(manifest)}))
+                "backend": "local", "python": host_interpreter_in(settings.data_dir), "app_dir": str(code), "outputs": declared_outputs(manifest)}))
         finally:
             await bus.stop()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gw") as http:
