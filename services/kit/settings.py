@@ -168,6 +168,14 @@ class Settings(BaseSettings):
     webhook_secret_overlap_h: float = Field(24.0, ge=0)
 
     @model_validator(mode="after")
+    def _sasl_has_credentials(self) -> "Settings":
+        if self.kafka_security_protocol.startswith("SASL") and not (self.kafka_sasl_username and
+                                                                     self.kafka_sasl_password):
+            raise ValueError(f"kafka_security_protocol {self.kafka_security_protocol} needs kafka_sasl_username "
+                             "and kafka_sasl_password")
+        return self
+
+    @model_validator(mode="after")
     def _lambda_covers_every_deadline(self) -> "Settings":
         if self.runtime_backend == "lambda" and self.lambda_timeout_s < self.max_deadline_s:
             raise ValueError(f"lambda_timeout_s ({self.lambda_timeout_s}) must be at least max_deadline_s "

@@ -96,7 +96,7 @@ async def test_dead_letters_are_listed_with_their_origin_and_error(tansu):
             ("dlq_group", b"feather-executor")])
     finally:
         await producer.stop()
-    letters = [letter for letter in await read_dead_letters(tansu.bootstrap) if letter.key == key.encode()]
+    letters = [letter for letter in await read_dead_letters(Settings(kafka_bootstrap=tansu.bootstrap)) if letter.key == key.encode()]
     assert len(letters) == 1
     letter = letters[0]
     assert letter.origin == topics.RUNS and letter.headers["dlq_error"] == "ValueError: bad"

@@ -128,6 +128,6 @@ async def replay_dead_letters(body: DeadLetterReplay, ctx: ServiceContext = Depe
 
 async def _read(ctx: ServiceContext, limit: int):
     try:
-        return await read_dead_letters(ctx.settings.kafka_bootstrap, limit=limit)
+        return await read_dead_letters(ctx.settings, limit=limit)
     except Exception as exc:  # the broker away, say
         raise HTTPException(503, detail=f"cannot read the dead-letter topics ({type(exc).__name__})") from None
