@@ -32,15 +32,22 @@ class Batch:
     MAX_WAIT_MS = 1000
 
     def __init__(self, max_size: int = 32, max_wait_ms: float = 10) -> None:
-        file, line = caller_location()
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or not 1 <= max_size <= self.MAX_SIZE:
-            raise DefinitionError(f"Batch max_size must be a whole number from 1 to {self.MAX_SIZE}, "
-                                  f"got {max_size!r}", file, line)
-        if isinstance(max_wait_ms, bool) or not isinstance(max_wait_ms, (int, float)) \
-                or not 0 <= max_wait_ms <= self.MAX_WAIT_MS:
-            raise DefinitionError(f"Batch max_wait_ms must be a number from 0 to {self.MAX_WAIT_MS}, "
-                                  f"got {max_wait_ms!r}", file, line)
+        if (problem := self.problem(max_size, max_wait_ms)) is not None:
+            field, reason = problem
+            value = max_size if field == "max_size" else max_wait_ms
+            raise DefinitionError(f"Batch {field} must be {reason}, got {value!r}", *caller_location())
         self.max_size, self.max_wait_ms = max_size, max_wait_ms
+
+    @classmethod
+    def problem(cls, max_size: Any, max_wait_ms: Any) -> tuple[str, str] | None:
+        """The field that is out of range and what it must be, or None (the platform checks a
+        manifest's batch with this too)."""
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or not 1 <= max_size <= cls.MAX_SIZE:
+            return "max_size", f"a whole number from 1 to {cls.MAX_SIZE}"
+        if isinstance(max_wait_ms, bool) or not isinstance(max_wait_ms, (int, float)) \
+                or not 0 <= max_wait_ms <= cls.MAX_WAIT_MS:
+            return "max_wait_ms", f"a number of milliseconds from 0 to {cls.MAX_WAIT_MS}"
+        return None
 
     def manifest(self) -> dict[str, Any]:
         return {"max_size": self.max_size, "max_wait_ms": self.max_wait_ms}

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 from feather import Batch
 
 from services.executor.backends.port import Backend, StepCall, StepOutcome
@@ -40,6 +41,7 @@ class _Waiting:
     call: StepCall
     answer: asyncio.Future[StepOutcome]
     since: float  # loop time it joined the queue
+    gone: bool = False  # its run was canceled: it hears nothing more of its batch
 
 
 @dataclass
@@ -70,16 +72,22 @@ class Batcher:
         if queue is None:
             queue = self.queues[key] = _Queue(*spec, slots=asyncio.Semaphore(self.slots))
         waiting = _Waiting(call, loop.create_future(), loop.time())
+        waiting.call = dataclasses.replace(call, on_progress=_heard_while_waited(waiting, call))
         queue.waiting.append(waiting)
         queue.arrived.set()
         if queue.sender is None or queue.sender.done():
             queue.sender = asyncio.create_task(self._send(key, queue), name=f"batches of {call.step}")
+        # each run is answered by its own deadline, whether it still waits or its batch runs on
+        expiry = loop.call_at(waiting.since + call.deadline_s, _expire, queue, waiting)
         try:
             return await asyncio.shield(waiting.answer)
         except asyncio.CancelledError:
+            waiting.gone = True
             with contextlib.suppress(ValueError):
                 queue.waiting.remove(waiting)  # still waiting: it leaves; else its batch goes on
             raise
+        finally:
+            expiry.cancel()
 
     async def _send(self, key: tuple[str, int, str], queue: _Queue) -> None:
         loop = asyncio.get_running_loop()
@@ -114,18 +122,17 @@ class Batcher:
 
     async def _run(self, key: tuple[str, int, str], queue: _Queue, batch: list[_Waiting], now: float) -> None:
         try:
-            calls = [dataclasses.replace(w.call, deadline_s=w.call.deadline_s - (now - w.since)) for w in batch]
-            late = [c.deadline_s <= 0 for c in calls]
-            sent = [c for c, over in zip(calls, late) if not over]
+            open_ = [w for w in batch if not w.answer.done()]  # not past its deadline already
+            calls = [dataclasses.replace(w.call, deadline_s=w.call.deadline_s - (now - w.since)) for w in open_]
             try:
-                outcomes = iter(await self.backend.run_batch(sent) if sent else [])
+                outcomes = await self.backend.run_batch(calls) if calls else []
+                if len(outcomes) != len(calls):
+                    raise RuntimeError(f"the backend answered {len(outcomes)} of {len(calls)} runs")
             except Exception as exc:  # a bug below must still answer every run
                 log.exception("batch of %s: backend error", batch[0].call.step)
-                outcomes = iter([StepOutcome("failed", error=f"internal error: {exc}")] * len(sent))
-            for waiting, call, over in zip(batch, calls, late):
-                outcome = StepOutcome("timed_out", error="the run reached its deadline waiting to join a batch") \
-                    if over else next(outcomes)
-                if not waiting.answer.done():
+                outcomes = [StepOutcome("failed", error=f"internal error: {exc}")] * len(calls)
+            for waiting, outcome in zip(open_, outcomes, strict=True):
+                if not waiting.answer.done():  # it may have reached its deadline meanwhile
                     waiting.answer.set_result(outcome)
         finally:
             for waiting in batch:  # shutting down: the runs stay recorded, to be resumed
@@ -137,7 +144,34 @@ class Batcher:
                 self._forget(key, queue)
 
     async def close(self) -> None:
-        tasks = [*self._batches, *(q.sender for q in self.queues.values() if q.sender is not None)]
+        """Stop sending: runs still waiting and those in a batch are canceled (they stay recorded,
+        to be resumed by the next executor)."""
+        queues = list(self.queues.values())
+        for queue in queues:
+            while queue.waiting:
+                queue.waiting.popleft().answer.cancel()
+        tasks = [*self._batches, *(q.sender for q in queues if q.sender is not None)]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.queues.clear()
+
+
+def _expire(queue: _Queue, waiting: _Waiting) -> None:
+    with contextlib.suppress(ValueError):
+        queue.waiting.remove(waiting)
+    if not waiting.answer.done():
+        waiting.answer.set_result(StepOutcome("timed_out", error=f"the run exceeded its deadline of "
+                                                                 f"{waiting.call.deadline_s:g}s"))
+
+
+def _heard_while_waited(waiting: _Waiting, call: StepCall) -> Any:
+    """The run's progress callback, silent once the run is answered or gone."""
+    if call.on_progress is None:
+        return None
+    report = call.on_progress
+
+    def progress(fraction: float | None, message: str) -> None:
+        if not (waiting.gone or waiting.answer.done()):
+            report(fraction, message)
+    return progress

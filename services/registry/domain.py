@@ -159,15 +159,17 @@ def check_manifest(manifest: Any) -> None:
         if not step.get("outputs"):
             raise InvalidBundle(f"manifest.steps[{i}].outputs", "a step needs at least one output")
         if "batch" in step:
-            check_batch(step["batch"], f"manifest.steps[{i}].batch")
+            check_batch(step, f"manifest.steps[{i}].batch")
 
 
-def check_batch(batch: Any, where: str) -> None:
-    size, wait = (batch.get("max_size"), batch.get("max_wait_ms")) if isinstance(batch, dict) else (None, None)
-    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= Batch.MAX_SIZE:
-        raise InvalidBundle(f"{where}.max_size", f"a whole number from 1 to {Batch.MAX_SIZE}")
-    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= Batch.MAX_WAIT_MS:
-        raise InvalidBundle(f"{where}.max_wait_ms", f"a number of milliseconds from 0 to {Batch.MAX_WAIT_MS}")
+def check_batch(step: dict[str, Any], where: str) -> None:
+    batch = step["batch"]
+    problem = Batch.problem(*((batch.get("max_size"), batch.get("max_wait_ms")) if isinstance(batch, dict)
+                              else (None, None)))
+    if problem is not None:
+        raise InvalidBundle(f"{where}.{problem[0]}", problem[1])
+    if step.get("streams") or step.get("interactive"):
+        raise InvalidBundle(where, "a step that streams or returns interactive outputs cannot take batches")
 
 
 def next_version(latest: int | None) -> int:

@@ -213,3 +213,5 @@ def test_a_batch_a_bundle_declares_must_be_one_the_sdk_could_make(batch, field):
         domain.check_manifest(manifest)
     assert caught.value.field == f"manifest.steps[0].batch.{field}"
     domain.check_manifest({**manifest, "steps": [{**step, "batch": {"max_size": 64, "max_wait_ms": 0}}]})
+    with pytest.raises(InvalidBundle, match="cannot take batches"):
+        domain.check_manifest({**manifest, "steps": [{**step, "streams": True, "batch": {"max_size": 4, "max_wait_ms": 0}}]})

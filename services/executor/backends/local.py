@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import time
 from collections import deque
@@ -124,6 +125,10 @@ class Pool:
         await self.forget()
 
 
+async def _late(call: StepCall) -> StepOutcome:
+    return StepOutcome("timed_out", error=f"the run exceeded its deadline of {call.deadline_s:g}s")
+
+
 class LocalBackend(Backend):
     def __init__(self, blobs: BlobStore, sandbox: Sandbox, config: PoolConfig = PoolConfig()) -> None:
         self.blobs = blobs
@@ -179,12 +184,23 @@ class LocalBackend(Backend):
         return (await self._serve([call], batched=False))[0]
 
     async def run_batch(self, calls: Sequence[StepCall]) -> list[StepOutcome]:
-        return await self._serve(list(calls), batched=True)
+        calls = list(calls)
+        started = asyncio.get_running_loop().time()
+        outcomes = await self._serve(calls, batched=True)
+        if outcomes is not None:
+            return outcomes
+        # the worker failed as a whole (it crashed, ran out of memory or CPU time, or answered out
+        # of step): which run's input did it cannot be told, so each runs again alone, and a run
+        # fails only for what its own input does
+        spent = asyncio.get_running_loop().time() - started
+        return list(await asyncio.gather(*(
+            self.run(dataclasses.replace(call, deadline_s=call.deadline_s - spent)) if call.deadline_s > spent
+            else _late(call) for call in calls)))
 
-    async def _serve(self, calls: list[StepCall], batched: bool) -> list[StepOutcome]:
+    async def _serve(self, calls: list[StepCall], batched: bool) -> list[StepOutcome] | None:
         """One worker serves ``calls``: one run, or a batch of runs of one step. Each run keeps
         its own deadline (the worker is stopped at the last of them), and a batch has the CPU
-        budget of all its runs together."""
+        budget of all its runs together. None when a batch's worker failed as a whole."""
         first = calls[0]
         pool = self.pool(first, first.runtime)
         loop = asyncio.get_running_loop()
@@ -225,12 +241,13 @@ class LocalBackend(Backend):
                 raise
             except Exception as exc:  # the worker died, or is out of step with us: replace it
                 await worker.kill()
+                if len(calls) > 1:
+                    return None  # run_batch tells the runs apart
                 if worker.over_budget:
-                    runs = f"the batch of {len(calls)} runs" if batched else "the run"
-                    return [StepOutcome("timed_out", error=f"{runs} used more than its CPU time budget of "
-                                                           f"{budget:g}s")] * len(calls)
+                    return [StepOutcome("timed_out", error=f"the run used more than its CPU time budget of "
+                                                           f"{budget:g}s")]
                 reason = exc if isinstance(exc, (WorkerDied, OSError)) else f"{type(exc).__name__}: {exc}"
-                return [StepOutcome("failed", error=f"the model's worker crashed: {reason}")] * len(calls)
+                return [StepOutcome("failed", error=f"the model's worker crashed: {reason}")]
             answered = loop.time()
             return [StepOutcome("timed_out", error=f"the run exceeded its deadline of {call.deadline_s:g}s")
                     if answered > deadline else await self._collect(call, reply, files, worker)

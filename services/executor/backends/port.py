@@ -42,7 +42,13 @@ class Backend(abc.ABC):
         """Several runs of one batch step of one version, one outcome each, in order. Backends
         that cannot hand a worker several runs at once run each alone (a batch step given one
         run is called with lists of one)."""
-        return list(await asyncio.gather(*(self.run(call) for call in calls)))
+        answers = await asyncio.gather(*(self.run(call) for call in calls), return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+                raise answer  # canceled, or shutting down
+        # one run's failure to run is its own: the others keep their outcomes
+        return [StepOutcome("failed", error=f"internal error: {a}") if isinstance(a, Exception) else a
+                for a in answers]
 
     async def prestart(self, model_id: str, version: int, runtime: dict[str, Any]) -> None:
         """Make a newly built version ready to serve its first run sooner; backends with nothing

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 
 import pytest
@@ -109,16 +110,69 @@ async def test_a_run_whose_deadline_passed_while_waiting_is_not_sent() -> None:
     busy = asyncio.create_task(batcher.run(_call(0, size=1, wait_ms=0)))
     await asyncio.sleep(0.01)
     late = await batcher.run(_call(1, size=1, wait_ms=0, deadline=0.02))
+    assert not busy.done()  # answered at its own deadline, not once a slot freed
     await busy
-    assert late.status == "timed_out" and "waiting to join a batch" in late.error
+    assert late.status == "timed_out" and "deadline of 0.02s" in late.error
     assert backend.batches == [["r0"]]
+
+
+async def test_a_run_in_a_batch_is_answered_at_its_own_deadline_and_the_others_go_on() -> None:
+    backend = Recording(delay=0.2)
+    batcher = Batcher(backend)
+    hasty = asyncio.create_task(batcher.run(_call(1, size=2, wait_ms=0, deadline=0.05)))
+    patient = asyncio.create_task(batcher.run(_call(2, size=2, wait_ms=0)))
+    first = (await asyncio.wait([hasty, patient], return_when=asyncio.FIRST_COMPLETED))[0]
+    assert first == {hasty} and hasty.result().status == "timed_out"
+    assert (await patient).outputs == {"y": 4} and backend.batches == [["r1", "r2"]]
+
+
+async def test_a_run_canceled_in_a_batch_hears_no_more_of_its_progress() -> None:
+    heard: list[str] = []
+
+    class Reporting(Recording):
+        async def run_batch(self, calls):
+            await asyncio.sleep(0.05)
+            for call in calls:
+                call.on_progress(0.5, "half")
+            return await super().run_batch(calls)
+
+    batcher = Batcher(Reporting())
+    calls = [dataclasses.replace(_call(i, size=2, wait_ms=0), on_progress=lambda f, m, i=i: heard.append(f"r{i}"))
+             for i in range(2)]
+    tasks = [asyncio.create_task(batcher.run(c)) for c in calls]
+    await asyncio.sleep(0.01)
+    tasks[0].cancel()
+    await tasks[1]
+    assert heard == ["r1"]
+
+
+async def test_a_backend_that_answers_too_few_runs_fails_each_rather_than_losing_it() -> None:
+    class Short(Recording):
+        async def run_batch(self, calls):
+            return (await super().run_batch(calls))[:-1]
+    batcher = Batcher(Short())
+    outcomes = await asyncio.gather(*(batcher.run(_call(i, size=2, wait_ms=0)) for i in range(2)))
+    assert [o.status for o in outcomes] == ["failed", "failed"] and "answered 1 of 2" in outcomes[0].error
+
+
+async def test_closing_cancels_the_runs_still_waiting() -> None:
+    batcher = Batcher(Recording(delay=10), slots=1)
+    running = asyncio.create_task(batcher.run(_call(1, size=1, wait_ms=0)))
+    waiting = asyncio.create_task(batcher.run(_call(2, size=1, wait_ms=0)))
+    await asyncio.sleep(0.01)
+    await batcher.close()
+    for task in (running, waiting):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert batcher.queues == {}
 
 
 async def test_a_failing_backend_still_answers_every_run() -> None:
     class Broken(Recording):
         async def run_batch(self, calls):
             raise RuntimeError("boom")
-    outcomes = await asyncio.gather(*(Batcher(Broken()).run(_call(i)) for i in range(2)))
+    batcher = Batcher(Broken())
+    outcomes = await asyncio.gather(*(batcher.run(_call(i)) for i in range(2)))
     assert {(o.status, o.error) for o in outcomes} == {("failed", "internal error: boom")}
 
 
