@@ -3,13 +3,12 @@ and its own files, one bad input failing only its run."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
 
-from feather._bundle import pack
-from services.builder.local_env import unpack_code
+from test_local_pool import _runtime_of
+
 from services.contracts.files import blob_key, file_id
 from services.executor.backends.local import LocalBackend, PoolConfig
 from services.executor.backends.port import StepCall
@@ -38,13 +37,7 @@ def double(x, name):
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> dict:
-    source = tmp_path / "src" / "app.py"
-    source.parent.mkdir()
-    source.write_text(APP)
-    code = tmp_path / "code"
-    unpack_code(pack(str(source)), code)
-    return {"backend": "local", "python": sys.executable, "app_dir": str(code),
-            "batches": {"double": {"max_size": 8, "max_wait_ms": 50}}}
+    return {**_runtime_of(tmp_path, APP, "batched"), "batches": {"double": {"max_size": 8, "max_wait_ms": 50}}}
 
 
 @pytest.fixture
@@ -96,11 +89,8 @@ async def test_an_input_that_crashes_the_worker_fails_only_its_own_run(runtime, 
 
 
 async def test_a_run_with_a_short_deadline_is_answered_before_its_batch_ends(runtime, backend, tmp_path) -> None:
-    slow = dict(runtime)
-    source = tmp_path / "slow" / "app.py"
-    source.parent.mkdir()
-    source.write_text(APP.replace("ft.progress(0.5", "__import__('time').sleep(0.6); ft.progress(0.5"))
-    slow["app_dir"] = str(unpack_code(pack(str(source)), tmp_path / "slow-code"))
+    slow = {**runtime, **_runtime_of(tmp_path, APP.replace("ft.progress(0.5", "__import__('time').sleep(0.6); "
+                                                                    "ft.progress(0.5"), "slow")}
     await backend.run(StepCall("warm", "t/slow", 1, "double", {"x": 0, "name": ""}, slow, 30.0))
     batcher = Batcher(backend)
     hasty = asyncio.create_task(batcher.run(StepCall("hasty", "t/slow", 1, "double", {"x": 1, "name": "a"}, slow, 0.3)))
