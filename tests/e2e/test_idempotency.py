@@ -3,6 +3,7 @@ either answers the run or version the first request made, and a key names one re
 from __future__ import annotations
 
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -38,7 +39,11 @@ def test_the_same_key_and_body_on_either_gateway_make_one_run(hello, http, secon
     assert first.status_code == 201 and "idempotent-replayed" not in first.headers
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"] and again.json()["outputs"] == first.json()["outputs"]
-    runs = http.get(f"/v1/models/{hello}/runs", params={"limit": 50}).json()["items"]
+    for _ in range(100):  # telemetry lists a run once it has read the run's events
+        runs = http.get(f"/v1/models/{hello}/runs", params={"limit": 50}).json()["items"]
+        if first.json()["id"] in [r["id"] for r in runs]:
+            break
+        time.sleep(0.1)
     assert [r["id"] for r in runs].count(first.json()["id"]) == 1
     assert sum(1 for r in runs if r["inputs"] == {"name": "once"}) == 1
 
