@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 
-.PHONY: setup system portal up test bench clean
+.PHONY: setup system portal up test bench images clean
 
 setup: $(VENV)/.installed system portal/dist/index.html
 
@@ -48,6 +48,17 @@ test: setup
 
 bench: setup
 	$(PY) bench/run_latency.py
+
+# The images of deploy/docker: the services (one for all five) and the base of models' Lambda
+# images. BuildKit (docker buildx) reads each Dockerfile's own .dockerignore beside it.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE_PREFIX ?=
+images:
+	@command -v docker >/dev/null 2>&1 || { echo "error: make images needs Docker (docker with buildx), and there is no docker command here"; exit 1; }
+	@docker buildx version >/dev/null 2>&1 || { echo "error: make images needs docker buildx (BuildKit), which this Docker lacks"; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "error: make images cannot reach a Docker daemon (docker info fails)"; exit 1; }
+	docker buildx build --load -f deploy/docker/services.Dockerfile -t $(IMAGE_PREFIX)feather-services:$(VERSION) .
+	docker buildx build --load -f deploy/docker/lambda-model.Dockerfile -t $(IMAGE_PREFIX)feather-lambda-model:$(VERSION) .
 
 clean:
 	rm -rf $(VENV) .pytest_cache
