@@ -13,6 +13,7 @@ from playwright import sync_api as playwright_api
 import feather
 from services.local.platform import LocalPlatform
 from package_index import build_index
+from publishing import published
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = Path(__file__).resolve().parent / "models"
@@ -68,9 +69,7 @@ def http(platform: LocalPlatform) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="session")
 def hello(client: feather.Client) -> str:
-    answer = client.publish(str(ROOT / "examples" / "hello" / "app.py"))
-    client.wait_ready(f"{answer['owner']}/{answer['name']}", answer["version"], timeout=300)
-    return f"{answer['owner']}/{answer['name']}"
+    return published(client, ROOT / "examples" / "hello" / "app.py")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]

@@ -8,16 +8,14 @@ import httpx
 import pytest
 
 import feather
+from publishing import published
 
 pytestmark = pytest.mark.e2e
 MODELS = Path(__file__).resolve().parent / "models"
 
 
 def publish(client: feather.Client, folder: str) -> str:
-    answer = client.publish(str(MODELS / folder / "app.py"))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=300)
-    return ref
+    return published(client, MODELS / folder / "app.py")
 
 
 def test_files_upload_and_download(http: httpx.Client):

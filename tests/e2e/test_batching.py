@@ -8,16 +8,14 @@ from pathlib import Path
 import feather
 import httpx
 import pytest
+from publishing import published
 
 MODELS = Path(__file__).resolve().parent / "models"
 
 
 @pytest.fixture(scope="module")
 def batched(client: feather.Client) -> str:
-    answer = client.publish(str(MODELS / "batched" / "app.py"))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=300)
-    return ref
+    return published(client, MODELS / "batched" / "app.py")
 
 
 def test_twenty_callers_at_once_each_get_their_own_answer(client: feather.Client, http: httpx.Client,

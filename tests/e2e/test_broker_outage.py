@@ -10,6 +10,7 @@ import pytest
 
 import feather
 from services.local.platform import LocalPlatform
+from publishing import published
 
 pytestmark = pytest.mark.e2e
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello" / "app.py"
@@ -27,9 +28,7 @@ def own_platform(tmp_path_factory: pytest.TempPathFactory):
 
 def test_runs_accepted_while_the_broker_is_down_complete_after_it_returns(own_platform: LocalPlatform):
     with feather.Client(own_platform.gateway_url, token=own_platform.admin_token) as client:
-        published = client.publish(str(HELLO))
-        ref = f"{published['owner']}/{published['name']}"
-        client.wait_ready(ref, published["version"], timeout=300)
+        ref = published(client, HELLO)
         assert client.run(ref, name="before").status == "succeeded"
 
     own_platform.stop_process("broker")

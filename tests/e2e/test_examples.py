@@ -12,6 +12,7 @@ from PIL import Image
 from sklearn.datasets import load_digits, load_iris
 
 import feather
+from publishing import published
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,10 +20,7 @@ DIGITS = load_digits()
 
 
 def publish(client: feather.Client, path: Path) -> str:
-    answer = client.publish(str(path))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=600)
-    return ref
+    return published(client, path, timeout=600)
 
 
 def drawn(index: int) -> Image.Image:

@@ -9,6 +9,7 @@ import pytest
 
 import feather
 from services.local.platform import LocalPlatform
+from publishing import published
 
 MODELS = Path(__file__).resolve().parent / "models"
 
@@ -95,9 +96,7 @@ def test_bad_requests_are_refused_and_change_nothing(hello: str, http: httpx.Cli
 
 
 def test_a_raising_model_ends_failed_with_its_message(client: feather.Client, http: httpx.Client):
-    answer = client.publish(str(MODELS / "broken" / "app.py"))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=300)
+    ref = published(client, MODELS / "broken" / "app.py")
     run = http.post(f"/v1/models/{ref}/runs", json={"inputs": {"text": "this"}}, headers={"Prefer": "wait"}).json()
     assert run["status"] == "failed"
     assert "ValueError: cannot handle 'this'" in run["error"]

@@ -17,6 +17,7 @@ from sklearn.datasets import load_digits
 
 import feather
 from services.local.platform import LocalPlatform, free_port
+from publishing import published
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,12 +40,6 @@ def save_png(image: Image.Image, path: Path) -> Path:
     image.save(path, format="PNG")
     return path
 
-
-def published(client: feather.Client, app: Path) -> str:
-    answer = client.publish(str(app))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=600)
-    return ref
 
 
 def test_browse_and_search(page, platform: LocalPlatform, hello: str):
@@ -74,7 +69,7 @@ def test_run_hello(page, platform: LocalPlatform, hello: str):
 
 
 def test_digits_from_an_uploaded_image(page, platform: LocalPlatform, client: feather.Client, tmp_path: Path):
-    ref = published(client, ROOT / "examples" / "digits" / "app.py")
+    ref = published(client, ROOT / "examples" / "digits" / "app.py", timeout=600)
     picture = save_png(drawn(7), tmp_path / "seven.png")
     page.goto(f"{platform.gateway_url}/m/{ref}")
     page.locator("input[type=file]").first.set_input_files(str(picture))
@@ -84,7 +79,7 @@ def test_digits_from_an_uploaded_image(page, platform: LocalPlatform, client: fe
 
 
 def test_pick_digit_with_a_step_back(page, platform: LocalPlatform, client: feather.Client, tmp_path: Path):
-    ref = published(client, ROOT / "examples" / "pick-digit" / "app.py")
+    ref = published(client, ROOT / "examples" / "pick-digit" / "app.py", timeout=600)
     indexes = [3, 14, 25]
     canvas = Image.new("L", (24 + 80 * len(indexes), 100), 255)
     for slot, index in enumerate(indexes):
@@ -122,7 +117,7 @@ def test_account_token_publish_and_private_models(page, platform: LocalPlatform)
     token = page.get_by_role("region", name="Your new token").get_by_text("ft_", exact=False).first.inner_text().strip()
     shot(page, "token-created")
     with feather.Client(platform.gateway_url, token=token) as client:
-        ref = published(client, ROOT / "examples" / "echo" / "app.py")
+        ref = published(client, ROOT / "examples" / "echo" / "app.py", timeout=600)
     assert ref == f"{name}/echo"
 
     page.goto(f"{platform.gateway_url}/m/{ref}")

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery"
 APP = '''
 import feather as ft
+from publishing import published
 
 model = ft.Model("{name}", description="Says whether a word is short or long.", task="{task}")
 

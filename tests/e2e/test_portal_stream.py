@@ -9,9 +9,10 @@ from pathlib import Path
 import feather
 import httpx
 import pytest
-from test_portal import published, shot
+from test_portal import shot
 
 from services.local.platform import LocalPlatform
+from publishing import published
 
 pytestmark = pytest.mark.e2e
 MODELS = Path(__file__).resolve().parent / "models"

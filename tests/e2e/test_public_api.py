@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 import feather
+from publishing import published
 
 pytestmark = pytest.mark.e2e
 MODELS = Path(__file__).resolve().parent / "models"
@@ -22,10 +23,7 @@ FEATHER = str(Path(sys.executable).parent / "feather")  # the CLI installed besi
 
 
 def publish(client: feather.Client, folder: str) -> str:
-    answer = client.publish(str(MODELS / folder / "app.py"))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=300)
-    return ref
+    return published(client, MODELS / folder / "app.py")
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,14 @@ import pytest
 
 import feather
 from services.local.platform import LocalPlatform
+from publishing import published
 
 pytestmark = pytest.mark.e2e
 SLOW = Path(__file__).resolve().parent / "models" / "slow" / "app.py"
 
 
 def test_a_run_survives_its_executor_being_killed(platform: LocalPlatform, client: feather.Client, http: httpx.Client):
-    answer = client.publish(str(SLOW))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=300)
+    ref = published(client, SLOW)
     run = http.post(f"/v1/models/{ref}/runs", json={"inputs": {"seconds": 2}}).json()
     time.sleep(1.0)
     platform.procs["executor"].send_signal(signal.SIGKILL)

@@ -13,6 +13,7 @@ import pytest
 import feather
 from package_index import HOOK_MARK, REFUSALS
 from services.local.platform import LocalPlatform
+from publishing import published
 
 pytestmark = pytest.mark.e2e
 HOSTILE = Path(__file__).resolve().parent / "models" / "hostile" / "app.py"
@@ -20,10 +21,7 @@ HOSTILE = Path(__file__).resolve().parent / "models" / "hostile" / "app.py"
 
 @pytest.fixture(scope="module")
 def hostile(client: feather.Client) -> str:
-    answer = client.publish(str(HOSTILE))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=300)
-    return ref
+    return published(client, HOSTILE)
 
 
 def attack(http: httpx.Client, ref: str, step: str, inputs: dict, deadline_s: float = 60) -> dict:
@@ -201,9 +199,7 @@ def test_a_choice_cannot_carry_a_path_either(client, http, tmp_path):
         def second(greeting: str, doc) -> str:
             return doc.read_bytes()[:200].decode(errors="replace")
     '''))
-    answer = client.publish(str(app))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=300)
+    ref = published(client, app)
     body = {"inputs": {"name": "x"}, "chain": True, "choices": {"second": {"doc": {"path": "/etc/passwd"}}}}
     bare = http.post(f"/v1/models/{ref}/runs", headers={"Prefer": "wait"}, json=body)
     assert bare.status_code in (201, 422), bare.text
@@ -252,9 +248,7 @@ def test_a_package_that_writes_outside_site_packages_or_plants_a_hook_fails_the_
 
 
 def test_packages_from_the_test_index_that_follow_the_rules_still_build(client, http, tmp_path):
-    answer = client.publish(str(_model_requiring(tmp_path, "feather-test-benign")))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=300)
+    ref = published(client, _model_requiring(tmp_path, "feather-test-benign"))
     run = http.post(f"/v1/models/{ref}/runs", json={"inputs": {"text": "x"}}, headers={"Prefer": "wait"}).json()
     assert run["status"] == "succeeded" and run["outputs"]["text"] == "benign", run
 

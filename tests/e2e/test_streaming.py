@@ -13,6 +13,7 @@ from pathlib import Path
 import feather
 import httpx
 import pytest
+from publishing import published
 
 MODELS = Path(__file__).resolve().parent / "models"
 WHOLE = " ".join(str(i) for i in range(1, 21))
@@ -20,10 +21,7 @@ WHOLE = " ".join(str(i) for i in range(1, 21))
 
 @pytest.fixture(scope="module")
 def streaming(client: feather.Client) -> str:
-    answer = client.publish(str(MODELS / "stream" / "app.py"))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=300)
-    return ref
+    return published(client, MODELS / "stream" / "app.py")
 
 
 def read_events(http: httpx.Client, url: str, last_id: str | None = None, stop_after: int | None = None) -> list[dict]:

@@ -14,6 +14,7 @@ import feather.webhooks
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
+from publishing import published
 
 MODELS = Path(__file__).resolve().parent / "models"
 
@@ -66,9 +67,7 @@ def eventually(check, timeout: float = 60.0):
 
 def test_a_runs_events_arrive_signed_in_order_and_completed_is_retried(client: feather.Client, http: httpx.Client,
                                                                        receiver: Receiver):
-    answer = client.publish(str(MODELS / "progress" / "app.py"))
-    ref = f"{answer['owner']}/{answer['name']}"
-    client.wait_ready(ref, answer["version"], timeout=300)
+    ref = published(client, MODELS / "progress" / "app.py")
     secret = http.get("/v1/webhooks/default/secret").json()["key"]
     assert secret.startswith("whsec_")
 
