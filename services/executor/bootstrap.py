@@ -1,6 +1,8 @@
 """The executor's wiring: the sandbox and backends its settings name, or the ones a test gives."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from functools import partial
 from typing import Any
 
@@ -22,6 +24,7 @@ class ExecutorService(Service):
     def __init__(self, ctx: ServiceContext, backend: Backend, sandbox: Sandbox | None) -> None:
         super().__init__(ctx)
         self.sandbox = sandbox
+        self._leases: asyncio.Task[None] | None = None
         metrics = ExecutorMetrics(ctx.metrics.registry)
         # as many batches of a step out at once as a version has workers
         self.executor = handlers.Executor(ctx, backend, Runtimes(ctx.store), metrics,
@@ -41,12 +44,20 @@ class ExecutorService(Service):
         self.ctx.bus.subscribe(topics.RUNS, partial(handlers.on_run, self.executor), urgent=True)
 
     async def start(self) -> None:
-        await handlers.resume(self.executor)
+        await handlers.take_over(self.executor)
+        self._leases = asyncio.create_task(handlers.keep_leases(self.executor), name="job-leases")
 
     async def stop(self) -> None:
+        if self._leases is not None:
+            self._leases.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leases
         await self.executor.jobs.close()
         assert self.executor.batcher is not None
         await self.executor.batcher.close()
+        # the runs stopped here go to whichever executor claims them first, without waiting for their leases
+        with contextlib.suppress(Exception):
+            await self.executor.leases.give_up()
         await self.executor.backend.close()
 
     def health(self) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The executor's use cases: every accepted RunRequested ends in exactly one RunCompleted.
 
 A request is first recorded as a job in the executor's store (then the message is committed),
-and the job runs in the background; a restart resumes jobs that had not finished. Plain
-functions of ``Executor``, the dependencies ``bootstrap`` wires.
+and the job runs in the background under a lease (``leases``): jobs an executor left unfinished,
+because it stopped or died, are claimed by whichever executor sees them first. Plain functions
+of ``Executor``, the dependencies ``bootstrap`` wires.
 """
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ from services.contracts.steps import keep_declared, link_step
 from services.executor.backends.port import Backend, StepCall, StepOutcome
 from services.executor.batching import Batcher
 from services.executor.jobs import Jobs
+from services.executor.leases import Leases
 from services.executor.metrics import ExecutorMetrics
 from services.executor.runtimes import Runtimes, outside_of
 from services.kit.body_limit import human_size
 from services.kit.runtime import ServiceContext
-from services.kit.store import Conflict, Query
+from services.kit.store import CONFLICT_TRIES, Conflict
 
 log = logging.getLogger("feather.executor")
 MAX_ATTEMPTS = 2  # a job interrupted by an executor crash is tried once more, then failed
@@ -47,10 +49,12 @@ class Executor:
     metrics: ExecutorMetrics
     jobs: Jobs = field(default_factory=Jobs)
     batcher: Batcher | None = None  # steps that take batches; by default over ``backend``
+    leases: Leases = field(init=False)
 
     def __post_init__(self) -> None:
         if self.batcher is None:
             self.batcher = Batcher(self.backend)
+        self.leases = Leases(self.ctx.store, self.ctx.settings.instance_id, self.ctx.settings.job_lease_s)
 
 
 async def on_build(ex: Executor, envelope: Envelope) -> None:
@@ -71,34 +75,49 @@ async def on_run(ex: Executor, envelope: Envelope) -> None:
         ex.jobs.cancel(event.run_id)
     if not isinstance(event, RunRequested):
         return
-    job = {"status": "queued", "attempts": 0, "request": event.model_dump(mode="json")}
+    job = {"status": "queued", "attempts": 0, "request": event.model_dump(mode="json"), **ex.leases.terms()}
     try:
         version = await ex.ctx.save("jobs", event.run_id, job, expected_version=None)
     except Conflict:
         return  # redelivered: the job is already recorded and runs (or ran) once
-    ex.jobs.start(event.run_id, execute(ex, event.run_id, {**job, "_id": event.run_id, "_v": version}))
+    ex.leases.hold({**job, "_id": event.run_id, "_v": version})
+    ex.jobs.start(event.run_id, execute(ex, event.run_id))
 
 
-async def resume(ex: Executor) -> None:
-    """Jobs left unfinished by a previous executor start again, counting one more attempt."""
-    for status in ("queued", "running"):
-        cursor = None
-        while True:
-            page = await ex.ctx.store.find("jobs", Query(where={"status": status}, limit=200, cursor=cursor))
-            for doc in page.items:
-                fields = {**doc, "status": "queued", "attempts": doc["attempts"] + 1}
-                with contextlib.suppress(Conflict):
-                    await ex.ctx.store.save("jobs", doc["_id"], fields, expected_version=doc["_v"])
-                    ex.jobs.start(doc["_id"], execute(ex, doc["_id"]))
-            if not (cursor := page.next_cursor):
-                break
+async def take_over(ex: Executor) -> int:
+    """Start the jobs other executors left (their leases ran out) or this one left in an
+    earlier life, each counting one more attempt; returns how many."""
+    taken = 0
+    async for doc in ex.leases.claimable_jobs():
+        if await ex.leases.claim(doc) is not None:
+            ex.jobs.start(doc["_id"], execute(ex, doc["_id"]))
+            taken += 1
+    return taken
 
 
-async def execute(ex: Executor, run_id: str, job: dict[str, Any] | None = None) -> None:
-    """Run a recorded job; ``job`` is the document just written, when the caller has it."""
-    if job is None:
-        job = await ex.ctx.store.get("jobs", run_id)
-    if job is None or job["status"] not in ("queued", "running"):
+async def keep_leases(ex: Executor) -> None:
+    """Renew the leases of the jobs held, stop the ones held no longer, and claim the ones left."""
+    loop = asyncio.get_running_loop()
+    next_claim = loop.time() + ex.leases.lease_s
+    while True:
+        await asyncio.sleep(ex.leases.renew_every_s)
+        try:
+            for run_id in await ex.leases.renew():
+                log.warning("run %s: another executor holds it now; stopping it here", run_id)
+                ex.jobs.cancel(run_id)
+            if loop.time() >= next_claim:
+                next_claim = loop.time() + ex.leases.lease_s
+                if taken := await take_over(ex):
+                    log.warning("took over %d job(s) whose executor stopped renewing them", taken)
+        except Exception:  # the store is away: the next round tries again
+            log.exception("renewing the jobs' leases failed")
+
+
+async def execute(ex: Executor, run_id: str) -> None:
+    """Run a recorded job this executor holds."""
+    job = await ex.leases.current(run_id)
+    if job is None or not ex.leases.ours(job):
+        ex.leases.release(run_id)
         return
     request = RunRequested.model_validate(job["request"])
     steps: list[dict[str, Any]] | None = None
@@ -111,7 +130,8 @@ async def execute(ex: Executor, run_id: str, job: dict[str, Any] | None = None) 
                 await ex.jobs.slots.acquire()
             try:
                 started_at = datetime.now(timezone.utc)
-                # a job is only written again when it ends: a restart counts the attempt instead
+                # a job is only written again when it ends (and to renew its lease): a
+                # restart counts the attempt instead
                 if job["attempts"] >= MAX_ATTEMPTS:
                     outcome = StepOutcome("failed", error="the executor stopped during this run, twice")
                 else:
@@ -122,7 +142,7 @@ async def execute(ex: Executor, run_id: str, job: dict[str, Any] | None = None) 
             if not ex.jobs.canceled(run_id):
                 raise  # shutting down: the job stays recorded and is resumed on the next start
             outcome = StepOutcome("canceled", error="the run was canceled")
-        await complete(ex, job, request, outcome, started_at, steps)
+        await complete(ex, request, outcome, started_at, steps)
 
 
 async def run_steps(ex: Executor, request: RunRequested) -> tuple[StepOutcome, list[dict[str, Any]] | None]:
@@ -229,9 +249,10 @@ def _fire(ex: Executor, event: RunStarted | RunProgress | RunOutput) -> None:
         asyncio.get_running_loop().create_task(send())
 
 
-async def complete(ex: Executor, job: dict[str, Any], request: RunRequested, outcome: StepOutcome,
+async def complete(ex: Executor, request: RunRequested, outcome: StepOutcome,
                    started_at: datetime, steps: list[dict[str, Any]] | None) -> None:
-    """Record how the run ended, and announce it, in one write."""
+    """Record how the run ended, and announce it, in one write; only while this executor
+    holds the job (one that took it over answers it instead)."""
     run_id = request.run_id
     completed = RunCompleted(
         run_id=run_id, model_id=request.model_id, version=request.version, step=request.step,
@@ -241,8 +262,26 @@ async def complete(ex: Executor, job: dict[str, Any], request: RunRequested, out
         requested_at=request.requested_at, started_at=started_at,
         queue_ms=max(0.0, (started_at - request.requested_at).total_seconds() * 1000),
         predict_ms=outcome.predict_ms)
-    doc = {**job, "status": outcome.status, "error": outcome.error}
-    await ex.ctx.save("jobs", run_id, doc, expected_version=job["_v"],
-                      events=[ex.ctx.outbox(completed, event_id=stable_id(run_id, "completed"))])
+    events = [ex.ctx.outbox(completed, event_id=stable_id(run_id, "completed"))]
+    try:
+        for _ in range(CONFLICT_TRIES):
+            job = await ex.leases.current(run_id)
+            if not ex.leases.ours(job):
+                log.warning("run %s ended here as %s, but another executor holds it now", run_id, outcome.status)
+                return
+            assert job is not None
+            try:
+                await ex.ctx.save("jobs", run_id, {**job, "status": outcome.status, "error": outcome.error},
+                                  expected_version=job["_v"], events=events)
+                break
+            except Conflict:  # its lease was renewed (or taken) meanwhile
+                ex.leases.release(run_id)
+                if ex.leases.ours(fresh := await ex.ctx.store.get("jobs", run_id)):
+                    assert fresh is not None
+                    ex.leases.hold(fresh)
+        else:
+            raise Conflict(f"jobs/{run_id} kept changing while its end was written")
+    finally:
+        ex.leases.release(run_id)
     ex.metrics.ended(request.model_id, request.version, outcome.status,
                      (completed.completed_at - request.requested_at).total_seconds(), outcome.predict_ms / 1000)

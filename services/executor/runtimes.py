@@ -11,6 +11,7 @@ from services.contracts.versions import version_key
 from services.kit.store import Store
 
 RUNTIME_WAIT_S = 60.0
+STORE_POLL_S = 0.25
 LOCAL_PATHS = ("python", "app_dir", "env_dir")  # what a local runtime names on this machine
 
 
@@ -50,11 +51,13 @@ class Runtimes:
         if key in self._known:
             return self._known[key]
         ready = self._ready.setdefault(key, asyncio.Event())
-        doc = await self.store.get("runtimes", key)
-        if doc is None:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.wait_s
+        # the build's event wakes this executor when it reads it; with several executors another
+        # may have read it (one group), so the store is looked at again every STORE_POLL_S too
+        while (doc := await self.store.get("runtimes", key)) is None and (left := give_up - loop.time()) > 0:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(ready.wait(), self.wait_s)
-            doc = await self.store.get("runtimes", key)
+                await asyncio.wait_for(ready.wait(), min(STORE_POLL_S, left))
         if doc is None:
             return None
         self._known[key] = doc["runtime"]

@@ -145,7 +145,12 @@ class Settings(BaseSettings):
     # the longest deadline a run may ask for; a Lambda function must be allowed to run that long
     max_deadline_s: float = Field(900.0, gt=0)
 
+    # who this process is among its service's replicas: its gateway reply group, the holder of its
+    # executor's jobs (the same id again takes those back at once: give a pod's name)
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    # an executor renews the jobs it runs this often (a third of it); another takes over a job
+    # whose executor stopped renewing for this long
+    job_lease_s: float = Field(15.0, gt=0)
     outbox_poll_s: float = 1.0
 
     # how long telemetry keeps its per-minute and per-hour rollups of runs

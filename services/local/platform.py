@@ -1,7 +1,9 @@
 """The whole platform on one machine: Tansu as the broker and the five services as processes.
 
 Used by ``feather up`` and by the end-to-end tests, so both run exactly what production runs,
-only with the embedded defaults (SQLite store, local blob folder, local runner).
+only with the embedded defaults (SQLite store, local blob folder, local runner). A service may
+run as several processes (``replicas``), as it would as several pods: ``executor``,
+``executor-2`` ... on one store and one broker, each the others' peer.
 """
 from __future__ import annotations
 
@@ -57,6 +59,17 @@ class LocalPlatform:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)  # service: its processes, 1 when not named
+
+    def __post_init__(self) -> None:
+        for name in self.processes():
+            self.ports.setdefault(name, free_port())
+            if name != "gateway" and _replica(name)[0] == "gateway":  # each gateway serves /metrics on its own
+                self.ports.setdefault(f"{name}-admin", free_port())
+
+    def processes(self) -> list[str]:
+        """The service processes, in the order they start: ``executor``, ``executor-2`` ..."""
+        return [_process(name, i) for name in SERVICES for i in range(1, self.replicas.get(name, 1) + 1)]
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, admin_token: str, **kw: object) -> "LocalPlatform":
@@ -89,35 +102,44 @@ class LocalPlatform:
         _wait_for_port(self.ports["kafka"], 15.0, self.procs["broker"], self.log_path("broker"))
 
     def service_env(self, name: str) -> dict[str, str]:
+        service, replica = _replica(name)
+
+        def peer(other: str) -> str:
+            # replica i talks to replica i of each other service, or the one it wraps around to
+            count = self.replicas.get(other, 1)
+            return f"http://127.0.0.1:{self.ports[_process(other, (replica - 1) % count + 1)]}"
+        own = {"FEATHER_INSTANCE_ID": name} if service == "executor" else {}  # takes its own jobs back when restarted
+        admin = f"{name}-admin" if service == "gateway" and name != "gateway" else "admin"
         return {**os.environ,
                 "FEATHER_PORT": str(self.ports[name]),
                 "FEATHER_KAFKA_BOOTSTRAP": self.bootstrap,
                 "FEATHER_KAFKA_IDEMPOTENCE": "false",
                 "FEATHER_KAFKA_SESSION_TIMEOUT_MS": "3000",
                 "FEATHER_DATA_DIR": str(self.data_dir),
-                "FEATHER_REGISTRY_URL": f"http://127.0.0.1:{self.ports['registry']}",
-                "FEATHER_TELEMETRY_URL": f"http://127.0.0.1:{self.ports['telemetry']}",
-                "FEATHER_BUILDER_URL": f"http://127.0.0.1:{self.ports['builder']}",
-                "FEATHER_EXECUTOR_URL": f"http://127.0.0.1:{self.ports['executor']}",
+                "FEATHER_REGISTRY_URL": peer("registry"),
+                "FEATHER_TELEMETRY_URL": peer("telemetry"),
+                "FEATHER_BUILDER_URL": peer("builder"),
+                "FEATHER_EXECUTOR_URL": peer("executor"),
                 "FEATHER_ADMIN_TOKEN": self.admin_token,
-                "FEATHER_ADMIN_PORT": str(self.ports["admin"]),
+                "FEATHER_ADMIN_PORT": str(self.ports[admin]),
+                **own,
                 # a webhook receiver on this machine is what a platform on one machine talks to
                 "FEATHER_WEBHOOKS_TO_LOOPBACK": "true",
                 **self.extra_env}
 
     def start_service(self, name: str) -> None:
-        self._spawn(name, [sys.executable, "-m", f"services.{name}"], self.service_env(name))
+        self._spawn(name, [sys.executable, "-m", f"services.{_replica(name)[0]}"], self.service_env(name))
 
     def start(self, timeout: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.start_broker()
-        for name in SERVICES:
+        for name in self.processes():
             self.start_service(name)
         self.wait_healthy(timeout)
 
-    def wait_healthy(self, timeout: float = 60.0, names: tuple[str, ...] = SERVICES) -> None:
+    def wait_healthy(self, timeout: float = 60.0, names: tuple[str, ...] | None = None) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(names)
+        pending = set(self.processes() if names is None else names)
         while pending:
             for name in sorted(pending):
                 proc = self.procs[name]
@@ -152,12 +174,22 @@ class LocalPlatform:
             proc.wait()
 
     def stop(self) -> None:
-        for name in reversed(SERVICES):
+        for name in reversed(self.processes()):
             self.stop_process(name)
         self.stop_process("broker")
         # workers killed with their executor cannot unmount their output folders themselves
         for out in (self.data_dir / "sandbox").glob("*/run/out"):
             subprocess.run(["umount", "-l", str(out)], capture_output=True)
+
+
+def _process(service: str, replica: int) -> str:
+    return service if replica == 1 else f"{service}-{replica}"
+
+
+def _replica(name: str) -> tuple[str, int]:
+    """``executor-2`` is replica 2 of the executor; ``executor`` its first."""
+    service, _, number = name.partition("-")
+    return service, int(number) if number.isdigit() else 1
 
 
 def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:

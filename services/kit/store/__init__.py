@@ -4,14 +4,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from services.kit.store.port import (KEEP_APPLIED, Conflict, InvalidCursor, Order, OutboxRecord, Page, ParkedRecord,
+from services.kit.store.port import (CONFLICT_TRIES, KEEP_APPLIED, Conflict, InvalidCursor, Order, OutboxRecord, Page, ParkedRecord,
                                      Query, Store, retry_on_conflict)
 
 if TYPE_CHECKING:
     from services.kit.store.mongo import MongoStore
     from services.kit.store.sqlite import SqliteStore
 
-__all__ = ["KEEP_APPLIED", "Conflict", "InvalidCursor", "MongoStore", "Order", "OutboxRecord", "Page", "ParkedRecord", "Query",
+__all__ = ["CONFLICT_TRIES", "KEEP_APPLIED", "Conflict", "InvalidCursor", "MongoStore", "Order", "OutboxRecord", "Page", "ParkedRecord", "Query",
            "SqliteStore", "Store", "open_store", "retry_on_conflict"]
 
 
