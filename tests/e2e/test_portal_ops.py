@@ -15,15 +15,15 @@ import feather
 import httpx
 import pytest
 from test_flow import eventually
-from test_portal import published, shot
+from test_portal import shot
 
 from services.local.platform import LocalPlatform
+from publishing import published
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery"
 APP = '''
 import feather as ft
-from publishing import published
 
 model = ft.Model("{name}", description="Says whether a word is short or long.", task="{task}")
 
