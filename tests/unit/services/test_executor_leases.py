@@ -32,6 +32,13 @@ def slow(seconds: float, began: asyncio.Event | None = None):
     return answer
 
 
+async def begun(service, run_id: str, began: asyncio.Event) -> None:
+    """``run_id`` sent to ``service`` and begun by its backend."""
+    await ready(service)
+    await publish(service, request(run_id))
+    await asyncio.wait_for(began.wait(), 10)
+
+
 async def seed(service, run_id: str, **fields) -> None:
     """A job as another executor left it in the shared store."""
     job = {"status": "queued", "attempts": 0, "request": request(run_id).model_dump(mode="json"), **fields}
@@ -57,9 +64,7 @@ async def test_a_running_job_keeps_its_lease_so_another_executor_takes_nothing(t
     running, idle = Scripted(slow(4 * LEASE_S, began)), Scripted()
     async with executor(tmp_path / "shared", running, "a") as (a, a_events), \
             executor(tmp_path / "shared", idle, "b") as (b, b_events):
-        await ready(a)
-        await publish(a, request("long"))
-        await asyncio.wait_for(began.wait(), 10)
+        await begun(a, "long", began)
         taken = []
         for _ in range(6):  # through several of the lease's lengths
             await asyncio.sleep(LEASE_S / 2)
@@ -73,9 +78,7 @@ async def test_a_running_job_keeps_its_lease_so_another_executor_takes_nothing(t
 async def test_a_job_taken_over_is_stopped_and_never_ended_by_its_old_holder(tmp_path):
     began = asyncio.Event()
     async with executor(tmp_path, Scripted(slow(30, began)), "a") as (a, events):
-        await ready(a)
-        await publish(a, request("stolen"))
-        await asyncio.wait_for(began.wait(), 10)
+        await begun(a, "stolen", began)
         # what another executor does once it believes "a" dead
         other = Leases(a.ctx.store, "b", 60)
         assert await other.claim(await a.ctx.store.get("jobs", "stolen")) is not None
@@ -92,9 +95,7 @@ async def test_a_job_taken_over_is_stopped_and_never_ended_by_its_old_holder(tmp
 async def test_a_stopping_executor_gives_its_jobs_up_to_the_next_one_at_once(tmp_path):
     began = asyncio.Event()
     async with executor(tmp_path, Scripted(slow(30, began)), "a") as (a, _):
-        await ready(a)
-        await publish(a, request("handed"))
-        await asyncio.wait_for(began.wait(), 10)
+        await begun(a, "handed", began)
     backend = Scripted()
     async with started("executor", partial(bootstrap, backend=backend), tmp_path, instance_id="b",
                        job_lease_s=60) as (b, events):
