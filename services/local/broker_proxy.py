@@ -12,6 +12,11 @@ every byte passes through unchanged, except:
   the broker answers at once with the record; or when its wait runs out, and the broker answers
   at once that there is nothing.
 
+A consumer that asks to wait more than 500 ms hears of a record 50 ms after it arrives, so that
+the consumers on a run's path, which ask to wait 500 ms, go first. A Fetch that names fewer partitions than the client's last one is held 5 ms at most: the client
+keeps the records of the others until its handler takes them, and then wants those partitions
+again, which it cannot ask for while this Fetch is out.
+
 Responses on a connection keep the order of their requests: a held Fetch holds the requests
 behind it on its connection (aiokafka keeps one Fetch in flight per connection, and sends little
 else on it). Requests of versions the proxy does not read pass through as they are.
@@ -39,7 +44,13 @@ TopicPartition = tuple[str, int]
 # the versions read here (aiokafka sends v4 to v11); others pass through untouched
 FETCH_REQUESTS = {cls.API_VERSION: cls for name, cls in vars(fetch).items()
                   if name.startswith("FetchRequest_v") and 4 <= cls.API_VERSION <= 11}
-PRODUCE_VERSIONS = range(3, 9)  # record batches (v3+) in request header v1 (up to v8)
+PRODUCE_VERSIONS = range(3, 9)
+PARTIAL_WAIT_S = 0.005  # the longest a Fetch naming fewer partitions than the last is held
+# A consumer that asks to wait longer than URGENT_WAIT_S is in no hurry: it hears of a record
+# BACKGROUND_DELAY_S later, so that on a small machine the consumers on a run's path (which ask
+# for less) handle it first, as they do when the broker is polled less often for the others.
+URGENT_WAIT_S = 0.5
+BACKGROUND_DELAY_S = 0.05  # record batches (v3+) in request header v1 (up to v8)
 
 
 class _Reader:
@@ -189,9 +200,10 @@ class BrokerProxy:
             return
         expected: deque[tuple[int, int, Any]] = deque()  # what each response on the way answers
         answers = asyncio.create_task(self._answers(up_reader, client_writer, expected))
+        fetched: list[frozenset[TopicPartition]] = [frozenset()]  # what this client's last Fetch named
         try:
             while (frame := await _read_frame(client_reader)) is not None:
-                frame, context = await self._request(frame)
+                frame, context = await self._request(frame, fetched)
                 if context is not None:
                     expected.append(context)
                 up_writer.writelines((struct.pack(">i", len(frame)), frame))
@@ -207,13 +219,14 @@ class BrokerProxy:
             if me is not None:
                 self.connections.discard(me)
 
-    async def _request(self, frame: bytes) -> tuple[bytes, tuple[int, int, Any] | None]:
+    async def _request(self, frame: bytes, fetched: list[frozenset[TopicPartition]]
+                       ) -> tuple[bytes, tuple[int, int, Any] | None]:
         """The frame to send on (held first, when it is a Fetch with nothing to find) and what
         its response will answer; None when no response comes (a Produce with acks 0)."""
         api_key, version = struct.unpack_from(">hh", frame, 0)
         try:
             if api_key == FETCH and version in FETCH_REQUESTS:
-                return await self._fetch(frame, FETCH_REQUESTS[version])
+                return await self._fetch(frame, FETCH_REQUESTS[version], fetched)
             if api_key == PRODUCE and version in PRODUCE_VERSIONS:
                 acks, tps = _produced_to(frame)
                 if acks == 0:
@@ -225,14 +238,23 @@ class BrokerProxy:
             log.debug("could not read request %s v%s", api_key, version, exc_info=True)
         return frame, (api_key, version, None)
 
-    async def _fetch(self, frame: bytes, request_class: Any) -> tuple[bytes, tuple[int, int, Any]]:
+    async def _fetch(self, frame: bytes, request_class: Any, fetched: list[frozenset[TopicPartition]]
+                     ) -> tuple[bytes, tuple[int, int, Any]]:
         body_at = _body_at(frame)
         request = request_class.decode(frame[body_at:])
         at = _field(request_class, "fetch_offset", "offset")
         offsets = {(topic, p[0]): p[at] for topic, partitions in request.topics for p in partitions}
+        # fewer partitions than last time: the client still holds records of the others, and
+        # its next Fetch, for them too, cannot go while this one is held
+        partial = frozenset(offsets) < fetched[0]
+        fetched[0] = frozenset(offsets)
         if request.max_wait_time > 0 and self.watermarks.nothing_new(offsets):
             self.held += 1
-            await self.watermarks.wait({topic for topic, _ in offsets}, request.max_wait_time / 1000)
+            wait_s = request.max_wait_time / 1000
+            woken = await self.watermarks.wait({topic for topic, _ in offsets},
+                                               min(wait_s, PARTIAL_WAIT_S) if partial else wait_s)
+            if woken and wait_s > URGENT_WAIT_S:
+                await asyncio.sleep(BACKGROUND_DELAY_S)
             # woken or timed out, the broker answers at once: with what is there, or nothing
             changed = bytearray(frame)
             struct.pack_into(">i", changed, body_at + 4, 0)  # max_wait_time, after replica_id

@@ -146,8 +146,9 @@ class LocalPlatform:
 
     def _fetch_waits(self) -> dict[str, str]:
         # through the proxy a Fetch is answered when a record arrives, so waiting long costs no
-        # latency; Tansu alone must be polled (the settings' defaults)
-        return {"FEATHER_KAFKA_FETCH_WAIT_MS": "500", "FEATHER_KAFKA_BACKGROUND_FETCH_WAIT_MS": "500"} \
+        # latency (the consumers off a run's path ask for longer, which the proxy serves a little
+        # later); Tansu alone must be polled (the settings' defaults)
+        return {"FEATHER_KAFKA_FETCH_WAIT_MS": "500", "FEATHER_KAFKA_BACKGROUND_FETCH_WAIT_MS": "1000"} \
             if self.broker_proxy else {}
 
     def start_service(self, name: str) -> None:
