@@ -5,11 +5,6 @@
     python bench/run_latency.py --tracing            # a platform without traces and one with them
                                                      # (OTLP to a local sink), measured in
                                                      # alternating rounds: the overhead of tracing
-    python bench/run_latency.py --broker-proxy       # consumers polling Tansu itself (3 ms waits on
-                                                     # the run path) against the same platform
-                                                     # through services/local/broker_proxy.py
-                                                     # (500 ms waits), alternating rounds, with
-                                                     # each one's CPU per run and CPU while idle
 
 Prints p50/p99 of the whole HTTP call (POST with `Prefer: wait`), the model's own time
 (predict_ms), the platform's share, and runs per second; and checks that every run came back.
@@ -20,7 +15,6 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
-import os
 import secrets
 import statistics
 import sys
@@ -37,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import feather  # noqa: E402
+import process_cpu  # noqa: E402
 from services.local.platform import LocalPlatform  # noqa: E402
 
 
@@ -129,16 +124,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--total", type=int, default=1000)
     parser.add_argument("--tracing", action="store_true", help="measure without traces and with them")
-    parser.add_argument("--broker-proxy", action="store_true", help="measure Tansu polled and Tansu behind the proxy")
-    parser.add_argument("--rounds", type=int, default=20, help="with --tracing or --broker-proxy: alternating rounds")
-    parser.add_argument("--idle-s", type=float, default=20.0, help="with --broker-proxy: how long idle CPU is measured")
+    parser.add_argument("--rounds", type=int, default=20, help="with --tracing: alternating rounds the runs are split into")
     args = parser.parse_args()
     if args.url:
         return asyncio.run(measure(args.url, args.token, args.sequential, args.clients, args.total))
     if args.tracing:
         return tracing_overhead(args)
-    if args.broker_proxy:
-        return broker_proxy(args)
     return run_platform(args)
 
 
@@ -192,44 +183,9 @@ def tracing_overhead(args: argparse.Namespace) -> int:
         sink.terminate()
 
 
-def broker_proxy(args: argparse.Namespace) -> int:
-    with started({}) as polled, started({}, broker_proxy=True) as proxied:
-        print(f"Tansu polled: gateway {polled.gateway_url}; behind the proxy: gateway {proxied.gateway_url}")
-        sides = {"Tansu polled": polled, "through the proxy": proxied}
-        code = asyncio.run(compare(sides, args))
-        time.sleep(2.0)  # the last runs' echoes settle
-        before = {name: cpu_seconds(p) for name, p in sides.items()}
-        time.sleep(args.idle_s)
-        print(f"--- idle, both at once, for {args.idle_s:g} s (every process: broker, proxy, services, workers)")
-        for name, p in sides.items():
-            used = {proc: cpu - before[name].get(proc, 0.0) for proc, cpu in cpu_seconds(p).items()}
-            top = ", ".join(f"{proc} {cpu / args.idle_s:.3f}" for proc, cpu in sorted(used.items(), key=lambda x: -x[1])[:4])
-            print(f"  {name}: {sum(used.values()) / args.idle_s:.3f} of a core ({top})")
-        return code
-
-
 def cpu_seconds(platform: LocalPlatform) -> dict[str, float]:
-    """CPU seconds each of the platform's processes used so far, with its living descendants
-    (an executor's workers) counted to it."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parent_of, used = {}, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(stat.parent.name)
-        parent_of[pid] = int(fields[1])
-        used[pid] = (int(fields[11]) + int(fields[12])) / tick
-    owner = {proc.pid: name for name, proc in platform.procs.items()}
-    totals = dict.fromkeys(platform.procs, 0.0)
-    for pid, cpu in used.items():
-        at = pid
-        while at > 1 and at not in owner:
-            at = parent_of.get(at, 0)
-        if at in owner:
-            totals[owner[at]] += cpu
-    return totals
+    """CPU seconds each of the platform's processes used so far, its workers included."""
+    return process_cpu.cpu_seconds({name: proc.pid for name, proc in platform.procs.items()})
 
 
 async def compare(sides: dict[str, LocalPlatform], args: argparse.Namespace) -> int:

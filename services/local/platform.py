@@ -1,8 +1,8 @@
 """The whole platform on one machine: Tansu as the broker and the five services as processes.
 
 Used by ``feather up`` and by the end-to-end tests, so both run exactly what production runs,
-only with the embedded defaults (SQLite store, local blob folder, local runner). With
-``broker_proxy``, the broker is reached through ``services/local/broker_proxy.py``, which answers
+only with the embedded defaults (SQLite store, local blob folder, local runner). By default
+(``broker_proxy``) the broker is reached through ``services/local/broker_proxy.py``, which answers
 a consumer's Fetch as soon as a record for it arrives, so consumers can wait long for records
 (as they would on Kafka) and stay idle. A service may
 run as several processes (``replicas``), as it would as several pods: ``executor``,
@@ -64,9 +64,9 @@ class LocalPlatform:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     replicas: dict[str, int] = field(default_factory=dict)  # service: its processes, 1 when not named
     # clients reach Tansu through broker_proxy and wait 500 ms per Fetch: idle, the platform uses
-    # a sixth of the CPU it uses polling Tansu every 3 ms, but each bus hop takes longer (see
-    # bench/run_latency.py --broker-proxy); off, they poll Tansu itself
-    broker_proxy: bool = False
+    # a seventh of the CPU it uses polling Tansu every 3 ms, for runs as fast (bench/vs_gradio.py
+    # --both); off, they poll Tansu itself
+    broker_proxy: bool = True
 
     def __post_init__(self) -> None:
         self.ports.setdefault("broker", free_port())  # Tansu itself, behind the proxy on "kafka"
