@@ -16,7 +16,9 @@ nobody.
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
+import hashlib
 import os
 import threading
 import time
@@ -32,6 +34,7 @@ from services.kit.settings import Settings
 
 __all__ = ["Caller", "Identity", "Untrusted", "new_key_pair"]
 LEEWAY_S = 5  # clocks of one cluster agree this well
+VERIFIED_KEEP = 4096  # signatures that held, remembered so a second consumer of an event need not check again
 
 
 class Untrusted(Exception):
@@ -66,6 +69,10 @@ class Identity:
         self.token_s = token_s
         self._tokens: dict[tuple[str, str | None], tuple[float, str]] = {}
         self._lock = threading.Lock()
+        # signatures that held: a service reads one event in several consumers (the gateway reads
+        # each run's end three times), and checking an Ed25519 signature costs more than the rest
+        # of reading the event; a replayed event is still refused by id where it matters
+        self._verified: collections.OrderedDict[tuple[str, str, bytes], None] = collections.OrderedDict()
 
     @classmethod
     def of(cls, service: str, settings: Settings) -> Identity:
@@ -128,6 +135,10 @@ class Identity:
         return base64.urlsafe_b64encode(self._key.sign(data)).decode().rstrip("=")
 
     def signed_by(self, service: str, data: bytes, signature: str) -> bool:
+        seen = (service, signature, hashlib.blake2b(data, digest_size=32).digest())
+        if seen in self._verified:
+            self._verified.move_to_end(seen)
+            return True
         key = self.public_key(service)
         if key is None:
             return False
@@ -135,6 +146,9 @@ class Identity:
             key.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), data)
         except (InvalidSignature, ValueError):
             return False
+        self._verified[seen] = None
+        if len(self._verified) > VERIFIED_KEEP:
+            self._verified.popitem(last=False)
         return True
 
     def public_key(self, service: str) -> Ed25519PublicKey | None:

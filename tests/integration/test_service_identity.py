@@ -106,3 +106,16 @@ async def test_telemetry_serves_the_gateway_only_and_probes_stay_open(tmp_path):
             assert (await http.get("/admin/outbox")).status_code == 403  # the operators' token, as before
             signed = Identity.of("gateway", settings(tmp_path)).headers("telemetry")
             assert (await http.get("/v1/models/ann/private/runs", headers=signed)).status_code == 200
+
+
+def test_a_signature_checked_once_is_remembered_and_a_changed_event_is_still_refused(tmp_path):
+    executor = Identity.of("executor", settings(tmp_path))
+    gateway = Identity.of("gateway", settings(tmp_path))
+    event = b'{"run_id": "r1", "status": "succeeded"}'
+    signature = executor.sign(event)
+    assert gateway.signed_by("executor", event, signature)
+    assert gateway.signed_by("executor", event, signature)  # the second reader's check
+    assert len(gateway._verified) == 1  # noqa: SLF001 - the cache is what is tested
+    assert not gateway.signed_by("executor", event.replace(b"succeeded", b"failed"), signature)
+    assert not gateway.signed_by("builder", event, signature)  # the same bytes from another sender
+    assert len(gateway._verified) == 1  # noqa: SLF001 - refusals are never remembered
