@@ -116,9 +116,10 @@ async def keep_leases(ex: Executor) -> None:
 async def execute(ex: Executor, run_id: str) -> None:
     """Run a recorded job this executor holds."""
     job = await ex.leases.current(run_id)
-    if job is None or not ex.leases.ours(job):
+    if not ex.leases.ours(job):
         ex.leases.release(run_id)
         return
+    assert job is not None
     request = RunRequested.model_validate(job["request"])
     steps: list[dict[str, Any]] | None = None
     started_at = datetime.now(timezone.utc)
@@ -275,10 +276,7 @@ async def complete(ex: Executor, request: RunRequested, outcome: StepOutcome,
                                   expected_version=job["_v"], events=events)
                 break
             except Conflict:  # its lease was renewed (or taken) meanwhile
-                ex.leases.release(run_id)
-                if ex.leases.ours(fresh := await ex.ctx.store.get("jobs", run_id)):
-                    assert fresh is not None
-                    ex.leases.hold(fresh)
+                await ex.leases.refresh(run_id)
         else:
             raise Conflict(f"jobs/{run_id} kept changing while its end was written")
     finally:

@@ -82,17 +82,21 @@ class Leases:
             try:
                 version = await self.store.save("jobs", run_id, {**doc, **terms}, expected_version=doc["_v"])
             except Conflict:
-                fresh = await self.store.get("jobs", run_id)
-                if self.ours(fresh):
-                    assert fresh is not None
-                    self.held[run_id] = fresh  # written meanwhile by this executor: renewed next time
-                else:
-                    self.release(run_id)
+                if not await self.refresh(run_id):
                     gone.append(run_id)
-                continue
+                continue  # written meanwhile by this executor: renewed next time
             if run_id in self.held:  # not ended while the write was out
                 self.held[run_id] = {**doc, **terms, "_v": version}
         return gone
+
+    async def refresh(self, run_id: str) -> bool:
+        """Read the job again after a write lost to another; whether this executor still holds it."""
+        fresh = await self.store.get("jobs", run_id)
+        if fresh is not None and self.ours(fresh):
+            self.hold(fresh)
+            return True
+        self.release(run_id)
+        return False
 
     async def current(self, run_id: str) -> dict[str, Any] | None:
         """The job's document as last written, from memory when this executor holds it."""

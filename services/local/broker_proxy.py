@@ -129,6 +129,10 @@ def _body_at(frame: bytes) -> int:
     return 10 + max(length, 0)
 
 
+# where each version's partition entries keep the offset asked for
+FETCH_OFFSET_AT = {version: _field(cls, "fetch_offset", "offset") for version, cls in FETCH_REQUESTS.items()}
+
+
 class Watermarks:
     """What the proxy knows of each partition: its high watermark as the broker last said; and
     the Fetches held, by topic.
@@ -242,7 +246,7 @@ class BrokerProxy:
                      ) -> tuple[bytes, tuple[int, int, Any]]:
         body_at = _body_at(frame)
         request = request_class.decode(frame[body_at:])
-        at = _field(request_class, "fetch_offset", "offset")
+        at = FETCH_OFFSET_AT[request_class.API_VERSION]
         offsets = {(topic, p[0]): p[at] for topic, partitions in request.topics for p in partitions}
         # fewer partitions than last time: the client still holds records of the others, and
         # its next Fetch, for them too, cannot go while this one is held

@@ -4,9 +4,9 @@ Used by ``feather up`` and by the end-to-end tests, so both run exactly what pro
 only with the embedded defaults (SQLite store, local blob folder, local runner). By default
 (``broker_proxy``) the broker is reached through ``services/local/broker_proxy.py``, which answers
 a consumer's Fetch as soon as a record for it arrives, so consumers can wait long for records
-(as they would on Kafka) and stay idle. A service may
-run as several processes (``replicas``), as it would as several pods: ``executor``,
-``executor-2`` ... on one store and one broker, each the others' peer.
+(as they would on Kafka) and stay idle. A service may run as several processes
+(``replicas``), as it would as several pods: ``executor``, ``executor-2`` ... on one store and
+one broker, each the others' peer.
 """
 from __future__ import annotations
 
@@ -72,8 +72,7 @@ class LocalPlatform:
         self.ports.setdefault("broker", free_port())  # Tansu itself, behind the proxy on "kafka"
         for name in self.processes():
             self.ports.setdefault(name, free_port())
-            if name != "gateway" and _replica(name)[0] == "gateway":  # each gateway serves /metrics on its own
-                self.ports.setdefault(f"{name}-admin", free_port())
+            self.ports.setdefault(_admin_port(name), free_port())
 
     def processes(self) -> list[str]:
         """The service processes, in the order they start: ``executor``, ``executor-2`` ..."""
@@ -125,7 +124,6 @@ class LocalPlatform:
             count = self.replicas.get(other, 1)
             return f"http://127.0.0.1:{self.ports[_process(other, (replica - 1) % count + 1)]}"
         own = {"FEATHER_INSTANCE_ID": name} if service == "executor" else {}  # takes its own jobs back when restarted
-        admin = f"{name}-admin" if service == "gateway" and name != "gateway" else "admin"
         return {**os.environ,
                 "FEATHER_PORT": str(self.ports[name]),
                 "FEATHER_KAFKA_BOOTSTRAP": self.bootstrap,
@@ -138,7 +136,7 @@ class LocalPlatform:
                 "FEATHER_BUILDER_URL": peer("builder"),
                 "FEATHER_EXECUTOR_URL": peer("executor"),
                 "FEATHER_ADMIN_TOKEN": self.admin_token,
-                "FEATHER_ADMIN_PORT": str(self.ports[admin]),
+                "FEATHER_ADMIN_PORT": str(self.ports[_admin_port(name)]),
                 **own,
                 # a webhook receiver on this machine is what a platform on one machine talks to
                 "FEATHER_WEBHOOKS_TO_LOOPBACK": "true",
@@ -209,6 +207,11 @@ class LocalPlatform:
 
 def _process(service: str, replica: int) -> str:
     return service if replica == 1 else f"{service}-{replica}"
+
+
+def _admin_port(name: str) -> str:
+    """The port key of a process's admin listener: each gateway serves /metrics on its own."""
+    return f"{name}-admin" if _replica(name)[0] == "gateway" and name != "gateway" else "admin"
 
 
 def _replica(name: str) -> tuple[str, int]:
