@@ -67,9 +67,9 @@ async def test_one_run_is_one_trace_across_gateway_executor_and_telemetry(tansu,
             run = answer.json()
             assert answer.status_code == 201 and run["status"] == "succeeded", answer.text
             telemetry_store = apps[2].state.service.ctx.store
-            for _ in range(200):  # telemetry records the completion a moment later
+            for _ in range(200):  # telemetry records this run's completion a moment later
                 if any(s.name == "feather.run-status process" and s.instrumentation_scope.name == "feather.telemetry"
-                       for s in spans.get_finished_spans()):
+                       and f"{s.context.trace_id:032x}" == run["trace_id"] for s in spans.get_finished_spans()):
                     break
                 await asyncio.sleep(0.05)
             recorded = await telemetry_store.get("runs", run["id"])
